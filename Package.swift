@@ -1,0 +1,49 @@
+// swift-tools-version: 6.0
+// fusebench: a benchmarking and crash-injection harness for FUSE servers.
+import PackageDescription
+
+let package = Package(
+    name: "fusebench",
+    products: [
+        .executable(name: "fusebench", targets: ["fusebench"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
+    ],
+    targets: [
+        // libfuse3 itself, found through pkg-config.
+        .systemLibrary(
+            name: "CFuse3",
+            pkgConfig: "fuse3",
+            providers: [.apt(["libfuse3-dev"])]
+        ),
+        // Thin C shim: macros, variadic calls, flexible-array structs and
+        // shared-memory atomics that Swift cannot reach directly.
+        .target(name: "CFuseShim", dependencies: ["CFuse3"]),
+        // The reference passthrough server on libfuse's low-level API.
+        .target(name: "FuseServer", dependencies: ["CFuseShim", "ResultModel"]),
+        // Versioned result documents, statistics and environment facts.
+        .target(name: "ResultModel", dependencies: [
+            "CFuseShim",
+            .product(name: "Histogram", package: "hdrhistogram-swift"),
+        ]),
+        // Workload files and the load generator that drives a mount.
+        .target(name: "LoadGen", dependencies: [
+            "CFuseShim", "ResultModel",
+            .product(name: "Histogram", package: "hdrhistogram-swift"),
+        ]),
+        // Mount namespace, mounting, server processes, scratch space, runs.
+        .target(name: "Supervisor", dependencies: ["CFuseShim", "FuseServer", "LoadGen", "ResultModel"]),
+        // The command-line tool.
+        .executableTarget(name: "fusebench", dependencies: [
+            "Supervisor", "FuseServer", "LoadGen", "ResultModel",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .testTarget(name: "ResultModelTests", dependencies: ["ResultModel"]),
+        .testTarget(name: "LoadGenTests", dependencies: ["LoadGen", "ResultModel"]),
+        .testTarget(name: "FuseServerTests", dependencies: ["FuseServer", "Supervisor", "CFuseShim"]),
+        .testTarget(name: "SupervisorTests", dependencies: ["Supervisor"]),
+        .testTarget(name: "CLITests", dependencies: ["ResultModel"]),
+    ]
+)

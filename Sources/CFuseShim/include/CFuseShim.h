@@ -1,0 +1,228 @@
+// CFuseShim: the few things Swift cannot call directly.
+//
+// Every symbol is prefixed fbshim_. Each wrapper says why it exists: a
+// macro (FUSE_BUFVEC_INIT), a variadic call (prctl, ioctl), a struct with a
+// flexible array member (struct file_handle), a _GNU_SOURCE-only
+// declaration, a bit field, or an atomic on memory shared between processes.
+#ifndef CFUSESHIM_H
+#define CFUSESHIM_H
+
+#define FUSE_USE_VERSION 314
+#include <fuse_lowlevel.h>
+#include <stdint.h>
+#include <stddef.h>
+#include <sys/types.h>
+#include <sys/stat.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+// ---------------------------------------------------------------------------
+// File handles (name_to_handle_at / open_by_handle_at).
+// struct file_handle ends in a flexible array; Swift cannot allocate it.
+
+/// Largest handle fusebench stores (MAX_HANDLE_SZ in the kernel).
+#define FBSHIM_MAX_HANDLE 128
+
+/// name_to_handle_at(dirfd, path, ..., flags) copying the opaque bytes into
+/// `bytes` (FBSHIM_MAX_HANDLE long). Returns the handle length, or -1 with
+/// errno set.
+int fbshim_name_to_handle(int dirfd, const char *path, int flags,
+                          uint8_t *bytes, int *handle_type, int *mount_id);
+
+/// open_by_handle_at(mount_fd, handle, flags). Returns an fd or -1/errno.
+int fbshim_open_by_handle(int mount_fd, int handle_type, const uint8_t *bytes,
+                          int length, int flags);
+
+// ---------------------------------------------------------------------------
+// libfuse helpers.
+
+/// fuse_reply_data from a file descriptor at an offset: FUSE_BUFVEC_INIT is
+/// a macro, so the bufvec is built here. `splice_move` asks libfuse to move
+/// pages when splice is enabled on the connection.
+int fbshim_reply_fd_data(fuse_req_t req, int fd, size_t size, off_t off,
+                         int splice_move);
+
+/// Copies a request's data buffer (write_buf) into `fd` at `off` with
+/// fuse_buf_copy; returns bytes written or -errno. FUSE_BUFVEC_INIT again.
+ssize_t fbshim_write_buf_to_fd(struct fuse_bufvec *in, int fd, off_t off);
+
+/// libfuse's version string (fuse_pkgversion) and numeric version.
+const char *fbshim_libfuse_version(void);
+
+/// The session's negotiated protocol: proto_major/minor from fuse_conn_info.
+void fbshim_conn_protocol(const struct fuse_conn_info *conn,
+                          unsigned *major, unsigned *minor);
+
+// ---------------------------------------------------------------------------
+// Linux calls declared only under _GNU_SOURCE, or variadic.
+
+/// renameat2(2).
+int fbshim_renameat2(int olddirfd, const char *oldpath, int newdirfd,
+                     const char *newpath, unsigned int flags);
+/// copy_file_range(2).
+ssize_t fbshim_copy_file_range(int fd_in, off_t *off_in, int fd_out,
+                               off_t *off_out, size_t len, unsigned int flags);
+/// fallocate(2).
+int fbshim_fallocate(int fd, int mode, off_t offset, off_t len);
+/// syncfs(2).
+int fbshim_syncfs(int fd);
+/// prctl(PR_SET_PDEATHSIG, sig): prctl is variadic.
+int fbshim_set_parent_death_signal(int sig);
+/// unshare(CLONE_NEWNS) and then make every mount private (MS_REC|MS_PRIVATE)
+/// so nothing mounted afterwards propagates to the parent namespace.
+/// Affects the calling thread only: call it, then exec.
+int fbshim_enter_private_mount_namespace(void);
+/// mount(2) of a FUSE file system on an already-open /dev/fuse fd.
+int fbshim_mount_fuse(int fuse_fd, const char *mountpoint, const char *fsname,
+                      const char *subtype, const char *extra_options);
+/// umount2(2).
+int fbshim_umount2(const char *target, int flags);
+/// mount(2) of the fusectl file system (for /sys/fs/fuse/connections).
+int fbshim_mount_fusectl(const char *target);
+/// strerrorname_np(3): "ENOENT" for ENOENT; NULL when unknown.
+const char *fbshim_errno_name(int err);
+/// Constants that Swift's Glibc module hides (it is not built with
+/// _GNU_SOURCE): O_PATH, AT_EMPTY_PATH, O_DIRECT, O_NOATIME.
+extern const int fbshim_O_PATH;
+extern const int fbshim_AT_EMPTY_PATH;
+extern const int fbshim_O_DIRECT;
+extern const long fbshim_UTIME_NOW;
+extern const long fbshim_UTIME_OMIT;
+extern const int fbshim_RENAME_NOREPLACE;
+extern const int fbshim_RENAME_EXCHANGE;
+/// The xattr calls: <sys/xattr.h> is not part of Swift's Glibc module.
+int fbshim_setxattr(const char *path, const char *name, const void *value,
+                    size_t size, int flags);
+ssize_t fbshim_getxattr(const char *path, const char *name, void *value,
+                        size_t size);
+ssize_t fbshim_listxattr(const char *path, char *list, size_t size);
+int fbshim_removexattr(const char *path, const char *name);
+ssize_t fbshim_lgetxattr(const char *path, const char *name, void *value,
+                         size_t size);
+ssize_t fbshim_llistxattr(const char *path, char *list, size_t size);
+int fbshim_lsetxattr(const char *path, const char *name, const void *value,
+                     size_t size, int flags);
+/// Number of threads of the calling process (from /proc/self/stat).
+int fbshim_thread_count(void);
+
+// ---------------------------------------------------------------------------
+// Server statistics, in a file mapped MAP_SHARED by the server (writer) and
+// the harness (reader), so that the counters outlive a crashed server.
+// Latencies go into log-linear buckets: 16 per power of two (<6.25% width).
+
+#define FBSHIM_STATS_MAGIC 0x54534246u /* "FBST" */
+#define FBSHIM_STATS_VERSION 1u
+#define FBSHIM_STATS_OPCODES 64
+#define FBSHIM_HIST_SUB_BITS 4
+#define FBSHIM_HIST_BUCKETS 1024
+
+/// Counters of one FUSE opcode.
+struct fbshim_op_stats {
+    uint64_t count;
+    uint64_t errors;
+    uint64_t total_ns;
+    uint64_t max_ns;
+    uint64_t buckets[FBSHIM_HIST_BUCKETS];
+};
+
+/// The whole shared region.
+struct fbshim_stats_region {
+    uint32_t magic;
+    uint32_t version;
+    uint64_t pid;
+    uint64_t started_ns;     // CLOCK_MONOTONIC when the server started
+    uint64_t init_ns;        // when FUSE_INIT was handled
+    uint64_t first_reply_ns; // first reply to any request after INIT
+    uint64_t last_reply_ns;
+    uint64_t requests;
+    uint64_t unknown_nodes;  // requests naming a node id that did not resolve
+    uint32_t proto_major;
+    uint32_t proto_minor;
+    uint64_t cached_fds;     // node table: open O_PATH descriptors now
+    uint64_t nodes;          // node table: entries now
+    uint64_t reserved[14];
+    struct fbshim_op_stats ops[FBSHIM_STATS_OPCODES];
+};
+
+_Static_assert(sizeof(struct fbshim_op_stats) == 32 + 8 * FBSHIM_HIST_BUCKETS,
+               "op stats layout");
+_Static_assert(FBSHIM_HIST_BUCKETS >= 16 + 60 * 16, "buckets cover 64 bits");
+
+/// Bucket index for a value in nanoseconds.
+static inline int fbshim_hist_index(uint64_t v) {
+    if (v < 16) return (int)v;
+    int e = 63 - __builtin_clzll(v);
+    int sub = (int)((v >> (e - FBSHIM_HIST_SUB_BITS)) & 15);
+    return 16 + (e - FBSHIM_HIST_SUB_BITS) * 16 + sub;
+}
+
+/// Lowest value that falls into bucket `i`.
+static inline uint64_t fbshim_hist_lower(int i) {
+    if (i < 16) return (uint64_t)i;
+    int e = (i - 16) / 16 + FBSHIM_HIST_SUB_BITS;
+    uint64_t sub = (uint64_t)((i - 16) % 16);
+    return (16 + sub) << (e - FBSHIM_HIST_SUB_BITS);
+}
+
+/// Highest value that falls into bucket `i`.
+static inline uint64_t fbshim_hist_upper(int i) {
+    if (i < 15) return (uint64_t)i;
+    if (i == FBSHIM_HIST_BUCKETS - 1) return UINT64_MAX;
+    uint64_t next = fbshim_hist_lower(i + 1);
+    return next == 0 ? UINT64_MAX : next - 1;
+}
+
+/// Records one request: relaxed atomics, safe across processes.
+static inline void fbshim_stats_record(struct fbshim_stats_region *r, int op,
+                                       uint64_t ns, int failed,
+                                       uint64_t now_ns) {
+    if (op < 0 || op >= FBSHIM_STATS_OPCODES) op = 0;
+    struct fbshim_op_stats *s = &r->ops[op];
+    __atomic_fetch_add(&s->count, 1, __ATOMIC_RELAXED);
+    if (failed) __atomic_fetch_add(&s->errors, 1, __ATOMIC_RELAXED);
+    __atomic_fetch_add(&s->total_ns, ns, __ATOMIC_RELAXED);
+    __atomic_fetch_add(&s->buckets[fbshim_hist_index(ns)], 1, __ATOMIC_RELAXED);
+    uint64_t m = __atomic_load_n(&s->max_ns, __ATOMIC_RELAXED);
+    while (ns > m && !__atomic_compare_exchange_n(&s->max_ns, &m, ns, 1,
+                                                  __ATOMIC_RELAXED,
+                                                  __ATOMIC_RELAXED)) {
+    }
+    __atomic_fetch_add(&r->requests, 1, __ATOMIC_RELAXED);
+    uint64_t zero = 0;
+    __atomic_compare_exchange_n(&r->first_reply_ns, &zero, now_ns, 0,
+                                __ATOMIC_RELAXED, __ATOMIC_RELAXED);
+    __atomic_store_n(&r->last_reply_ns, now_ns, __ATOMIC_RELAXED);
+}
+
+/// Atomic add on a shared 64-bit counter.
+static inline void fbshim_atomic_add(uint64_t *p, int64_t delta) {
+    __atomic_fetch_add(p, (uint64_t)delta, __ATOMIC_RELAXED);
+}
+
+/// Atomic load of a shared 64-bit counter.
+static inline uint64_t fbshim_atomic_load(const uint64_t *p) {
+    return __atomic_load_n(p, __ATOMIC_RELAXED);
+}
+
+/// Atomic store of a shared 64-bit counter.
+static inline void fbshim_atomic_store(uint64_t *p, uint64_t v) {
+    __atomic_store_n(p, v, __ATOMIC_RELAXED);
+}
+
+/// CLOCK_MONOTONIC in nanoseconds.
+uint64_t fbshim_monotonic_ns(void);
+
+/// Installs SIGINT/SIGTERM/SIGHUP handlers that only set a flag (a Swift
+/// closure cannot be an async-signal-safe handler touching globals).
+void fbshim_install_stop_signals(void);
+/// The signal that asked to stop, or 0.
+int fbshim_stop_requested(void);
+/// Sets the stop flag by hand (tests, watchdogs).
+void fbshim_request_stop(int sig);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

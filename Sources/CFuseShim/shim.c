@@ -1,0 +1,195 @@
+// Implementations of the CFuseShim wrappers; see the header for why each
+// one exists.
+#define _GNU_SOURCE
+#include "CFuseShim.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/xattr.h>
+#include <linux/fs.h>
+#include <signal.h>
+#include <time.h>
+#include <unistd.h>
+
+int fbshim_name_to_handle(int dirfd, const char *path, int flags,
+                          uint8_t *bytes, int *handle_type, int *mount_id) {
+    union {
+        struct file_handle fh;
+        char space[sizeof(struct file_handle) + FBSHIM_MAX_HANDLE];
+    } u;
+    u.fh.handle_bytes = FBSHIM_MAX_HANDLE;
+    if (name_to_handle_at(dirfd, path, &u.fh, mount_id, flags) != 0)
+        return -1;
+    memcpy(bytes, u.fh.f_handle, u.fh.handle_bytes);
+    *handle_type = u.fh.handle_type;
+    return (int)u.fh.handle_bytes;
+}
+
+int fbshim_open_by_handle(int mount_fd, int handle_type, const uint8_t *bytes,
+                          int length, int flags) {
+    union {
+        struct file_handle fh;
+        char space[sizeof(struct file_handle) + FBSHIM_MAX_HANDLE];
+    } u;
+    if (length < 0 || length > FBSHIM_MAX_HANDLE) {
+        errno = EINVAL;
+        return -1;
+    }
+    u.fh.handle_bytes = (unsigned)length;
+    u.fh.handle_type = handle_type;
+    memcpy(u.fh.f_handle, bytes, (size_t)length);
+    return open_by_handle_at(mount_fd, &u.fh, flags);
+}
+
+int fbshim_reply_fd_data(fuse_req_t req, int fd, size_t size, off_t off,
+                         int splice_move) {
+    struct fuse_bufvec buf = FUSE_BUFVEC_INIT(size);
+    buf.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
+    buf.buf[0].fd = fd;
+    buf.buf[0].pos = off;
+    return fuse_reply_data(req, &buf,
+                           splice_move ? FUSE_BUF_SPLICE_MOVE : 0);
+}
+
+ssize_t fbshim_write_buf_to_fd(struct fuse_bufvec *in, int fd, off_t off) {
+    struct fuse_bufvec out = FUSE_BUFVEC_INIT(fuse_buf_size(in));
+    out.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
+    out.buf[0].fd = fd;
+    out.buf[0].pos = off;
+    return fuse_buf_copy(&out, in, 0);
+}
+
+const char *fbshim_libfuse_version(void) { return fuse_pkgversion(); }
+
+void fbshim_conn_protocol(const struct fuse_conn_info *conn, unsigned *major,
+                          unsigned *minor) {
+    *major = conn->proto_major;
+    *minor = conn->proto_minor;
+}
+
+int fbshim_renameat2(int olddirfd, const char *oldpath, int newdirfd,
+                     const char *newpath, unsigned int flags) {
+    return renameat2(olddirfd, oldpath, newdirfd, newpath, flags);
+}
+
+ssize_t fbshim_copy_file_range(int fd_in, off_t *off_in, int fd_out,
+                               off_t *off_out, size_t len,
+                               unsigned int flags) {
+    return copy_file_range(fd_in, off_in, fd_out, off_out, len, flags);
+}
+
+int fbshim_fallocate(int fd, int mode, off_t offset, off_t len) {
+    return fallocate(fd, mode, offset, len);
+}
+
+int fbshim_syncfs(int fd) { return syncfs(fd); }
+
+int fbshim_set_parent_death_signal(int sig) {
+    return prctl(PR_SET_PDEATHSIG, (unsigned long)sig, 0, 0, 0);
+}
+
+int fbshim_enter_private_mount_namespace(void) {
+    if (unshare(CLONE_NEWNS) != 0) return -1;
+    return mount("none", "/", NULL, MS_REC | MS_PRIVATE, NULL);
+}
+
+int fbshim_mount_fuse(int fuse_fd, const char *mountpoint, const char *fsname,
+                      const char *subtype, const char *extra_options) {
+    char data[512];
+    int n = snprintf(data, sizeof data,
+                     "fd=%d,rootmode=40000,user_id=0,group_id=0%s%s", fuse_fd,
+                     (extra_options && *extra_options) ? "," : "",
+                     extra_options ? extra_options : "");
+    if (n < 0 || (size_t)n >= sizeof data) {
+        errno = E2BIG;
+        return -1;
+    }
+    char type[64];
+    snprintf(type, sizeof type, "fuse.%s", subtype);
+    return mount(fsname, mountpoint, type, MS_NOSUID | MS_NODEV, data);
+}
+
+int fbshim_umount2(const char *target, int flags) {
+    return umount2(target, flags);
+}
+
+int fbshim_mount_fusectl(const char *target) {
+    return mount("fusectl", target, "fusectl", 0, NULL);
+}
+
+const char *fbshim_errno_name(int err) { return strerrorname_np(err); }
+
+int fbshim_thread_count(void) {
+    FILE *f = fopen("/proc/self/status", "r");
+    if (!f) return -1;
+    char line[256];
+    int n = -1;
+    while (fgets(line, sizeof line, f)) {
+        if (sscanf(line, "Threads: %d", &n) == 1) break;
+    }
+    fclose(f);
+    return n;
+}
+
+uint64_t fbshim_monotonic_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static volatile sig_atomic_t fbshim_stop_signal = 0;
+
+static void fbshim_on_stop(int sig) { fbshim_stop_signal = sig; }
+
+void fbshim_install_stop_signals(void) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = fbshim_on_stop;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+}
+
+int fbshim_stop_requested(void) { return fbshim_stop_signal; }
+
+void fbshim_request_stop(int sig) { fbshim_stop_signal = sig; }
+
+const int fbshim_O_PATH = O_PATH;
+const int fbshim_AT_EMPTY_PATH = AT_EMPTY_PATH;
+const int fbshim_O_DIRECT = O_DIRECT;
+const long fbshim_UTIME_NOW = UTIME_NOW;
+const long fbshim_UTIME_OMIT = UTIME_OMIT;
+const int fbshim_RENAME_NOREPLACE = RENAME_NOREPLACE;
+const int fbshim_RENAME_EXCHANGE = RENAME_EXCHANGE;
+
+int fbshim_setxattr(const char *path, const char *name, const void *value,
+                    size_t size, int flags) {
+    return setxattr(path, name, value, size, flags);
+}
+ssize_t fbshim_getxattr(const char *path, const char *name, void *value,
+                        size_t size) {
+    return getxattr(path, name, value, size);
+}
+ssize_t fbshim_listxattr(const char *path, char *list, size_t size) {
+    return listxattr(path, list, size);
+}
+int fbshim_removexattr(const char *path, const char *name) {
+    return removexattr(path, name);
+}
+ssize_t fbshim_lgetxattr(const char *path, const char *name, void *value,
+                         size_t size) {
+    return lgetxattr(path, name, value, size);
+}
+ssize_t fbshim_llistxattr(const char *path, char *list, size_t size) {
+    return llistxattr(path, list, size);
+}
+int fbshim_lsetxattr(const char *path, const char *name, const void *value,
+                     size_t size, int flags) {
+    return lsetxattr(path, name, value, size, flags);
+}

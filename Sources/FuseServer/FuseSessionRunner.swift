@@ -1,0 +1,70 @@
+// Runs a PassthroughFS in a libfuse session: on a mountpoint it mounts
+// itself, or on a /dev/fuse descriptor that the harness already mounted.
+import CFuseShim
+import Glibc
+
+/// Where the session's connection comes from.
+public enum MountTarget: Sendable {
+    /// libfuse mounts this directory itself.
+    case path(String)
+    /// An open /dev/fuse descriptor, already mounted by the caller.
+    case fuseFd(Int32)
+}
+
+/// Errors of starting or running a session.
+public enum SessionError: Error, CustomStringConvertible {
+    /// fuse_session_new failed.
+    case sessionNew
+    /// fuse_session_mount failed.
+    case mount(String)
+    /// The loop ended with an error.
+    case loop(Int32)
+
+    /// What happened, in words.
+    public var description: String {
+        switch self {
+        case .sessionNew: return "libfuse could not create a session (fuse_session_new failed)"
+        case .mount(let m): return "libfuse could not mount \(m); see libfuse's message above"
+        case .loop(let e): return "the FUSE session loop ended with error \(e)"
+        }
+    }
+}
+
+/// Runs the server until unmount or a stop signal.
+public enum FuseSessionRunner {
+    /// Runs `fs` on `target`; `onReady` is called once FUSE_INIT was handled.
+    /// Returns when the file system is unmounted or a stop signal arrives.
+    public static func run(_ fs: PassthroughFS, target: MountTarget, fsname: String,
+                           onReady: (@Sendable () -> Void)? = nil) throws {
+        fs.onInit = onReady
+        var ops = PassthroughFS.lowLevelOps()
+        let argStrings = ["fusebench", "-o", "fsname=\(fsname),subtype=fusebench"]
+        var cargs: [UnsafeMutablePointer<CChar>?] = argStrings.map { strdup($0) } + [nil]
+        defer { for p in cargs { free(p) } }
+        let userdata = Unmanaged.passUnretained(fs).toOpaque()
+        let se: OpaquePointer? = cargs.withUnsafeMutableBufferPointer { argv in
+            var args = fuse_args(argc: Int32(argStrings.count), argv: argv.baseAddress, allocated: 0)
+            defer { fuse_opt_free_args(&args) }
+            return fuse_session_new(&args, &ops, MemoryLayout<fuse_lowlevel_ops>.size, userdata)
+        }
+        guard let se else { throw SessionError.sessionNew }
+        defer { fuse_session_destroy(se) }
+        if fuse_set_signal_handlers(se) != 0 { throw SessionError.sessionNew }
+        defer { fuse_remove_signal_handlers(se) }
+        let mountpoint: String
+        switch target {
+        case .path(let p): mountpoint = p
+        case .fuseFd(let fd): mountpoint = "/dev/fd/\(fd)"
+        }
+        if fuse_session_mount(se, mountpoint) != 0 { throw SessionError.mount(mountpoint) }
+        defer { fuse_session_unmount(se) }
+
+        let cfg = fuse_loop_cfg_create()
+        defer { fuse_loop_cfg_destroy(cfg) }
+        fuse_loop_cfg_set_max_threads(cfg, UInt32(max(1, fs.options.threads)))
+        fuse_loop_cfg_set_idle_threads(cfg, UInt32(max(1, fs.options.threads)))
+        fuse_loop_cfg_set_clone_fd(cfg, fs.options.cloneFd ? 1 : 0)
+        let rc = fuse_session_loop_mt(se, cfg)
+        if rc < 0 && rc != -ENODEV { throw SessionError.loop(-rc) }
+    }
+}

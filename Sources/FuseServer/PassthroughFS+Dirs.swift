@@ -1,0 +1,112 @@
+// Directories: opendir, readdir, readdirplus, releasedir, fsyncdir. `fh` is
+// a retained DirHandle.
+import CFuseShim
+import Glibc
+
+/// An open directory stream and the position the kernel last asked for.
+final class DirHandle {
+    let dir: OpaquePointer
+    var offset: off_t = 0
+    var pending: UnsafeMutablePointer<dirent>?
+
+    init(dir: OpaquePointer) { self.dir = dir }
+    deinit { closedir(dir) }
+
+    static func from(_ fi: UnsafeMutablePointer<fuse_file_info>) -> DirHandle {
+        Unmanaged<DirHandle>.fromOpaque(UnsafeRawPointer(bitPattern: UInt(fi.pointee.fh))!).takeUnretainedValue()
+    }
+}
+
+extension PassthroughFS {
+    func opendir(_ r: Request, _ ino: UInt64, _ fi: UnsafeMutablePointer<fuse_file_info>) {
+        do throws(SysError) {
+            let fd = try openNode(ino, flags: O_RDONLY | O_DIRECTORY)
+            guard let dir = fdopendir(fd) else {
+                let e = errno
+                close(fd)
+                return r.error(e)
+            }
+            let h = DirHandle(dir: dir)
+            fi.pointee.fh = UInt64(UInt(bitPattern: Unmanaged.passRetained(h).toOpaque()))
+            r.open(fi)
+        } catch { r.fail(error) }
+    }
+
+    func readdir(_ r: Request, _ size: Int, _ off: off_t, _ fi: UnsafeMutablePointer<fuse_file_info>, plus: Bool) {
+        let h = DirHandle.from(fi)
+        let buf = UnsafeMutableRawPointer.allocate(byteCount: max(size, 1), alignment: 8)
+        defer { buf.deallocate() }
+        if off != h.offset {
+            seekdir(h.dir, Int(off))
+            h.pending = nil
+            h.offset = off
+        }
+        var used = 0
+        var failure: Int32 = 0
+        while true {
+            if h.pending == nil {
+                errno = 0
+                guard let ent = Glibc.readdir(h.dir) else {
+                    failure = errno
+                    break
+                }
+                h.pending = ent
+            }
+            let ent = h.pending!
+            let nextOff = ent.pointee.d_off
+            let added: Int = withUnsafePointer(to: &ent.pointee.d_name) { namePtr in
+                namePtr.withMemoryRebound(to: CChar.self, capacity: 256) { name in
+                    let out = buf.advanced(by: used).assumingMemoryBound(to: CChar.self)
+                    if plus {
+                        var e = fuse_entry_param()
+                        if isDotOrDotDot(name) {
+                            e.attr.st_ino = ent.pointee.d_ino
+                            e.attr.st_mode = mode_t(ent.pointee.d_type) << 12
+                        } else {
+                            do throws(SysError) {
+                                e = try makeEntry(dirfd(h.dir), name)
+                            } catch {
+                                failure = error.code
+                                return -1
+                            }
+                        }
+                        let n = fuse_add_direntry_plus(r.req, out, size - used, name, &e, nextOff)
+                        if n > size - used {
+                            if e.ino != 0 { nodes.forget(e.ino, 1) }
+                            return 0
+                        }
+                        return n
+                    } else {
+                        var st = stat()
+                        st.st_ino = ent.pointee.d_ino
+                        st.st_mode = mode_t(ent.pointee.d_type) << 12
+                        let n = fuse_add_direntry(r.req, out, size - used, name, &st, nextOff)
+                        return n > size - used ? 0 : n
+                    }
+                }
+            }
+            if added <= 0 { break }
+            used += added
+            h.pending = nil
+            h.offset = nextOff
+        }
+        // An error after some entries were added is reported on the next call.
+        if used == 0 && failure != 0 { return r.error(failure) }
+        r.buf(buf, used)
+    }
+
+    func releasedir(_ r: Request, _ fi: UnsafeMutablePointer<fuse_file_info>) {
+        Unmanaged<DirHandle>.fromOpaque(UnsafeRawPointer(bitPattern: UInt(fi.pointee.fh))!).release()
+        r.error(0)
+    }
+
+    func fsyncdir(_ r: Request, _ datasync: Int32, _ fi: UnsafeMutablePointer<fuse_file_info>) {
+        let fd = dirfd(DirHandle.from(fi).dir)
+        r.error((datasync != 0 ? fdatasync(fd) : Glibc.fsync(fd)) == 0 ? 0 : errno)
+    }
+}
+
+@inline(__always)
+func isDotOrDotDot(_ name: UnsafePointer<CChar>) -> Bool {
+    name[0] == 0x2E && (name[1] == 0 || (name[1] == 0x2E && name[2] == 0))
+}

@@ -1,0 +1,250 @@
+// The reference server: a passthrough file system over a backing directory
+// on libfuse's low-level API.
+//
+// Purpose and trade-offs: every node is an fbshim_O_PATH descriptor found through
+// the node table; node ids are backing file handles (see NodeTable), so a
+// later server process can resolve ids this one handed out. Open files and
+// directories are plain descriptors in `fh` (a restart strategy that keeps
+// them valid needs more: see the restart issues). Requests are served by
+// libfuse's worker threads in parallel; shared state lives in the node
+// table (sharded locks) and the stats region (atomics).
+import CFuseShim
+import Glibc
+
+/// The passthrough file system: one instance per server process.
+public final class PassthroughFS: @unchecked Sendable {
+    /// Options as given.
+    public let options: ServerOptions
+    /// The backing directory.
+    public let source: String
+    /// Node ids.
+    public let nodes: NodeTable
+    /// Shared statistics.
+    public let stats: StatsRegion
+    let rootFd: Int32
+    /// Called once FUSE_INIT has been handled.
+    var onInit: (@Sendable () -> Void)?
+
+    /// Opens `source` and prepares the node table.
+    public init(source: String, options: ServerOptions, stats: StatsRegion) throws(SysError) {
+        self.source = source
+        self.options = options
+        self.stats = stats
+        // Not O_PATH: open_by_handle_at refuses an O_PATH mount descriptor.
+        let fd = Glibc.open(source, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if fd < 0 { throw SysError.current }
+        rootFd = fd
+        do throws(SysError) {
+            nodes = try NodeTable(scheme: options.nodeIds, rootFd: fd,
+                                  fdCapacity: options.fdCacheCapacity, stats: stats)
+        } catch {
+            close(fd)
+            throw error
+        }
+    }
+
+    deinit { close(rootFd) }
+
+    // MARK: - Helpers
+
+    /// Looks `name` up in directory `dirfd`, remembers the node and fills
+    /// an entry for the kernel (one more lookup count).
+    func makeEntry(_ dirfd: Int32, _ name: UnsafePointer<CChar>) throws(SysError) -> fuse_entry_param {
+        let fd = openat(dirfd, name, fbshim_O_PATH | O_NOFOLLOW | O_CLOEXEC)
+        if fd < 0 { throw SysError.current }
+        var e = fuse_entry_param()
+        if fstatat(fd, "", &e.attr, fbshim_AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0 {
+            let err = SysError.current
+            close(fd)
+            throw err
+        }
+        let handle: BackingHandle
+        do throws(SysError) {
+            handle = try BackingHandle.of(fd, "", flags: fbshim_AT_EMPTY_PATH)
+        } catch {
+            close(fd)
+            throw error
+        }
+        e.ino = try nodes.remember(handle, fd: fd)
+        e.generation = 0
+        e.attr_timeout = options.attrTimeout
+        e.entry_timeout = options.entryTimeout
+        return e
+    }
+
+    func attributes(_ fd: Int32) throws(SysError) -> stat {
+        var st = stat()
+        try check(fstatat(fd, "", &st, fbshim_AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW))
+        return st
+    }
+
+    /// Opens node `ino` with `flags` through its backing handle.
+    func openNode(_ ino: UInt64, flags: Int32) throws(SysError) -> Int32 {
+        try nodes.handle(of: ino).open(mountFd: rootFd, flags: flags | O_CLOEXEC)
+    }
+
+    // MARK: - Lifecycle
+
+    func initialize(_ conn: UnsafeMutablePointer<fuse_conn_info>) {
+        func want(_ flag: Int32, _ on: Bool) {
+            let f = UInt32(bitPattern: flag)
+            if on && conn.pointee.capable & f != 0 {
+                conn.pointee.want |= f
+            } else {
+                conn.pointee.want &= ~f
+            }
+        }
+        want(FUSE_CAP_WRITEBACK_CACHE, options.writebackCache)
+        want(FUSE_CAP_SPLICE_READ, options.splice)
+        want(FUSE_CAP_SPLICE_WRITE, options.splice)
+        want(FUSE_CAP_SPLICE_MOVE, options.splice)
+        want(FUSE_CAP_READDIRPLUS, options.readdirplus)
+        want(FUSE_CAP_READDIRPLUS_AUTO, options.readdirplus)
+        conn.pointee.max_write = UInt32(options.maxWrite)
+        var major: UInt32 = 0
+        var minor: UInt32 = 0
+        fbshim_conn_protocol(conn, &major, &minor)
+        stats.markInit(protoMajor: major, protoMinor: minor)
+        onInit?()
+    }
+
+    // MARK: - Names
+
+    func lookup(_ r: Request, _ parent: UInt64, _ name: UnsafePointer<CChar>) {
+        do throws(SysError) {
+            var e = try nodes.withFd(parent) { (p) throws(SysError) in try makeEntry(p, name) }
+            r.entry(&e)
+        } catch { r.fail(error) }
+    }
+
+    func forget(_ r: Request, _ ino: UInt64, _ n: UInt64) {
+        nodes.forget(ino, n)
+        r.none()
+    }
+
+    func forgetMulti(_ r: Request, _ count: Int, _ list: UnsafeMutablePointer<fuse_forget_data>) {
+        for i in 0..<count { nodes.forget(list[i].ino, list[i].nlookup) }
+        r.none()
+    }
+
+    func getattr(_ r: Request, _ ino: UInt64) {
+        do throws(SysError) {
+            var st = try nodes.withFd(ino) { (fd) throws(SysError) in try attributes(fd) }
+            r.attr(&st, options.attrTimeout)
+        } catch { r.fail(error) }
+    }
+
+    func setattr(_ r: Request, _ ino: UInt64, _ attr: UnsafeMutablePointer<stat>, _ valid: Int32,
+                 _ fi: UnsafeMutablePointer<fuse_file_info>?) {
+        do throws(SysError) {
+            var st = try nodes.withFd(ino) { (fd) throws(SysError) -> stat in
+                let path = procPath(fd)
+                if valid & FUSE_SET_ATTR_MODE != 0 {
+                    if let fi { try check(fchmod(Int32(fi.pointee.fh), attr.pointee.st_mode)) }
+                    else { try check(chmod(path, attr.pointee.st_mode)) }
+                }
+                if valid & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID) != 0 {
+                    let uid = valid & FUSE_SET_ATTR_UID != 0 ? attr.pointee.st_uid : uid_t.max
+                    let gid = valid & FUSE_SET_ATTR_GID != 0 ? attr.pointee.st_gid : gid_t.max
+                    try check(fchownat(fd, "", uid, gid, fbshim_AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW))
+                }
+                if valid & FUSE_SET_ATTR_SIZE != 0 {
+                    if let fi { try check(ftruncate(Int32(fi.pointee.fh), attr.pointee.st_size)) }
+                    else { try check(truncate(path, attr.pointee.st_size)) }
+                }
+                if valid & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME) != 0 {
+                    var tv = [timespec(tv_sec: 0, tv_nsec: fbshim_UTIME_OMIT),
+                              timespec(tv_sec: 0, tv_nsec: fbshim_UTIME_OMIT)]
+                    if valid & FUSE_SET_ATTR_ATIME_NOW != 0 { tv[0].tv_nsec = fbshim_UTIME_NOW }
+                    else if valid & FUSE_SET_ATTR_ATIME != 0 { tv[0] = attr.pointee.st_atim }
+                    if valid & FUSE_SET_ATTR_MTIME_NOW != 0 { tv[1].tv_nsec = fbshim_UTIME_NOW }
+                    else if valid & FUSE_SET_ATTR_MTIME != 0 { tv[1] = attr.pointee.st_mtim }
+                    if let fi { try check(futimens(Int32(fi.pointee.fh), tv)) }
+                    else { try check(utimensat(fd, "", tv, fbshim_AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW)) }
+                }
+                return try attributes(fd)
+            }
+            r.attr(&st, options.attrTimeout)
+        } catch { r.fail(error) }
+    }
+
+    func readlink(_ r: Request, _ ino: UInt64) {
+        do throws(SysError) {
+            var buf = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+            let n = try nodes.withFd(ino) { (fd) throws(SysError) -> Int in
+                let n = readlinkat(fd, "", &buf, Int(PATH_MAX))
+                if n < 0 { throw SysError.current }
+                return n
+            }
+            buf[n] = 0
+            r.readlink(buf)
+        } catch { r.fail(error) }
+    }
+
+    func mknod(_ r: Request, _ parent: UInt64, _ name: UnsafePointer<CChar>, _ mode: mode_t, _ rdev: dev_t) {
+        makeNode(r, parent, name) { (p) throws(SysError) in try check(mknodat(p, name, mode, rdev)) }
+    }
+
+    func mkdir(_ r: Request, _ parent: UInt64, _ name: UnsafePointer<CChar>, _ mode: mode_t) {
+        makeNode(r, parent, name) { (p) throws(SysError) in try check(mkdirat(p, name, mode)) }
+    }
+
+    func symlink(_ r: Request, _ target: UnsafePointer<CChar>, _ parent: UInt64, _ name: UnsafePointer<CChar>) {
+        makeNode(r, parent, name) { (p) throws(SysError) in try check(symlinkat(target, p, name)) }
+    }
+
+    private func makeNode(_ r: Request, _ parent: UInt64, _ name: UnsafePointer<CChar>,
+                          _ make: (Int32) throws(SysError) -> Void) {
+        do throws(SysError) {
+            var e = try nodes.withFd(parent) { (p) throws(SysError) in
+                try make(p)
+                return try makeEntry(p, name)
+            }
+            r.entry(&e)
+        } catch { r.fail(error) }
+    }
+
+    func link(_ r: Request, _ ino: UInt64, _ newParent: UInt64, _ newName: UnsafePointer<CChar>) {
+        do throws(SysError) {
+            var e = try nodes.withFd(ino) { (fd) throws(SysError) in
+                try nodes.withFd(newParent) { (p) throws(SysError) in
+                    try check(linkat(fd, "", p, newName, fbshim_AT_EMPTY_PATH))
+                    return try makeEntry(p, newName)
+                }
+            }
+            r.entry(&e)
+        } catch { r.fail(error) }
+    }
+
+    func unlink(_ r: Request, _ parent: UInt64, _ name: UnsafePointer<CChar>, flags: Int32) {
+        do throws(SysError) {
+            try nodes.withFd(parent) { (p) throws(SysError) in try check(unlinkat(p, name, flags)) }
+            r.error(0)
+        } catch { r.fail(error) }
+    }
+
+    func rename(_ r: Request, _ parent: UInt64, _ name: UnsafePointer<CChar>, _ newParent: UInt64,
+                _ newName: UnsafePointer<CChar>, _ flags: UInt32) {
+        do throws(SysError) {
+            try nodes.withFd(parent) { (p) throws(SysError) in
+                try nodes.withFd(newParent) { (np) throws(SysError) in
+                    try check(fbshim_renameat2(p, name, np, newName, flags))
+                }
+            }
+            r.error(0)
+        } catch { r.fail(error) }
+    }
+
+    func statfs(_ r: Request, _ ino: UInt64) {
+        var s = statvfs()
+        if fstatvfs(rootFd, &s) != 0 { return r.error(errno) }
+        r.statfs(&s)
+    }
+
+    func access(_ r: Request, _ ino: UInt64, _ mask: Int32) {
+        do throws(SysError) {
+            try nodes.withFd(ino) { (fd) throws(SysError) in try check(faccessat(fd, "", mask, fbshim_AT_EMPTY_PATH)) }
+            r.error(0)
+        } catch { r.fail(error) }
+    }
+}

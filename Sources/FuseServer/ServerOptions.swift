@@ -1,0 +1,40 @@
+// Options of the reference server: caching, dispatch and node-id scheme.
+
+/// How node ids are made.
+public enum NodeIdScheme: String, Sendable, Codable, CaseIterable {
+    /// `inode << 32 | generation` of the backing file: any server process over
+    /// the same backing directory can resolve it with open_by_handle_at.
+    case handle
+    /// A counter, like the pointer ids of typical servers: meaningless to the
+    /// next process.
+    case ephemeral
+}
+
+/// Everything that shapes how the reference server behaves.
+public struct ServerOptions: Sendable, Codable, Equatable {
+    /// Maximum worker threads of libfuse's multithreaded loop.
+    public var threads: Int = 4
+    /// One /dev/fuse clone fd per worker thread (FUSE_DEV_IOC_CLONE).
+    public var cloneFd: Bool = false
+    /// Seconds the kernel may cache a name lookup.
+    public var entryTimeout: Double = 1.0
+    /// Seconds the kernel may cache attributes.
+    public var attrTimeout: Double = 1.0
+    /// Kernel write-back caching (FUSE_CAP_WRITEBACK_CACHE).
+    public var writebackCache: Bool = false
+    /// Largest WRITE request in bytes.
+    public var maxWrite: Int = 128 * 1024
+    /// splice(2) for reads and writes on /dev/fuse.
+    public var splice: Bool = false
+    /// READDIRPLUS (attributes with directory entries).
+    public var readdirplus: Bool = true
+    /// Keep the page cache across opens (FOPEN_KEEP_CACHE).
+    public var keepCache: Bool = false
+    /// Node-id scheme.
+    public var nodeIds: NodeIdScheme = .handle
+    /// Most fbshim_O_PATH descriptors the node table keeps open.
+    public var fdCacheCapacity: Int = 8192
+
+    /// Defaults.
+    public init() {}
+}

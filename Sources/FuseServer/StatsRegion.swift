@@ -1,0 +1,78 @@
+// The server's statistics live in a file mapped MAP_SHARED: the server
+// writes with relaxed atomics, the harness reads, and the counts survive a
+// crashed server. Layout: struct fbshim_stats_region in CFuseShim.h.
+import CFuseShim
+import Glibc
+
+/// A mapped statistics region.
+public final class StatsRegion: @unchecked Sendable {
+    /// The mapped struct.
+    public let region: UnsafeMutablePointer<fbshim_stats_region>
+    private let size = MemoryLayout<fbshim_stats_region>.size
+
+    /// An anonymous region, for a server without a stats file.
+    public init() {
+        let p = mmap(nil, MemoryLayout<fbshim_stats_region>.size, PROT_READ | PROT_WRITE,
+                     MAP_SHARED | MAP_ANONYMOUS, -1, 0)
+        precondition(p != MAP_FAILED, "mmap of an anonymous stats region failed")
+        region = p!.bindMemory(to: fbshim_stats_region.self, capacity: 1)
+        initialize()
+    }
+
+    /// Creates (truncating) or opens a stats file. `create` initialises it.
+    public init(path: String, create: Bool) throws(SysError) {
+        let fd = create ? open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+                        : open(path, O_RDONLY | O_CLOEXEC)
+        if fd < 0 { throw SysError.current }
+        defer { close(fd) }
+        if create, ftruncate(fd, off_t(MemoryLayout<fbshim_stats_region>.size)) != 0 {
+            throw SysError.current
+        }
+        var st = stat()
+        if fstat(fd, &st) != 0 { throw SysError.current }
+        if Int(st.st_size) < MemoryLayout<fbshim_stats_region>.size { throw SysError(EINVAL) }
+        let prot = create ? (PROT_READ | PROT_WRITE) : PROT_READ
+        let p = mmap(nil, MemoryLayout<fbshim_stats_region>.size, prot, MAP_SHARED, fd, 0)
+        if p == MAP_FAILED { throw SysError.current }
+        region = p!.bindMemory(to: fbshim_stats_region.self, capacity: 1)
+        if create {
+            initialize()
+        } else if region.pointee.magic != FBSHIM_STATS_MAGIC
+                    || region.pointee.version != FBSHIM_STATS_VERSION {
+            munmap(p, MemoryLayout<fbshim_stats_region>.size)
+            throw SysError(EPROTO)
+        }
+    }
+
+    deinit { munmap(region, size) }
+
+    private func initialize() {
+        region.pointee.pid = UInt64(getpid())
+        region.pointee.started_ns = fbshim_monotonic_ns()
+        region.pointee.version = FBSHIM_STATS_VERSION
+        region.pointee.magic = FBSHIM_STATS_MAGIC
+    }
+
+    /// Records one served request.
+    @inline(__always)
+    public func record(_ op: Opcode, start: UInt64, failed: Bool) {
+        let now = fbshim_monotonic_ns()
+        fbshim_stats_record(region, Int32(op.rawValue), now &- start, failed ? 1 : 0, now)
+    }
+
+    /// Marks FUSE_INIT as handled.
+    public func markInit(protoMajor: UInt32, protoMinor: UInt32) {
+        region.pointee.proto_major = protoMajor
+        region.pointee.proto_minor = protoMinor
+        fbshim_atomic_store(&region.pointee.init_ns, fbshim_monotonic_ns())
+    }
+
+    /// Counts a request that named a node id the server could not resolve.
+    public func countUnknownNode() { fbshim_atomic_add(&region.pointee.unknown_nodes, 1) }
+
+    /// Publishes node-table gauges.
+    public func setNodeGauges(nodes: Int, cachedFds: Int) {
+        fbshim_atomic_store(&region.pointee.nodes, UInt64(nodes))
+        fbshim_atomic_store(&region.pointee.cached_fds, UInt64(cachedFds))
+    }
+}

@@ -1,0 +1,56 @@
+// Server options shared by the commands that start the reference server.
+import ArgumentParser
+import FuseServer
+
+/// Command-line form of ServerOptions.
+struct ServerOptionGroup: ParsableArguments {
+    @Option(help: "Maximum worker threads of libfuse's multithreaded loop.")
+    var threads: Int = 4
+    @Flag(help: "One /dev/fuse clone fd per worker thread.")
+    var cloneFd = false
+    @Option(help: "Seconds the kernel may cache a name lookup.")
+    var entryTimeout: Double = 1.0
+    @Option(help: "Seconds the kernel may cache attributes.")
+    var attrTimeout: Double = 1.0
+    @Flag(help: "Kernel write-back caching.")
+    var writebackCache = false
+    @Option(help: "Largest WRITE request in bytes.")
+    var maxWrite: Int = 128 * 1024
+    @Flag(help: "Use splice(2) on /dev/fuse.")
+    var splice = false
+    @Flag(inversion: .prefixedNo, help: "READDIRPLUS.")
+    var readdirplus = true
+    @Flag(help: "Keep the page cache across opens.")
+    var keepCache = false
+    @Option(help: "Node-id scheme: handle (survives a restart) or ephemeral (a counter).")
+    var nodeIds: NodeIdScheme = .handle
+
+    func validate() throws {
+        guard threads >= 1 && threads <= 256 else {
+            throw ValidationError("--threads must be between 1 and 256, got \(threads)")
+        }
+        guard entryTimeout >= 0, attrTimeout >= 0 else {
+            throw ValidationError("--entry-timeout and --attr-timeout must be 0 or more seconds")
+        }
+        guard maxWrite >= 4096 && maxWrite <= 1 << 20 else {
+            throw ValidationError("--max-write must be between 4096 and 1048576 bytes, got \(maxWrite)")
+        }
+    }
+
+    var serverOptions: ServerOptions {
+        var o = ServerOptions()
+        o.threads = threads
+        o.cloneFd = cloneFd
+        o.entryTimeout = entryTimeout
+        o.attrTimeout = attrTimeout
+        o.writebackCache = writebackCache
+        o.maxWrite = maxWrite
+        o.splice = splice
+        o.readdirplus = readdirplus
+        o.keepCache = keepCache
+        o.nodeIds = nodeIds
+        return o
+    }
+}
+
+extension NodeIdScheme: ExpressibleByArgument {}
