@@ -17,7 +17,8 @@ struct Fusebench: ParsableCommand {
         answering); 130 interrupted.
         """,
         version: ToolInfo.version,
-        subcommands: [ServeCommand.self]
+        subcommands: [RunCommand.self, BenchCommand.self, ServeCommand.self, ValidateCommand.self,
+                      ResolveNodeCommand.self]
     )
 
     /// Runs the command and maps failures to the documented exit codes.

@@ -1,6 +1,7 @@
 // `fusebench serve`: the reference server on its own, or as started by the
 // harness on a /dev/fuse descriptor it mounted.
 import ArgumentParser
+import Foundation
 import CFuseShim
 import FuseServer
 import ResultModel
@@ -33,6 +34,10 @@ struct ServeCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Exit when this process (the harness) dies.", visibility: .hidden))
     var parentPid: Int32?
 
+    @Option(help: ArgumentHelp("Server options as JSON (from the harness); replaces the option flags.",
+                               visibility: .hidden))
+    var configJson: String?
+
     func validate() throws {
         var st = stat()
         guard stat(source, &st) == 0, st.st_mode & S_IFMT == S_IFDIR else {
@@ -53,9 +58,15 @@ struct ServeCommand: ParsableCommand {
         } catch {
             throw CLIError.failed("cannot create the stats file \(statsFile ?? ""): \(errnoText(error.code))")
         }
+        var options = server.serverOptions
+        if let configJson {
+            do { options = try JSONDecoder().decode(ServerOptions.self, from: Data(configJson.utf8)) } catch {
+                throw CLIError.input("--config-json is not a server configuration: \(error)")
+            }
+        }
         let fs: PassthroughFS
         do {
-            fs = try PassthroughFS(source: source, options: server.serverOptions, stats: stats)
+            fs = try PassthroughFS(source: source, options: options, stats: stats)
         } catch where error.code == EOPNOTSUPP {
             throw CLIError.environment("""
                 the backing file system of \(source) has no 8-byte (inode, generation) file handles, \

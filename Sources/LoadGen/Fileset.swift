@@ -1,0 +1,82 @@
+// The files a workload reads and writes, built before the measured phase:
+// data/dNNNN/fNNNNNN of fixed size, and one private directory per thread
+// (priv/tNNN) where creates, unlinks, mkdirs and renames cannot collide.
+import Foundation
+import Glibc
+
+/// Paths of a fileset under a root.
+public struct Fileset: Sendable {
+    /// The spec.
+    public let spec: FilesetSpec
+    /// The root the paths are under.
+    public let root: String
+
+    /// The fileset of `spec` under `root`.
+    public init(spec: FilesetSpec, root: String) {
+        self.spec = spec
+        self.root = root
+    }
+
+    /// Directory `d`.
+    public func dir(_ d: Int) -> String { "\(root)/data/d\(String(format: "%04d", d))" }
+    /// File `f` of directory `d`.
+    public func file(_ d: Int, _ f: Int) -> String { "\(dir(d))/f\(String(format: "%06d", f))" }
+    /// All file paths, directory by directory.
+    public func allFiles() -> [String] {
+        (0..<spec.dirs).flatMap { d in (0..<spec.filesPerDir).map { file(d, $0) } }
+    }
+    /// All directory paths.
+    public func allDirs() -> [String] { (0..<spec.dirs).map(dir) }
+    /// Private directory of thread `t`.
+    public func privateDir(_ t: Int) -> String { "\(root)/priv/t\(String(format: "%03d", t))" }
+
+    /// The byte at `offset` of file number `index`: a pattern that tells
+    /// files and offsets apart, so that reads can be checked.
+    @inline(__always)
+    public static func patternByte(file index: Int, offset: Int) -> UInt8 {
+        UInt8(truncatingIfNeeded: (offset &* 31) ^ (index &* 131) ^ (offset >> 12))
+    }
+
+    /// Creates the fileset (and `threads` private directories) under root.
+    public func build(threads: Int) throws {
+        let fm = FileManager.default
+        for d in allDirs() { try fm.createDirectory(atPath: d, withIntermediateDirectories: true) }
+        for t in 0..<threads { try fm.createDirectory(atPath: privateDir(t), withIntermediateDirectories: true) }
+        let chunk = min(max(spec.fileSize, 1), 1 << 20)
+        var buf = [UInt8](repeating: 0, count: chunk)
+        var index = 0
+        for d in 0..<spec.dirs {
+            for f in 0..<spec.filesPerDir {
+                let path = file(d, f)
+                let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+                if fd < 0 { throw FilesetError.create(path, errno) }
+                var off = 0
+                while off < spec.fileSize {
+                    let n = min(chunk, spec.fileSize - off)
+                    for i in 0..<n { buf[i] = Self.patternByte(file: index, offset: off + i) }
+                    let w = pwrite(fd, buf, n, off_t(off))
+                    if w != n {
+                        close(fd)
+                        throw FilesetError.create(path, w < 0 ? errno : EIO)
+                    }
+                    off += n
+                }
+                close(fd)
+                index += 1
+            }
+        }
+    }
+}
+
+/// Building the fileset failed.
+public enum FilesetError: Error, CustomStringConvertible {
+    /// A file could not be created or written.
+    case create(String, Int32)
+
+    /// What failed.
+    public var description: String {
+        switch self {
+        case .create(let p, let e): return "cannot create fileset file \(p): \(String(cString: strerror(e)))"
+        }
+    }
+}

@@ -1,0 +1,147 @@
+// Runs a LoadSpec against a directory with N threads, reports progress,
+// and merges the threads' measurements into result types.
+import CFuseShim
+import Foundation
+import Glibc
+import Histogram
+import ResultModel
+
+/// What a progress callback is told.
+public struct LoadProgress: Sendable {
+    /// "warm-up" or "measure".
+    public var phase: String
+    /// Seconds into the phase.
+    public var elapsed: Double
+    /// Length of the phase in seconds.
+    public var phaseLength: Double
+    /// Operations completed so far (all phases).
+    public var ops: UInt64
+    /// Operations failed so far.
+    public var errors: UInt64
+}
+
+/// The merged measurements of a load run.
+public struct LoadResult: Sendable {
+    /// When the measured phase began.
+    public var measureStartedAt: Date
+    /// Measured seconds (shorter than asked when stopped early).
+    public var measuredSeconds: Double
+    /// Per operation kind, by name.
+    public var operations: [String: OperationResult]
+    /// All operations together.
+    public var total: OperationResult
+    /// Throughput over time.
+    public var timeline: Timeline
+    /// True when stopped before the planned end.
+    public var stoppedEarly: Bool
+    /// Monotonic time (ns) at which the measured phase started.
+    public var measureStartNs: UInt64
+}
+
+/// Drives load against a directory.
+public final class LoadGenerator: @unchecked Sendable {
+    /// The load.
+    public let spec: LoadSpec
+    /// The fileset on the target.
+    public let fileset: Fileset
+    /// Stop flag and progress.
+    public let control: LoadControl
+
+    /// A generator for `spec` against the fileset under `root`.
+    public init(spec: LoadSpec, root: String) {
+        self.spec = spec
+        fileset = Fileset(spec: spec.fileset, root: root)
+        control = LoadControl(threads: spec.threads)
+    }
+
+    /// Runs the load; calls `progress` about ten times a second on the
+    /// calling thread.
+    public func run(progress: ((LoadProgress) -> Void)? = nil) -> LoadResult {
+        let files = fileset.allFiles()
+        let measuredNs = UInt64(spec.duration * 1e9)
+        let buckets = Int((measuredNs + Phases.bucketNs - 1) / Phases.bucketNs)
+        let workers = (0..<spec.threads).map {
+            LoadWorker(index: $0, spec: spec, fileset: fileset, files: files, control: control, buckets: buckets)
+        }
+        let start = fbshim_monotonic_ns() + 20_000_000
+        let phases = Phases(start: start, measureStart: start + UInt64(spec.warmup * 1e9),
+                            end: start + UInt64(spec.warmup * 1e9) + measuredNs)
+        let measureWallStart = Date().addingTimeInterval(Double(phases.measureStart - fbshim_monotonic_ns()) / 1e9)
+        let done = DispatchGroup()
+        for w in workers {
+            done.enter()
+            let t = Thread {
+                w.run(phases)
+                done.leave()
+            }
+            t.name = "load-\(w.index)"
+            t.start()
+        }
+        while done.wait(timeout: .now() + .milliseconds(100)) == .timedOut {
+            let now = fbshim_monotonic_ns()
+            guard let progress else { continue }
+            let measuring = now >= phases.measureStart
+            progress(LoadProgress(
+                phase: measuring ? "measure" : "warm-up",
+                elapsed: Double(now - (measuring ? phases.measureStart : min(now, phases.start))) / 1e9,
+                phaseLength: measuring ? spec.duration : spec.warmup,
+                ops: control.totalOps, errors: control.totalErrors))
+        }
+        let finished = fbshim_monotonic_ns()
+        let stoppedEarly = finished < phases.end
+        let measured = stoppedEarly ? Double(finished > phases.measureStart ? finished - phases.measureStart : 0) / 1e9
+                                    : spec.duration
+        return merge(workers, measuredSeconds: measured, wallStart: measureWallStart,
+                     stoppedEarly: stoppedEarly, measureStartNs: phases.measureStart)
+    }
+
+    private func merge(_ workers: [LoadWorker], measuredSeconds: Double, wallStart: Date,
+                       stoppedEarly: Bool, measureStartNs: UInt64) -> LoadResult {
+        var operations: [String: OperationResult] = [:]
+        var totalHist: Histogram<UInt64>?
+        var totalCount: UInt64 = 0
+        var totalBytes: UInt64 = 0
+        var totalErrors: [String: UInt64] = [:]
+        let secs = max(measuredSeconds, 1e-9)
+        for kind in OpKind.allCases {
+            var merged = OpTally()
+            for w in workers {
+                let t = w.tallies[kind.index]
+                guard t.count > 0 else { continue }
+                if merged.histogram == nil { merged.histogram = t.histogram } else { merged.histogram!.add(t.histogram!) }
+                merged.count += t.count
+                merged.bytes += t.bytes
+                merged.errors.merge(t.errors, uniquingKeysWith: +)
+            }
+            guard merged.count > 0, let h = merged.histogram else { continue }
+            let errors = Dictionary(merged.errors.map { (errnoName($0.key), $0.value) }, uniquingKeysWith: +)
+            operations[kind.rawValue] = OperationResult(
+                count: merged.count, throughput: .opsPerSecond(Double(merged.count) / secs),
+                bandwidth: .bytesPerSecond(Double(merged.bytes) / secs), latency: LatencyDistribution(h),
+                errors: errors)
+            if totalHist == nil { totalHist = h } else { totalHist!.add(h) }
+            totalCount += merged.count
+            totalBytes += merged.bytes
+            totalErrors.merge(errors, uniquingKeysWith: +)
+        }
+        let total = OperationResult(
+            count: totalCount, throughput: .opsPerSecond(Double(totalCount) / secs),
+            bandwidth: .bytesPerSecond(Double(totalBytes) / secs),
+            latency: totalHist.map { LatencyDistribution($0) } ?? .empty, errors: totalErrors)
+        let used = max(1, Int((measuredSeconds * 1e9 / Double(Phases.bucketNs)).rounded(.up)))
+        var completed = [UInt64](repeating: 0, count: workers.first?.completed.count ?? 0)
+        var failed = completed
+        for w in workers {
+            for i in completed.indices {
+                completed[i] += w.completed[i]
+                failed[i] += w.failed[i]
+            }
+        }
+        let n = min(used, completed.count)
+        return LoadResult(
+            measureStartedAt: wallStart, measuredSeconds: measuredSeconds, operations: operations, total: total,
+            timeline: Timeline(bucketMs: Int(Phases.bucketNs / 1_000_000), completed: Array(completed.prefix(n)),
+                               errors: Array(failed.prefix(n))),
+            stoppedEarly: stoppedEarly, measureStartNs: measureStartNs)
+    }
+}

@@ -1,0 +1,252 @@
+// One load thread: picks operations from the mix, issues the system calls,
+// times them, and keeps its own histograms, counters and timeline (merged
+// after the run, so the hot loop shares nothing but two relaxed counters).
+import CFuseShim
+import Glibc
+import Histogram
+
+/// Per-thread measurements of one operation kind.
+struct OpTally {
+    var histogram: Histogram<UInt64>?
+    var count: UInt64 = 0
+    var bytes: UInt64 = 0
+    var errors: [Int32: UInt64] = [:]
+
+    static let highestTrackable: UInt64 = 600_000_000_000
+
+    mutating func record(latency: UInt64, bytes b: Int, error: Int32) {
+        if histogram == nil {
+            histogram = Histogram<UInt64>(lowestDiscernibleValue: 1, highestTrackableValue: Self.highestTrackable,
+                                          numberOfSignificantValueDigits: .three)
+        }
+        _ = histogram!.record(min(max(latency, 1), Self.highestTrackable))
+        count += 1
+        bytes += UInt64(b)
+        if error != 0 { errors[error, default: 0] += 1 }
+    }
+}
+
+/// Timing of the phases, in CLOCK_MONOTONIC nanoseconds.
+struct Phases {
+    let start: UInt64
+    let measureStart: UInt64
+    let end: UInt64
+    static let bucketNs: UInt64 = 10_000_000
+}
+
+/// One client thread.
+final class LoadWorker: @unchecked Sendable {
+    let index: Int
+    let spec: LoadSpec
+    let mix: OpMix
+    let files: [String]
+    let dirs: [String]
+    let privateDir: String
+    let root: String
+    let progress: WorkerProgress
+    let control: LoadControl
+    var rng: SplitMix
+    var tallies = [OpTally](repeating: OpTally(), count: OpKind.allCases.count)
+    var completed: [UInt64]
+    var failed: [UInt64]
+    var created: [String] = []
+    var madeDirs: [String] = []
+    var sequence = 0
+    let buffer: UnsafeMutableRawPointer
+    let bufferSize = 1 << 20
+
+    init(index: Int, spec: LoadSpec, fileset: Fileset, files: [String], control: LoadControl, buckets: Int) {
+        self.index = index
+        self.spec = spec
+        mix = OpMix(spec.mix)
+        self.files = files
+        dirs = fileset.allDirs()
+        privateDir = fileset.privateDir(index)
+        root = fileset.root
+        self.control = control
+        progress = control.workers[index]
+        rng = SplitMix(seed: spec.seed, stream: UInt64(index))
+        completed = [UInt64](repeating: 0, count: buckets)
+        failed = [UInt64](repeating: 0, count: buckets)
+        buffer = UnsafeMutableRawPointer.allocate(byteCount: bufferSize, alignment: 4096)
+        for i in 0..<bufferSize { buffer.storeBytes(of: UInt8(truncatingIfNeeded: i &* 7 ^ index), toByteOffset: i, as: UInt8.self) }
+    }
+
+    deinit { buffer.deallocate() }
+
+    /// Runs until the end of the phases or a stop.
+    func run(_ phases: Phases) {
+        sleepUntil(phases.start)
+        let paced = spec.rate.map { UInt64(Double(spec.threads) / $0 * 1e9) }
+        var next = phases.start + (paced ?? 0) * UInt64(index) / UInt64(spec.threads)
+        while true {
+            if control.stopFlag.load(ordering: .relaxed) || fbshim_stop_requested() != 0 { break }
+            var t0 = fbshim_monotonic_ns()
+            if let paced {
+                if t0 < next { sleepUntil(next) }
+                t0 = next
+                next += paced
+            }
+            if t0 >= phases.end { break }
+            let entry = mix.specs[mix.pick(Double(rng.next() >> 11) * 0x1p-53)]
+            progress.inFlightSince.store(t0, ordering: .relaxed)
+            let (kind, bytes, err) = execute(entry)
+            let t1 = fbshim_monotonic_ns()
+            progress.inFlightSince.store(0, ordering: .relaxed)
+            progress.ops.add(1, ordering: .relaxed)
+            if err != 0 { progress.errors.add(1, ordering: .relaxed) }
+            if t1 >= phases.measureStart && t1 < phases.end && t0 >= phases.start {
+                tallies[kind.index].record(latency: t1 - t0, bytes: bytes, error: err)
+                let b = Int((t1 - phases.measureStart) / Phases.bucketNs)
+                if b < completed.count {
+                    completed[b] += 1
+                    if err != 0 { failed[b] += 1 }
+                }
+            }
+        }
+    }
+
+    private func sleepUntil(_ ns: UInt64) {
+        var ts = timespec(tv_sec: Int(ns / 1_000_000_000), tv_nsec: Int(ns % 1_000_000_000))
+        while clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, nil) == EINTR {}
+    }
+
+    // MARK: - Operations
+
+    private func randomFile() -> (Int, String) {
+        let i = rng.below(files.count)
+        return (i, files[i])
+    }
+
+    private func nextName(_ prefix: String) -> String {
+        sequence += 1
+        return "\(privateDir)/\(prefix)\(sequence)"
+    }
+
+    /// Runs one operation; returns what actually ran, bytes moved and errno.
+    func execute(_ s: OpSpec) -> (OpKind, Int, Int32) {
+        switch s.op {
+        case .stat:
+            var st = stat()
+            return (.stat, 0, fstatat(AT_FDCWD, randomFile().1, &st, 0) == 0 ? 0 : errno)
+        case .open:
+            let fd = Glibc.open(randomFile().1, O_RDONLY | O_CLOEXEC)
+            if fd < 0 { return (.open, 0, errno) }
+            return (.open, 0, close(fd) == 0 ? 0 : errno)
+        case .read:
+            return withOpen(randomFile().1, O_RDONLY, .read) { fd in
+                var total = 0
+                let bs = min(s.blockSize, bufferSize)
+                while true {
+                    let n = Glibc.read(fd, buffer, bs)
+                    if n < 0 { return (total, errno) }
+                    if n == 0 { return (total, 0) }
+                    total += n
+                }
+            }
+        case .randread:
+            return withOpen(randomFile().1, O_RDONLY, .randread) { fd in
+                let bs = min(s.blockSize, bufferSize)
+                let blocks = max(1, spec.fileset.fileSize / bs)
+                let n = pread(fd, buffer, bs, off_t(rng.below(blocks) * bs))
+                return n < 0 ? (0, errno) : (n, 0)
+            }
+        case .write:
+            return withOpen(randomFile().1, O_WRONLY, .write) { fd in
+                let bs = min(s.blockSize, bufferSize)
+                let span = max(0, spec.fileset.fileSize - s.size) / bs
+                let start = span > 0 ? rng.below(span + 1) * bs : 0
+                return writeAll(fd, at: start, size: s.size, blockSize: bs)
+            }
+        case .fsync:
+            return withOpen(randomFile().1, O_WRONLY, .fsync) { fd in
+                let bs = min(s.blockSize, bufferSize)
+                let blocks = max(1, spec.fileset.fileSize / bs)
+                let (n, e) = writeAll(fd, at: rng.below(blocks) * bs, size: bs, blockSize: bs)
+                if e != 0 { return (n, e) }
+                return (n, Glibc.fsync(fd) == 0 ? 0 : errno)
+            }
+        case .create:
+            return create(s)
+        case .unlink:
+            if created.isEmpty { return create(s) }
+            let path = created.swapRemove(at: rng.below(created.count))
+            return (.unlink, 0, Glibc.unlink(path) == 0 ? 0 : errno)
+        case .mkdir:
+            return makeDir()
+        case .rmdir:
+            if madeDirs.isEmpty { return makeDir() }
+            let path = madeDirs.swapRemove(at: rng.below(madeDirs.count))
+            return (.rmdir, 0, Glibc.rmdir(path) == 0 ? 0 : errno)
+        case .rename:
+            if created.isEmpty { return create(s) }
+            let i = rng.below(created.count)
+            let to = nextName("r")
+            if Glibc.rename(created[i], to) != 0 { return (.rename, 0, errno) }
+            created[i] = to
+            return (.rename, 0, 0)
+        case .readdir:
+            guard let d = opendir(dirs[rng.below(dirs.count)]) else { return (.readdir, 0, errno) }
+            errno = 0
+            while Glibc.readdir(d) != nil {}
+            let e = errno
+            closedir(d)
+            return (.readdir, 0, e)
+        case .chmod:
+            let mode: mode_t = rng.below(2) == 0 ? 0o644 : 0o640
+            return (.chmod, 0, Glibc.chmod(randomFile().1, mode) == 0 ? 0 : errno)
+        case .statfs:
+            var sv = statvfs()
+            return (.statfs, 0, statvfs(root, &sv) == 0 ? 0 : errno)
+        }
+    }
+
+    private func withOpen(_ path: String, _ flags: Int32, _ kind: OpKind,
+                          _ body: (Int32) -> (Int, Int32)) -> (OpKind, Int, Int32) {
+        let fd = Glibc.open(path, flags | O_CLOEXEC)
+        if fd < 0 { return (kind, 0, errno) }
+        let (n, e) = body(fd)
+        let c = close(fd) == 0 ? 0 : errno
+        return (kind, n, e != 0 ? e : c)
+    }
+
+    private func writeAll(_ fd: Int32, at offset: Int, size: Int, blockSize: Int) -> (Int, Int32) {
+        var done = 0
+        while done < size {
+            let n = pwrite(fd, buffer, min(blockSize, size - done), off_t(offset + done))
+            if n < 0 { return (done, errno) }
+            done += n
+        }
+        return (done, 0)
+    }
+
+    private func create(_ s: OpSpec) -> (OpKind, Int, Int32) {
+        let path = nextName("c")
+        let fd = Glibc.open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        if fd < 0 { return (.create, 0, errno) }
+        created.append(path)
+        let (n, e) = writeAll(fd, at: 0, size: s.op == .create ? s.size : 0, blockSize: min(s.blockSize, bufferSize))
+        let c = close(fd) == 0 ? 0 : errno
+        return (.create, n, e != 0 ? e : c)
+    }
+
+    private func makeDir() -> (OpKind, Int, Int32) {
+        let path = nextName("m")
+        if Glibc.mkdir(path, 0o755) != 0 { return (.mkdir, 0, errno) }
+        madeDirs.append(path)
+        return (.mkdir, 0, 0)
+    }
+}
+
+extension OpKind {
+    /// Position in allCases.
+    var index: Int { OpKind.allCases.firstIndex(of: self)! }
+}
+
+extension Array {
+    /// Removes element `i` by swapping in the last one (O(1)).
+    mutating func swapRemove(at i: Int) -> Element {
+        swapAt(i, count - 1)
+        return removeLast()
+    }
+}

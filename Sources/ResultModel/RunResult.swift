@@ -1,0 +1,44 @@
+// One measured run: a workload on one target.
+
+/// The result of running one workload on one target.
+public struct RunResult: Codable, Equatable, Sendable {
+    /// "reference" (our FUSE server) or "native" (the backing directory).
+    public var target: String
+    /// The workload as actually run, defaults filled in.
+    public var workload: JSONValue
+    /// Wall-clock start of the measured phase, ISO 8601.
+    public var startedAt: String
+    /// Length of the measured phase in seconds.
+    public var measuredSeconds: Double
+    /// Client threads.
+    public var threads: Int
+    /// Per operation kind ("stat", "read", ...).
+    public var operations: [String: OperationResult]
+    /// All operations together.
+    public var total: OperationResult
+    /// Throughput over time.
+    public var timeline: Timeline
+    /// The FUSE server's own statistics (absent for native runs).
+    public var server: ServerReport?
+
+    /// A run result from its parts.
+    public init(target: String, workload: JSONValue, startedAt: String, measuredSeconds: Double, threads: Int,
+                operations: [String: OperationResult], total: OperationResult, timeline: Timeline,
+                server: ServerReport?) {
+        self.target = target
+        self.workload = workload
+        self.startedAt = startedAt
+        self.measuredSeconds = measuredSeconds
+        self.threads = threads
+        self.operations = operations
+        self.total = total
+        self.timeline = timeline
+        self.server = server
+    }
+
+    /// The workload's name, when it has one.
+    public var workloadName: String {
+        if case .object(let o) = workload, case .string(let n)? = o["name"] { return n }
+        return "?"
+    }
+}

@@ -1,0 +1,49 @@
+// What the FUSE server saw: per-opcode counts and service times, read from
+// its shared statistics region.
+
+/// Requests of one opcode, as served.
+public struct OpcodeReport: Codable, Equatable, Sendable {
+    /// Requests answered.
+    public var count: UInt64
+    /// Requests answered with an error.
+    public var errors: UInt64
+    /// Time from the callback's start to its reply being written.
+    public var serviceTime: LatencyDistribution
+
+    /// A report from its parts.
+    public init(count: UInt64, errors: UInt64, serviceTime: LatencyDistribution) {
+        self.count = count
+        self.errors = errors
+        self.serviceTime = serviceTime
+    }
+}
+
+/// One server instance's statistics.
+public struct ServerReport: Codable, Equatable, Sendable {
+    /// Process id of the server.
+    public var pid: Int
+    /// FUSE protocol negotiated at INIT, "7.45".
+    public var fuseProtocol: String?
+    /// All requests answered.
+    public var requests: UInt64
+    /// Requests naming a node id the server could not resolve.
+    public var unknownNodeIds: UInt64
+    /// Node-table entries at the end.
+    public var nodes: UInt64
+    /// Cached O_PATH descriptors at the end.
+    public var cachedDescriptors: UInt64
+    /// Per opcode, by the kernel's name ("LOOKUP"); opcodes never seen are left out.
+    public var opcodes: [String: OpcodeReport]
+
+    /// A report from its parts.
+    public init(pid: Int, fuseProtocol: String?, requests: UInt64, unknownNodeIds: UInt64, nodes: UInt64,
+                cachedDescriptors: UInt64, opcodes: [String: OpcodeReport]) {
+        self.pid = pid
+        self.fuseProtocol = fuseProtocol
+        self.requests = requests
+        self.unknownNodeIds = unknownNodeIds
+        self.nodes = nodes
+        self.cachedDescriptors = cachedDescriptors
+        self.opcodes = opcodes
+    }
+}

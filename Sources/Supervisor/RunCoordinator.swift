@@ -1,0 +1,109 @@
+// One run of a workload on one target: scratch space, fileset, mount and
+// server (for the reference target), load, teardown, result.
+import CFuseShim
+import Foundation
+import FuseServer
+import LoadGen
+import ResultModel
+
+/// What a workload runs against.
+public enum Target: String, CaseIterable, Sendable {
+    /// The reference FUSE server over a backing directory.
+    case reference
+    /// The backing directory itself, no FUSE: the reference point.
+    case native
+}
+
+/// Receives progress of a run.
+public protocol RunReporter: AnyObject {
+    /// A new step ("building fileset ...").
+    func phase(_ text: String)
+    /// Load progress, about ten times a second.
+    func progress(_ p: LoadProgress)
+}
+
+/// Runs workloads.
+public enum RunCoordinator {
+    /// Seconds an operation may stay in flight before the watchdog aborts
+    /// the connection ($FUSEBENCH_WATCHDOG_SECONDS overrides).
+    public static var watchdogSeconds: Double {
+        getenv("FUSEBENCH_WATCHDOG_SECONDS").flatMap { Double(String(cString: $0)) } ?? 30
+    }
+
+    /// Runs `workload` on `target`. `executable` is the fusebench binary
+    /// that serves the reference target.
+    public static func run(_ workload: Workload, target: Target, executable: String,
+                           reporter: RunReporter) throws -> RunResult {
+        let scratch = try ScratchSpace()
+        defer { scratch.remove() }
+        let backing = try scratch.directory("backing")
+        let fs = workload.load.fileset
+        reporter.phase("building fileset: \(fs.fileCount) files of \(fs.fileSize) bytes in \(fs.dirs) directories")
+        do {
+            try Fileset(spec: fs, root: backing).build(threads: workload.load.threads)
+        } catch {
+            throw SupervisorError.failed("\(error)")
+        }
+        if fbshim_stop_requested() != 0 { throw SupervisorError.interrupted }
+
+        var mount: FuseMount?
+        defer { mount?.unmount() }
+        let root: String
+        switch target {
+        case .native:
+            root = backing
+        case .reference:
+            let mnt = try scratch.directory("mnt")
+            reporter.phase("mounting the reference server (\(workload.server.threads) threads, "
+                           + "node ids: \(workload.server.nodeIds.rawValue))")
+            mount = try FuseMount(source: backing, mountpoint: mnt, options: workload.server,
+                                  statsPath: scratch.file("server-stats"), logPath: scratch.file("server.log"),
+                                  executable: executable)
+            root = mnt
+        }
+
+        let generator = LoadGenerator(spec: workload.load, root: root)
+        let limit = UInt64(watchdogSeconds * 1e9)
+        var stalled = false
+        var serverDied: String?
+        reporter.phase("running \(workload.name) on \(target.rawValue): \(workload.load.threads) threads, "
+                       + "\(fmtSeconds(workload.load.warmup)) warm-up, \(fmtSeconds(workload.load.duration)) measured")
+        let load = generator.run { p in
+            reporter.progress(p)
+            if let m = mount, serverDied == nil, let st = m.server.poll() {
+                serverDied = "the reference server \(m.server.describe(st)) during the run. Its log:\n\(m.server.logTail())"
+                m.abortConnection()
+                generator.control.stop()
+            }
+            if !stalled, let oldest = generator.control.oldestInFlight, fbshim_monotonic_ns() > oldest + limit {
+                stalled = true
+                mount?.abortConnection()
+                generator.control.stop()
+            }
+        }
+        if fbshim_stop_requested() != 0 { throw SupervisorError.interrupted }
+        if let serverDied { throw SupervisorError.failed(serverDied) }
+        if stalled {
+            throw SupervisorError.watchdog("an operation on \(root) made no progress for \(fmtSeconds(watchdogSeconds)); "
+                                           + "aborted the FUSE connection. Server log:\n\(mount?.server.logTail() ?? "")")
+        }
+        var server: ServerReport?
+        if let m = mount {
+            let status = m.unmount()
+            server = m.serverReport()
+            if let status, status != 0 {
+                throw SupervisorError.failed("the reference server \(m.server.describe(status)) at unmount. "
+                                             + "Its log:\n\(m.server.logTail())")
+            }
+        }
+        return RunResult(target: target.rawValue, workload: workload.asRun,
+                         startedAt: ISO8601.string(load.measureStartedAt), measuredSeconds: load.measuredSeconds,
+                         threads: workload.load.threads, operations: load.operations, total: load.total,
+                         timeline: load.timeline, server: server)
+    }
+}
+
+/// "2s", "0.5s".
+func fmtSeconds(_ s: Double) -> String {
+    s == s.rounded() ? "\(Int(s))s" : String(format: "%.2gs", s)
+}

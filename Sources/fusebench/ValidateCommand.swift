@@ -1,0 +1,21 @@
+// `fusebench validate`: checks workload files without running them.
+import ArgumentParser
+import Supervisor
+
+/// Checks workload files.
+struct ValidateCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "validate",
+        abstract: "Check workload files and print them with every default filled in."
+    )
+
+    @Argument(help: "Workload files.")
+    var workloads: [String]
+
+    func run() throws {
+        for path in workloads {
+            let w = try loadWorkload(path)
+            print("\(path): ok (\(w.name): \(w.load.mix.map(\.op.rawValue).joined(separator: ", ")))")
+        }
+    }
+}
