@@ -40,10 +40,14 @@ let package = Package(
             "Supervisor", "FuseServer", "LoadGen", "ResultModel",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
-        .testTarget(name: "ResultModelTests", dependencies: ["ResultModel"]),
-        .testTarget(name: "LoadGenTests", dependencies: ["LoadGen", "ResultModel"]),
-        .testTarget(name: "FuseServerTests", dependencies: ["FuseServer", "Supervisor", "CFuseShim"]),
-        .testTarget(name: "SupervisorTests", dependencies: ["Supervisor"]),
-        .testTarget(name: "CLITests", dependencies: ["ResultModel"]),
+        // Helpers for tests: isolation checks, fixtures, running the binary.
+        .target(name: "TestSupport", dependencies: ["Supervisor", "FuseServer", "ResultModel"],
+                path: "Tests/TestSupport"),
+        .testTarget(name: "ResultModelTests", dependencies: ["ResultModel", "CFuseShim"]),
+        .testTarget(name: "LoadGenTests", dependencies: ["LoadGen", "ResultModel", "TestSupport"]),
+        .testTarget(name: "FuseServerTests",
+                    dependencies: ["FuseServer", "Supervisor", "CFuseShim", "ResultModel", "TestSupport"]),
+        .testTarget(name: "SupervisorTests", dependencies: ["Supervisor", "LoadGen", "TestSupport"]),
+        .testTarget(name: "CLITests", dependencies: ["ResultModel", "TestSupport"]),
     ]
 )

@@ -56,8 +56,16 @@ public struct Workload: Codable, Equatable, Sendable {
         return Workload(name: name, description: description, load: load, server: server)
     }
 
-    /// The workload as run, for results: every default filled in.
-    public var asRun: JSONValue { (try? JSONValue.from(self)) ?? .null }
+    /// The workload as run, for results: the workload file format with
+    /// every default filled in (sizes in bytes, durations in seconds), so
+    /// that it can be saved and run again.
+    public var asRun: JSONValue {
+        guard case .object(var o)? = try? JSONValue.from(load) else { return .null }
+        o["name"] = .string(name)
+        o["description"] = .string(description)
+        o["server"] = (try? JSONValue.from(server)) ?? .null
+        return .object(o)
+    }
 }
 
 extension ServerOptions {

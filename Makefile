@@ -1,0 +1,48 @@
+# fusebench: `make run` builds and runs the default workload; `make test`
+# runs the tests (on real FUSE mounts, as root). See README.md.
+
+SWIFT     ?= swift
+CONFIG    ?= release
+WORKLOAD  ?= workloads/mixed.json
+BIN       := .build/$(CONFIG)/fusebench
+APT_PKGS  := libfuse3-dev fuse3 libjson-c-dev pkg-config util-linux
+SHELL     := /bin/bash
+
+.PHONY: all deps build run bench test clean
+
+all: build
+
+# Installs the system packages that are missing (Debian; as root), and the
+# JSON Schema validator the tests use.
+deps:
+	@missing=""; for p in $(APT_PKGS); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "make deps: installing$$missing"; \
+	  if [ "$$(id -u)" != 0 ]; then echo "make deps: need root to apt-get install$$missing" >&2; exit 3; fi; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+	@python3 -c 'import jsonschema' 2>/dev/null || python3 -m pip install -q jsonschema
+
+build: deps
+	$(SWIFT) build -c $(CONFIG)
+
+# Runs the default workload against the reference server and writes a
+# result under results/.
+run: build
+	$(BIN) run $(WORKLOAD)
+
+# The reference server against native on the standard workloads, as ratios.
+bench: build
+	$(BIN) bench --repeat 3 --output results/bench-latest.json
+
+# Tests mount real file systems: they run in a private mount namespace so
+# that nothing they mount can outlive them.
+test: deps
+	$(SWIFT) build
+	FUSEBENCH_OUTER_MNT_NS=$$(readlink /proc/self/ns/mnt) \
+	  unshare --mount --propagation private $(SWIFT) test
+
+clean:
+	rm -rf .build
