@@ -17,13 +17,18 @@ struct ResolveNodeCommand: ParsableCommand {
     @Option(help: "The backing directory.")
     var source: String
 
+    @Option(help: "Node-id scheme of the server being imitated.")
+    var nodeIds: NodeIdScheme = .handle
+
     @Argument(help: "Node ids (decimal or 0x-prefixed hex).")
     var ids: [String]
 
     func run() throws {
         let stats = StatsRegion()
         let fs: PassthroughFS
-        do { fs = try PassthroughFS(source: source, options: ServerOptions(), stats: stats) } catch {
+        var options = ServerOptions()
+        options.nodeIds = nodeIds
+        do { fs = try PassthroughFS(source: source, options: options, stats: stats) } catch {
             throw CLIError.environment("cannot open \(source) with handle node ids: \(errnoText(error.code))")
         }
         for text in ids {
