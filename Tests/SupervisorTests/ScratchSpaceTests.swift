@@ -1,0 +1,28 @@
+// Scratch directories of dead runs are swept; live ones are not.
+import Foundation
+import Glibc
+import Supervisor
+import TestSupport
+import XCTest
+
+final class ScratchSpaceTests: XCTestCase {
+    func testSweepRemovesUnlockedRunsOnly() throws {
+        let base = try TempDir("sweep")
+        setenv("FUSEBENCH_SCRATCH", base.path, 1)
+        defer { unsetenv("FUSEBENCH_SCRATCH") }
+        let root = "\(base.path)/fusebench-scratch"
+        // A dead run: its lock file exists but nobody holds it.
+        let dead = "\(root)/run-99999-dead"
+        try FileManager.default.createDirectory(atPath: "\(dead)/backing", withIntermediateDirectories: true)
+        FileManager.default.createFile(atPath: "\(dead)/lock", contents: nil)
+        let live = try ScratchSpace()
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dead), "dead run swept")
+        XCTAssertTrue(FileManager.default.fileExists(atPath: live.path))
+        // A second run must not sweep the first while it holds its lock.
+        let other = try ScratchSpace()
+        XCTAssertTrue(FileManager.default.fileExists(atPath: live.path), "live run kept")
+        other.remove()
+        live.remove()
+        XCTAssertFalse(FileManager.default.fileExists(atPath: live.path))
+    }
+}

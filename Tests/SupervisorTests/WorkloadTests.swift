@@ -1,0 +1,67 @@
+// Workload files: the shipped ones parse, a result's workload can be run
+// again, and every malformed input names the file, the field and what is
+// expected.
+import Foundation
+import LoadGen
+import Supervisor
+import TestSupport
+import XCTest
+
+final class WorkloadTests: XCTestCase {
+    func testShippedWorkloadsParseAndRoundTrip() throws {
+        let dir = Binary.packageRoot + "/workloads"
+        let files = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasSuffix(".json") }
+        for required in ["smoke", "metadata", "seqread", "seqwrite", "smallfiles", "mixed"] {
+            XCTAssertTrue(files.contains("\(required).json"), required)
+        }
+        for f in files {
+            let w = try Workload.load(path: "\(dir)/\(f)")
+            XCTAssertEqual(w.name + ".json", f)
+            XCTAssertFalse(w.description.isEmpty, f)
+            let again = try Workload.parse(try JSONEncoder().encode(w.asRun), file: "asRun")
+            XCTAssertEqual(again, w, "the workload as run parses back to itself")
+        }
+    }
+
+    func testDefaultsAreFilledIn() throws {
+        let w = try Workload.parse(Data(#"{"name":"x","mix":[{"op":"read"}]}"#.utf8), file: "x.json")
+        XCTAssertEqual(w.load.threads, 1)
+        XCTAssertEqual(w.load.mix, [OpSpec(op: .read, weight: 1, blockSize: 128 * 1024, size: 128 * 1024)])
+        XCTAssertEqual(w.server.nodeIds, .handle)
+        XCTAssertNil(w.load.rate)
+    }
+
+    func expectError(_ json: String, field: String, _ phrase: String, file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertThrowsError(try Workload.parse(Data(json.utf8), file: "bad.json"), file: file, line: line) { e in
+            guard let e = e as? WorkloadError else { return XCTFail("\(e)", file: file, line: line) }
+            XCTAssertEqual(e.file, "bad.json", file: file, line: line)
+            XCTAssertEqual(e.field, field, file: file, line: line)
+            XCTAssertTrue(e.description.contains(phrase), "'\(e.description)' lacks '\(phrase)'", file: file, line: line)
+        }
+    }
+
+    func testMalformedWorkloadsNameTheFieldAndWhatIsExpected() {
+        expectError("{ nope", field: "", "not valid JSON")
+        expectError("[1]", field: "", "expected an object")
+        expectError(#"{"mix":[{"op":"stat"}]}"#, field: "name", "is required")
+        expectError(#"{"name":"a b","mix":[{"op":"stat"}]}"#, field: "name", "letters, digits")
+        expectError(#"{"name":"x"}"#, field: "mix", "is required")
+        expectError(#"{"name":"x","mix":[]}"#, field: "mix", "at least one")
+        expectError(#"{"name":"x","mix":[{"op":"teleport"}]}"#, field: "mix[0].op", "unknown value \"teleport\"")
+        expectError(#"{"name":"x","mix":[{"op":"stat","weight":"abc"}]}"#, field: "mix[0].weight", "positive weight")
+        expectError(#"{"name":"x","mix":[{"op":"stat","weight":-1}]}"#, field: "mix[0].weight", "got -1")
+        expectError(#"{"name":"x","mix":[{"op":"read","blockSize":"4 parsecs"}]}"#, field: "mix[0].blockSize", "size in bytes")
+        expectError(#"{"name":"x","threads":0,"mix":[{"op":"stat"}]}"#, field: "threads", "1...256")
+        expectError(#"{"name":"x","thread":2,"mix":[{"op":"stat"}]}"#, field: "thread", "unknown field")
+        expectError(#"{"name":"x","duration":"soon","mix":[{"op":"stat"}]}"#, field: "duration", "duration")
+        expectError(#"{"name":"x","fileset":{"dirs":2,"size":1},"mix":[{"op":"stat"}]}"#, field: "fileset.size", "unknown field")
+        expectError(#"{"name":"x","server":{"nodeIds":"pointer"},"mix":[{"op":"stat"}]}"#, field: "server.nodeIds", "handle, ephemeral")
+        expectError(#"{"name":"x","server":{"writebackCache":"yes"},"mix":[{"op":"stat"}]}"#, field: "server.writebackCache", "true or false")
+    }
+
+    func testMissingFileIsAnError() {
+        XCTAssertThrowsError(try Workload.load(path: "/nonexistent/w.json")) { e in
+            XCTAssertEqual((e as? WorkloadError)?.file, "/nonexistent/w.json")
+        }
+    }
+}
