@@ -4,6 +4,7 @@ import CFuseShim
 import Foundation
 import FuseServer
 import LoadGen
+import Glibc
 import ResultModel
 
 /// What a workload runs against.
@@ -37,6 +38,9 @@ public enum RunCoordinator {
         let scratch = try ScratchSpace()
         defer { scratch.remove() }
         let backing = try scratch.directory("backing")
+        if target == .reference && workload.server.nodeIds == .handle {
+            try requireHandles(backing)
+        }
         let fs = workload.load.fileset
         reporter.phase("building fileset: \(fs.fileCount) files of \(fs.fileSize) bytes in \(fs.dirs) directories")
         do {
@@ -101,6 +105,19 @@ public enum RunCoordinator {
                          threads: workload.load.threads, operations: load.operations, total: load.total,
                          timeline: load.timeline, server: server)
     }
+}
+
+/// Throws unless `dir`'s file system gives the 8-byte (inode, generation)
+/// file handles that handle node ids are made of.
+func requireHandles(_ dir: String) throws {
+    let handle = try? BackingHandle.of(AT_FDCWD, dir, flags: 0)
+    guard handle?.packedNodeId == nil else { return }
+    throw SupervisorError.environment("""
+        the scratch file system under \(ScratchSpace.base) has no 8-byte (inode, generation) file \
+        handles (it gave \(handle.map { "\($0.bytes.count)-byte handles" } ?? "no handles")), which the \
+        handle node-id scheme needs. Put the scratch space on ext4 or xfs (FUSEBENCH_SCRATCH=/var/tmp), \
+        or set "server": {"nodeIds": "ephemeral"} in the workload.
+        """)
 }
 
 /// "2s", "0.5s".

@@ -1,0 +1,198 @@
+// Bad input and unsuitable machines get a clear message and a documented
+// exit code, never a hang; and nothing is left mounted or on disk when a
+// run fails, is interrupted, or the harness is SIGKILLed.
+import Foundation
+import Glibc
+import ResultModel
+import TestSupport
+import XCTest
+
+final class ErrorPathTests: XCTestCase {
+    var dir: TempDir!
+
+    override func setUpWithError() throws {
+        try Isolation.requireMountSandbox()
+        dir = try TempDir("errors")
+    }
+
+    override func tearDown() {
+        Isolation.assertNothingMounted(under: "/tmp")
+        dir?.remove()
+    }
+
+    func write(_ name: String, _ text: String) -> String {
+        let p = dir.file(name)
+        FileManager.default.createFile(atPath: p, contents: Data(text.utf8))
+        return p
+    }
+
+    func testMalformedWorkloadsExitTwoNamingFileAndField() throws {
+        let cases: [(String, String, String)] = [
+            ("syntax.json", "{ \"name\": ", "not valid JSON"),
+            ("weight.json", #"{"name":"w","mix":[{"op":"stat","weight":"heavy"}]}"#, "field 'mix[0].weight'"),
+            ("op.json", #"{"name":"w","mix":[{"op":"teleport"}]}"#, "field 'mix[0].op': unknown value"),
+            ("typo.json", #"{"name":"w","treads":4,"mix":[{"op":"stat"}]}"#, "field 'treads': unknown field"),
+            ("nomix.json", #"{"name":"w"}"#, "field 'mix': is required"),
+        ]
+        for (name, text, phrase) in cases {
+            let path = write(name, text)
+            let r = try Binary.run(["run", path, "--output", dir.file("never.json")])
+            XCTAssertEqual(r.status, 2, name)
+            XCTAssertTrue(r.stderr.contains(path), "\(name): \(r.stderr)")
+            XCTAssertTrue(r.stderr.contains(phrase), "\(name): \(r.stderr)")
+            XCTAssertFalse(FileManager.default.fileExists(atPath: dir.file("never.json")))
+        }
+        let missing = try Binary.run(["run", dir.file("absent.json")])
+        XCTAssertEqual(missing.status, 2)
+        XCTAssertTrue(missing.stderr.contains("cannot read the file"), missing.stderr)
+        let usage = try Binary.run(["run", "workloads/smoke.json", "--duration", "forever"])
+        XCTAssertEqual(usage.status, 2, usage.stderr)
+        XCTAssertTrue(usage.stderr.contains("--duration"), usage.stderr)
+    }
+
+    func testNotRootIsAClearErrorWithExitThree() throws {
+        let r = try Binary.run(["--reuid=65534", "--regid=65534", "--clear-groups", Binary.path,
+                                "run", "workloads/smoke.json"], executable: "/usr/bin/setpriv", timeout: 30)
+        XCTAssertEqual(r.status, 3, r.stderr)
+        XCTAssertTrue(r.stderr.contains("needs root"), r.stderr)
+    }
+
+    func testNoFuseDeviceIsAClearErrorWithExitThree() throws {
+        let absent = try Binary.run(["run", "workloads/smoke.json"],
+                                    environment: ["FUSEBENCH_FUSE_DEVICE": dir.file("no-such-device")], timeout: 30)
+        XCTAssertEqual(absent.status, 3, absent.stderr)
+        XCTAssertTrue(absent.stderr.contains("no FUSE device"), absent.stderr)
+        let fake = write("fake-fuse", "")
+        let wrong = try Binary.run(["run", "workloads/smoke.json"], environment: ["FUSEBENCH_FUSE_DEVICE": fake],
+                                   timeout: 30)
+        XCTAssertEqual(wrong.status, 3, wrong.stderr)
+        XCTAssertTrue(wrong.stderr.contains("not a character device"), wrong.stderr)
+    }
+
+    func testScratchWithoutFileHandlesIsRefusedAndCleanedUp() throws {
+        let tmpfs = dir.file("tmpfs")
+        try FileManager.default.createDirectory(atPath: tmpfs, withIntermediateDirectories: true)
+        XCTAssertEqual(try Binary.run(["-t", "tmpfs", "none", tmpfs], executable: "/bin/mount").status, 0)
+        defer { _ = try? Binary.run([tmpfs], executable: "/bin/umount") }
+        let r = try Binary.run(["run", "workloads/smoke.json", "--quiet"], environment: ["FUSEBENCH_SCRATCH": tmpfs])
+        XCTAssertEqual(r.status, 3, r.stderr)
+        XCTAssertTrue(r.stderr.contains("nodeIds"), r.stderr)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: "\(tmpfs)/fusebench-scratch"), [])
+        // With ephemeral node ids the same file system works.
+        let w = write("eph.json", #"{"name":"eph","duration":0.2,"warmup":0,"mix":[{"op":"stat"},{"op":"create"}],"#
+                      + #""server":{"nodeIds":"ephemeral"}}"#)
+        let ok = try Binary.run(["run", w, "--quiet", "--output", dir.file("eph-result.json")],
+                                environment: ["FUSEBENCH_SCRATCH": tmpfs])
+        XCTAssertEqual(ok.status, 0, ok.stderr)
+        XCTAssertEqual(try ResultFile.read(dir.file("eph-result.json")).runs[0].total.errors, [:])
+    }
+
+    // MARK: - Processes killed in the middle
+
+    /// Starts a long run; returns the process once its load is running.
+    func startLongRun(scratch: String) throws -> (Process, String) {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: Binary.path)
+        p.arguments = ["run", "workloads/smoke.json", "--duration", "60", "--output", dir.file("killed.json")]
+        p.currentDirectoryURL = URL(fileURLWithPath: Binary.packageRoot)
+        p.environment = ProcessInfo.processInfo.environment.merging(["FUSEBENCH_SCRATCH": scratch]) { $1 }
+        let errPath = dir.file("stderr")
+        FileManager.default.createFile(atPath: errPath, contents: nil)
+        p.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: errPath))
+        p.standardOutput = FileHandle.nullDevice
+        try p.run()
+        let deadline = Date().addingTimeInterval(30)
+        while Date() < deadline {
+            let text = (try? String(contentsOfFile: errPath, encoding: .utf8)) ?? ""
+            if text.contains("measure") { return (p, errPath) }
+            if !p.isRunning { break }
+            usleep(50_000)
+        }
+        XCTFail("the run did not start measuring: \((try? String(contentsOfFile: errPath, encoding: .utf8)) ?? "")")
+        kill(p.processIdentifier, SIGKILL)
+        throw XCTSkip("run did not start")
+    }
+
+    /// Pids whose parent is `pid`.
+    func children(of pid: pid_t) -> [pid_t] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        return names.compactMap { Int32($0) }.filter { child in
+            guard let stat = try? String(contentsOfFile: "/proc/\(child)/stat", encoding: .utf8),
+                  let close = stat.lastIndex(of: ")") else { return false }
+            let fields = stat[stat.index(after: close)...].split(separator: " ")
+            return fields.count > 1 && Int32(fields[1]) == pid
+        }
+    }
+
+    /// Live (non-zombie) processes in mount namespace `ns`.
+    func processes(in ns: String) -> [pid_t] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        return names.compactMap { Int32($0) }.filter { pid in
+            Isolation.namespace(of: String(pid)) == ns
+        }
+    }
+
+    func waitUntil(_ seconds: Double, _ condition: () -> Bool) -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if condition() { return true }
+            usleep(20_000)
+        }
+        return condition()
+    }
+
+    func testSigkilledHarnessLeavesNoMountAndNoServer() throws {
+        let scratch = try TempDir("killed-scratch")
+        let (harness, _) = try startLongRun(scratch: scratch.path)
+        let pid = harness.processIdentifier
+        let ns = try XCTUnwrap(Isolation.namespace(of: String(pid)))
+        XCTAssertNotEqual(ns, Isolation.namespace(), "the harness runs in a mount namespace of its own")
+        let servers = children(of: pid)
+        XCTAssertEqual(servers.count, 1, "one server process")
+        XCTAssertTrue(processes(in: ns).contains(servers[0]))
+
+        kill(pid, SIGKILL)
+        harness.waitUntilExit()
+        XCTAssertTrue(waitUntil(10) { processes(in: ns).isEmpty },
+                      "processes still in the harness's namespace: \(processes(in: ns))")
+        XCTAssertTrue(Isolation.fuseMounts().isEmpty, "\(Isolation.fuseMounts())")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir.file("killed.json")), "no half-written result")
+
+        // The killed run's scratch directory is swept by the next run.
+        let base = "\(scratch.path)/fusebench-scratch"
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: base)
+        XCTAssertEqual(leftovers.count, 1)
+        let next = try Binary.run(["run", "workloads/smoke.json", "--target", "native", "--duration", "0.1",
+                                   "--warmup", "0", "--quiet", "--output", dir.file("next.json")],
+                                  environment: ["FUSEBENCH_SCRATCH": scratch.path])
+        XCTAssertEqual(next.status, 0, next.stderr)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: base), [])
+    }
+
+    func testInterruptedRunCleansUpAndExits130() throws {
+        let scratch = try TempDir("int-scratch")
+        let (harness, errPath) = try startLongRun(scratch: scratch.path)
+        kill(harness.processIdentifier, SIGINT)
+        XCTAssertTrue(waitUntil(20) { !harness.isRunning }, "the harness did not stop after SIGINT")
+        harness.waitUntilExit()
+        XCTAssertEqual(harness.terminationStatus, 130)
+        let err = (try? String(contentsOfFile: errPath, encoding: .utf8)) ?? ""
+        XCTAssertTrue(err.contains("interrupted"), err)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: "\(scratch.path)/fusebench-scratch"), [])
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir.file("killed.json")))
+    }
+
+    func testServerDeathDuringARunIsReportedAndCleanedUp() throws {
+        let scratch = try TempDir("dead-scratch")
+        let (harness, errPath) = try startLongRun(scratch: scratch.path)
+        let servers = children(of: harness.processIdentifier)
+        XCTAssertEqual(servers.count, 1)
+        kill(servers[0], SIGKILL)
+        XCTAssertTrue(waitUntil(30) { !harness.isRunning }, "the harness did not notice the dead server")
+        harness.waitUntilExit()
+        XCTAssertEqual(harness.terminationStatus, 1)
+        let err = (try? String(contentsOfFile: errPath, encoding: .utf8)) ?? ""
+        XCTAssertTrue(err.contains("was killed by signal 9 during the run"), err)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: "\(scratch.path)/fusebench-scratch"), [])
+    }
+}

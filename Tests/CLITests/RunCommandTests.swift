@@ -1,0 +1,111 @@
+// `fusebench run` through the built binary: a real benchmark of a real
+// mount produces a result that validates against the published schema.
+import Foundation
+import ResultModel
+import TestSupport
+import XCTest
+
+final class RunCommandTests: XCTestCase {
+    var out: TempDir!
+
+    override func setUpWithError() throws {
+        try Isolation.requireMountSandbox()
+        out = try TempDir("cli")
+    }
+
+    override func tearDown() {
+        Isolation.assertNothingMounted(under: "/tmp")
+        out?.remove()
+    }
+
+    /// Validates a result file against results/schema with python's jsonschema.
+    func assertValidAgainstSchema(_ path: String, file: StaticString = #filePath, line: UInt = #line) throws {
+        let script = """
+            import json, sys, jsonschema
+            schema = json.load(open(sys.argv[2]))
+            jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker()).validate(json.load(open(sys.argv[1])))
+            """
+        let r = try Binary.run(["python3", "-c", script, path, Binary.packageRoot + "/results/schema/result-v1.schema.json"],
+                               executable: "/usr/bin/env", timeout: 60)
+        XCTAssertEqual(r.status, 0, "schema validation: \(r.stderr)", file: file, line: line)
+    }
+
+    func testSmokeRunOnTheReferenceServer() throws {
+        let path = out.file("smoke.json")
+        let r = try Binary.run(["run", "workloads/smoke.json", "--output", path, "--duration", "0.6", "--warmup", "0.1"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("smoke on reference"), r.stdout)
+        XCTAssertTrue(r.stdout.contains("total"), r.stdout)
+        XCTAssertTrue(r.stderr.contains("wrote \(path)"), r.stderr)
+        try assertValidAgainstSchema(path)
+
+        let doc = try ResultFile.read(path)
+        XCTAssertEqual(doc.schemaVersion, 1)
+        XCTAssertEqual(doc.kind, "run")
+        XCTAssertEqual(doc.tool.name, "fusebench")
+        XCTAssertEqual(doc.environment.libfuse, "3.14.0")
+        let run = try XCTUnwrap(doc.runs.first)
+        XCTAssertEqual(run.target, "reference")
+        XCTAssertEqual(run.workloadName, "smoke")
+        XCTAssertEqual(run.measuredSeconds, 0.6)
+        XCTAssertGreaterThan(run.total.count, 100)
+        XCTAssertEqual(run.total.errors, [:])
+        XCTAssertEqual(run.timeline.completed.reduce(0, +), run.total.count)
+        XCTAssertEqual(run.timeline.completed.count, 60)
+        // The overrides are in the workload as run.
+        guard case .object(let w) = run.workload else { return XCTFail("workload is not an object") }
+        XCTAssertEqual(w["duration"], .number(0.6))
+        // The server's own view: the client operations reached it.
+        let server = try XCTUnwrap(run.server)
+        XCTAssertNotNil(server.fuseProtocol)
+        for op in ["LOOKUP", "GETATTR", "OPEN", "READ", "WRITE", "CREATE", "UNLINK", "RENAME", "MKDIR", "RMDIR"] {
+            XCTAssertGreaterThan(server.opcodes[op]?.count ?? 0, 0, op)
+        }
+        XCTAssertGreaterThanOrEqual(server.requests, run.total.count)
+        XCTAssertEqual(server.unknownNodeIds, 0)
+    }
+
+    func testNativeTargetWritesTheSameFormat() throws {
+        let path = out.file("native.json")
+        let r = try Binary.run(["run", "workloads/smoke.json", "--target", "native", "--output", path,
+                                "--duration", "0.3", "--warmup", "0", "--quiet"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        try assertValidAgainstSchema(path)
+        let run = try XCTUnwrap(try ResultFile.read(path).runs.first)
+        XCTAssertEqual(run.target, "native")
+        XCTAssertNil(run.server)
+        XCTAssertGreaterThan(run.total.count, 0)
+    }
+
+    func testBenchWritesRatiosMeasuredSideBySide() throws {
+        let path = out.file("bench.json")
+        let r = try Binary.run(["bench", "workloads/smoke.json", "workloads/smallfiles.json", "--repeat", "1",
+                                "--duration", "0.3", "--warmup", "0", "--output", path, "--quiet"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        try assertValidAgainstSchema(path)
+        let doc = try ResultFile.read(path)
+        XCTAssertEqual(doc.kind, "bench")
+        XCTAssertEqual(doc.runs.map(\.target).sorted(), ["native", "native", "reference", "reference"])
+        XCTAssertEqual(doc.comparisons?.map(\.workload), ["smoke", "smallfiles"])
+        for c in doc.comparisons ?? [] {
+            let t = try XCTUnwrap(c.ratios["throughput"])
+            XCTAssertEqual(t.unit, "ratio")
+            XCTAssertGreaterThan(t.value, 0)
+            // The ratio is what the two runs measured.
+            let ref = doc.runs.first { $0.target == "reference" && $0.workloadName == c.workload }!
+            let nat = doc.runs.first { $0.target == "native" && $0.workloadName == c.workload }!
+            XCTAssertEqual(t.value, ref.total.throughput.value / nat.total.throughput.value, accuracy: 1e-9)
+        }
+        XCTAssertTrue(r.stdout.contains("reference / native"), r.stdout)
+    }
+
+    func testValidateAndHelp() throws {
+        let r = try Binary.run(["validate", "workloads/smoke.json", "workloads/mixed.json"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("workloads/mixed.json: ok"))
+        let h = try Binary.run(["--help"])
+        XCTAssertEqual(h.status, 0)
+        for sub in ["run", "bench", "serve", "validate"] { XCTAssertTrue(h.stdout.contains(sub), sub) }
+        XCTAssertTrue(h.stdout.contains("Exit codes"))
+    }
+}
