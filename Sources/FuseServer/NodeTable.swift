@@ -1,4 +1,4 @@
-// The node table: node id -> lookup count and a cached fbshim_O_PATH descriptor.
+// The node table: node id -> lookup count and a cached O_PATH descriptor.
 //
 // With the handle scheme the table is a cache, not the truth: a node id
 // names the backing inode and generation, so a miss (after eviction, or in a
@@ -40,7 +40,7 @@ public final class NodeTable: @unchecked Sendable {
 
     /// The scheme in use.
     public let scheme: NodeIdScheme
-    /// fbshim_O_PATH|O_DIRECTORY descriptor of the backing root; also the mount fd
+    /// O_PATH|O_DIRECTORY descriptor of the backing root; also the mount fd
     /// for open_by_handle_at.
     public let rootFd: Int32
     /// Handle of the backing root.
@@ -76,7 +76,7 @@ public final class NodeTable: @unchecked Sendable {
     /// Number of cached descriptors.
     public var cachedDescriptors: Int { fdCount.load(ordering: .relaxed) }
 
-    /// Records one lookup of `handle`; `fd` (fbshim_O_PATH) passes to the table.
+    /// Records one lookup of `handle`; `fd` (O_PATH) passes to the table.
     /// Returns the node id to hand to the kernel.
     public func remember(_ handle: BackingHandle, fd: Int32) throws(SysError) -> UInt64 {
         switch scheme {
@@ -149,7 +149,7 @@ public final class NodeTable: @unchecked Sendable {
         }
     }
 
-    /// The fbshim_O_PATH descriptor of node `id`, held until `release(id)`.
+    /// The O_PATH descriptor of node `id`, held until `release(id)`.
     public func acquire(_ id: UInt64) throws(SysError) -> Int32 {
         if id == Self.rootId { return rootFd }
         let s = shard(id)
@@ -212,20 +212,12 @@ public final class NodeTable: @unchecked Sendable {
         shard(id).state.withLock { st in
             guard let i = st.map.index(forKey: id) else { return }
             st.map.values[i].users -= 1
-            if st.map.values[i].users == 0 && st.map.values[i].forgotten {
-                dead = st.map.values[i].fd
-                if dead >= 0 { st.cached -= 1 }
-                st.map.remove(at: i)
-                nodeCount.subtract(1, ordering: .relaxed)
-            }
+            if st.map.values[i].users == 0 && st.map.values[i].forgotten { dead = remove(&st, at: i) }
         }
-        if dead >= 0 {
-            close(dead)
-            fdCount.subtract(1, ordering: .relaxed)
-        }
+        closeRemoved(dead)
     }
 
-    /// Runs `body` with node `id`'s fbshim_O_PATH descriptor.
+    /// Runs `body` with node `id`'s O_PATH descriptor.
     @inline(__always)
     public func withFd<T>(_ id: UInt64, _ body: (Int32) throws(SysError) -> T) throws(SysError) -> T {
         let fd = try acquire(id)
@@ -273,15 +265,24 @@ public final class NodeTable: @unchecked Sendable {
                 st.map.values[i].forgotten = true
                 return
             }
-            dead = st.map.values[i].fd
-            if dead >= 0 { st.cached -= 1 }
-            st.map.remove(at: i)
-            nodeCount.subtract(1, ordering: .relaxed)
+            dead = remove(&st, at: i)
         }
-        if dead >= 0 {
-            close(dead)
-            fdCount.subtract(1, ordering: .relaxed)
-        }
+        closeRemoved(dead)
+    }
+
+    /// Drops entry `i`; returns its descriptor (or -1) to close outside the lock.
+    private func remove(_ st: inout ShardState, at i: Dictionary<UInt64, Entry>.Index) -> Int32 {
+        let fd = st.map.values[i].fd
+        if fd >= 0 { st.cached -= 1 }
+        st.map.remove(at: i)
+        nodeCount.subtract(1, ordering: .relaxed)
+        return fd
+    }
+
+    private func closeRemoved(_ fd: Int32) {
+        guard fd >= 0 else { return }
+        close(fd)
+        fdCount.subtract(1, ordering: .relaxed)
     }
 
     private func publish() {

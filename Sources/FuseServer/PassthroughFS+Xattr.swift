@@ -1,5 +1,5 @@
 // Extended attributes, through /proc/self/fd/N: the *xattr calls do not
-// accept fbshim_O_PATH descriptors.
+// accept O_PATH descriptors.
 import CFuseShim
 import Glibc
 

@@ -1,7 +1,7 @@
 // The reference server: a passthrough file system over a backing directory
 // on libfuse's low-level API.
 //
-// Purpose and trade-offs: every node is an fbshim_O_PATH descriptor found through
+// Purpose and trade-offs: every node is an O_PATH descriptor found through
 // the node table; node ids are backing file handles (see NodeTable), so a
 // later server process can resolve ids this one handed out. Open files and
 // directories are plain descriptors in `fh` (a restart strategy that keeps

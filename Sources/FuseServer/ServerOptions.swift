@@ -32,7 +32,7 @@ public struct ServerOptions: Sendable, Codable, Equatable {
     public var keepCache: Bool = false
     /// Node-id scheme.
     public var nodeIds: NodeIdScheme = .handle
-    /// Most fbshim_O_PATH descriptors the node table keeps open.
+    /// Most O_PATH descriptors the node table keeps open.
     public var fdCacheCapacity: Int = 8192
 
     /// Defaults.

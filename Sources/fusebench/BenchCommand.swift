@@ -18,16 +18,9 @@ struct BenchCommand: ParsableCommand {
     @Option(name: .customLong("repeat"), help: "Repetitions per workload and target (targets alternate).")
     var repeat_: Int = 3
 
-    @Option(help: "Result file to write.")
-    var output: String?
-
-    @Option(help: "Directory for results when --output is not given.")
-    var resultsDir = "results"
-
     @OptionGroup var overrides: LoadOverrides
 
-    @Flag(help: "No progress on standard error.")
-    var quiet = false
+    @OptionGroup var out: ResultOutput
 
     func validate() throws {
         guard (1...50).contains(repeat_) else { throw ValidationError("--repeat must be between 1 and 50") }
@@ -43,17 +36,12 @@ struct BenchCommand: ParsableCommand {
             try HostCheck.requireFuse()
             try MountNamespace.enter()
             fbshim_install_stop_signals()
-            let printer = ProgressPrinter(quiet: quiet)
+            let printer = ProgressPrinter(quiet: out.quiet)
             defer { printer.clear() }
             return try BenchPlan.run(ws, repeats: repeat_, executable: ToolInfo.executable, reporter: printer)
         }
         let doc = ResultDocument(kind: "bench", tool: ToolInfo.identity, command: CommandLine.arguments,
                                  environment: .current(), runs: runs, comparisons: comparisons)
-        let path = output ?? defaultResultPath(resultsDir, "bench")
-        do { try ResultFile.write(doc, to: path) } catch {
-            throw CLIError.failed("cannot write the result to \(path): \(error.localizedDescription)")
-        }
-        print(Summary.text(doc), terminator: "")
-        writeStderr("fusebench: wrote \(path)\n")
+        try out.publish(doc, stem: "bench")
     }
 }

@@ -25,16 +25,9 @@ struct RunCommand: ParsableCommand {
     @Option(help: "reference (the FUSE server) or native (the backing directory, no FUSE).")
     var target: Target = .reference
 
-    @Option(help: "Result file to write.")
-    var output: String?
-
-    @Option(help: "Directory for results when --output is not given.")
-    var resultsDir = "results"
-
     @OptionGroup var overrides: LoadOverrides
 
-    @Flag(help: "No progress on standard error.")
-    var quiet = false
+    @OptionGroup var out: ResultOutput
 
     func run() throws {
         var w = try loadWorkload(workload)
@@ -45,27 +38,15 @@ struct RunCommand: ParsableCommand {
                 try MountNamespace.enter()
             }
             fbshim_install_stop_signals()
-            let printer = ProgressPrinter(quiet: quiet)
+            let printer = ProgressPrinter(quiet: out.quiet)
             defer { printer.clear() }
             return try RunCoordinator.run(w, target: target, executable: ToolInfo.executable, reporter: printer)
         }
         let doc = ResultDocument(kind: "run", tool: ToolInfo.identity, command: CommandLine.arguments,
                                  environment: .current(), runs: [runResult])
-        let path = output ?? defaultResultPath(resultsDir, "\(w.name)-\(target.rawValue)")
-        do { try ResultFile.write(doc, to: path) } catch {
-            throw CLIError.failed("cannot write the result to \(path): \(error.localizedDescription)")
-        }
-        print(Summary.text(doc), terminator: "")
-        writeStderr("fusebench: wrote \(path)\n")
+        try out.publish(doc, stem: "\(w.name)-\(target.rawValue)")
     }
 }
 
-/// results/<stem>-<UTC time>.json
-func defaultResultPath(_ dir: String, _ stem: String) -> String {
-    let f = DateFormatter()
-    f.dateFormat = "yyyyMMdd-HHmmss"
-    f.timeZone = TimeZone(identifier: "UTC")
-    return "\(dir)/\(stem)-\(f.string(from: Date())).json"
-}
 
 extension Target: ExpressibleByArgument {}
