@@ -88,6 +88,8 @@ public enum RunCoordinator {
         if fbshim_stop_requested() != 0 { throw SupervisorError.interrupted }
         if let serverDied { throw SupervisorError.failed(serverDied) }
         if stalled {
+            // A server that stopped answering will not exit on unmount either.
+            mount?.server.killAndReap()
             throw SupervisorError.watchdog("an operation on \(root) made no progress for \(fmtSeconds(watchdogSeconds)); "
                                            + "aborted the FUSE connection. Server log:\n\(mount?.server.logTail() ?? "")")
         }

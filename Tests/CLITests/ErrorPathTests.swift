@@ -196,3 +196,31 @@ final class ErrorPathTests: XCTestCase {
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: "\(scratch.path)/fusebench-scratch"), [])
     }
 }
+
+extension ErrorPathTests {
+    /// A server that stops answering (SIGSTOP) never hangs the harness:
+    /// the watchdog aborts the connection and the run exits 4.
+    func testHungServerTripsTheWatchdog() throws {
+        let scratch = try TempDir("hung-scratch")
+        setenv("FUSEBENCH_WATCHDOG_SECONDS", "1", 1)
+        defer { unsetenv("FUSEBENCH_WATCHDOG_SECONDS") }
+        let (harness, errPath) = try startLongRun(scratch: scratch.path)
+        let servers = children(of: harness.processIdentifier)
+        XCTAssertEqual(servers.count, 1)
+        kill(servers[0], SIGSTOP)
+        XCTAssertTrue(waitUntil(30) { !harness.isRunning }, "the harness hung behind a stopped server")
+        if harness.isRunning { kill(harness.processIdentifier, SIGKILL) }
+        harness.waitUntilExit()
+        XCTAssertEqual(harness.terminationStatus, 4)
+        let err = (try? String(contentsOfFile: errPath, encoding: .utf8)) ?? ""
+        XCTAssertTrue(err.contains("made no progress"), err)
+        XCTAssertTrue(waitUntil(10) { kill(servers[0], 0) != 0 || isZombie(servers[0]) }, "stopped server was not killed")
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: "\(scratch.path)/fusebench-scratch"), [])
+    }
+
+    func isZombie(_ pid: pid_t) -> Bool {
+        let stat = (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)) ?? ""
+        guard let close = stat.lastIndex(of: ")") else { return true }
+        return stat[stat.index(after: close)...].split(separator: " ").first == "Z"
+    }
+}

@@ -1,0 +1,78 @@
+// Server options take effect on a real mount, and data still round-trips.
+import Foundation
+import FuseServer
+import Glibc
+import TestSupport
+import XCTest
+
+final class ServerOptionsTests: XCTestCase {
+    /// Writes 1 MiB through the mount and reads it back through the backing directory and the mount.
+    func roundTrip(_ fx: MountFixture, file: StaticString = #filePath, line: UInt = #line) {
+        let data = [UInt8]((0..<(1 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 31 ^ $0 >> 9) })
+        let fd = open("\(fx.mountpoint)/big", O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        XCTAssertGreaterThanOrEqual(fd, 0, file: file, line: line)
+        XCTAssertEqual(write(fd, data, data.count), data.count, file: file, line: line)
+        XCTAssertEqual(close(fd), 0, file: file, line: line)
+        XCTAssertEqual(FileManager.default.contents(atPath: "\(fx.backing)/big").map([UInt8].init), data,
+                       "backing content", file: file, line: line)
+        XCTAssertEqual(FileManager.default.contents(atPath: "\(fx.mountpoint)/big").map([UInt8].init), data,
+                       "content read through the mount", file: file, line: line)
+    }
+
+    /// /dev/fuse descriptors the server process holds.
+    func fuseDescriptors(_ pid: pid_t) -> Int {
+        let fds = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd")) ?? []
+        return fds.filter { (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/fd/\($0)")) == "/dev/fuse" }.count
+    }
+
+    func testMaxWriteLimitsWriteRequests() throws {
+        var o = ServerOptions()
+        o.maxWrite = 32 * 1024
+        let fx = try MountFixture(options: o)
+        defer { fx.tearDown() }
+        roundTrip(fx)
+        XCTAssertGreaterThanOrEqual(fx.count("WRITE"), 32, "1 MiB in writes of at most 32 KiB")
+    }
+
+    func testDefaultMaxWriteUsesLargerRequests() throws {
+        let fx = try MountFixture()
+        defer { fx.tearDown() }
+        roundTrip(fx)
+        XCTAssertLessThanOrEqual(fx.count("WRITE"), 16, "1 MiB in writes of up to 128 KiB")
+    }
+
+    func testCloneFdGivesWorkersTheirOwnDescriptors() throws {
+        var o = ServerOptions()
+        o.cloneFd = true
+        o.threads = 4
+        let fx = try MountFixture(options: o)
+        defer { fx.tearDown() }
+        // Parallel load makes libfuse start more workers, each with a clone fd.
+        let mnt = fx.mountpoint
+        DispatchQueue.concurrentPerform(iterations: 4) { t in
+            for i in 0..<300 {
+                let fd = open("\(mnt)/f\(t)-\(i)", O_WRONLY | O_CREAT, 0o644)
+                close(fd)
+            }
+        }
+        roundTrip(fx)
+        XCTAssertGreaterThanOrEqual(fuseDescriptors(fx.mount!.server.pid), 2)
+    }
+
+    func testWritebackCacheAndSpliceStillRoundTrip() throws {
+        var o = ServerOptions()
+        o.writebackCache = true
+        o.splice = true
+        o.keepCache = true
+        let fx = try MountFixture(options: o)
+        defer { fx.tearDown() }
+        roundTrip(fx)
+        // Write-back caching: O_WRONLY + O_APPEND still appends.
+        let fd = open("\(fx.mountpoint)/big", O_WRONLY | O_APPEND)
+        XCTAssertEqual(write(fd, "tail", 4), 4)
+        close(fd)
+        var st = stat()
+        XCTAssertEqual(lstat("\(fx.backing)/big", &st), 0)
+        XCTAssertEqual(st.st_size, (1 << 20) + 4)
+    }
+}
