@@ -10,8 +10,11 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/uio.h>
 #include <sys/xattr.h>
 #include <linux/fs.h>
+#include <linux/fuse.h>
 #include <signal.h>
 #include <time.h>
 #include <unistd.h>
@@ -193,3 +196,55 @@ int fbshim_lsetxattr(const char *path, const char *name, const void *value,
                      size_t size, int flags) {
     return lsetxattr(path, name, value, size, flags);
 }
+
+void fbshim_kill_self(void) { kill(getpid(), SIGKILL); }
+
+int fbshim_notify_bare(int fuse_fd, int code) {
+    struct fuse_out_header h = {.len = sizeof h, .error = code, .unique = 0};
+    ssize_t n = write(fuse_fd, &h, sizeof h);
+    return n == (ssize_t)sizeof h ? 0 : -1;
+}
+
+int fbshim_notify_inval_inode(struct fuse_session *se, uint64_t ino, int64_t off, int64_t len) {
+    return fuse_lowlevel_notify_inval_inode(se, ino, off, len);
+}
+
+int fbshim_notify_inval_entry(struct fuse_session *se, uint64_t parent, const char *name, size_t namelen) {
+    return fuse_lowlevel_notify_inval_entry(se, parent, name, namelen);
+}
+
+static ssize_t fbshim_splice_receive(int fdin, off_t *offin, int fdout, off_t *offout, size_t len,
+                                     unsigned int flags, void *userdata) {
+    (void)userdata;
+    return splice(fdin, offin, fdout, offout, len, flags);
+}
+
+static ssize_t fbshim_splice_send(int fdin, off_t *offin, int fdout, off_t *offout, size_t len,
+                                  unsigned int flags, void *userdata) {
+    (void)userdata;
+    return splice(fdin, offin, fdout, offout, len, flags);
+}
+
+int fbshim_session_custom_io(struct fuse_session *se, int fd, fbshim_read_fn rd, fbshim_writev_fn wr,
+                             int with_splice) {
+    struct fuse_custom_io io;
+    memset(&io, 0, sizeof io);
+    io.read = rd;
+    io.writev = wr;
+    // Only splice_send: with a splice_receive, requests would reach libfuse
+    // without passing through `rd`, which counts resent requests.
+    (void)fbshim_splice_receive;
+    if (with_splice) io.splice_send = fbshim_splice_send;
+    return fuse_session_custom_io(se, &io, fd);
+}
+
+void fbshim_disable_core_dumps(void) {
+    struct rlimit rl = {0, 0};
+    setrlimit(RLIMIT_CORE, &rl);
+}
+
+static _Thread_local int fbshim_resent_flag;
+void fbshim_set_thread_resent(int resent) { fbshim_resent_flag = resent; }
+int fbshim_thread_resent(void) { return fbshim_resent_flag; }
+
+ssize_t fbshim_writev(int fd, struct iovec *iov, int count) { return writev(fd, iov, count); }

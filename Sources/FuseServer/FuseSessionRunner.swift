@@ -49,14 +49,19 @@ public enum FuseSessionRunner {
         }
         guard let se else { throw SessionError.sessionNew }
         defer { fuse_session_destroy(se) }
+        fs.session = se
         if fuse_set_signal_handlers(se) != 0 { throw SessionError.sessionNew }
         defer { fuse_remove_signal_handlers(se) }
-        let mountpoint: String
         switch target {
-        case .path(let p): mountpoint = p
-        case .fuseFd(let fd): mountpoint = "/dev/fd/\(fd)"
+        case .path(let p):
+            if fuse_session_mount(se, p) != 0 { throw SessionError.mount(p) }
+        case .fuseFd(let fd):
+            // Our own read/writev on the harness's descriptor: they save
+            // or replay FUSE_INIT and count resent requests (ServerIO).
+            if fbshim_session_custom_io(se, fd, serverRead, serverWritev, fs.options.splice ? 1 : 0) != 0 {
+                throw SessionError.mount("/dev/fd/\(fd)")
+            }
         }
-        if fuse_session_mount(se, mountpoint) != 0 { throw SessionError.mount(mountpoint) }
         defer { fuse_session_unmount(se) }
 
         let cfg = fuse_loop_cfg_create()

@@ -52,20 +52,20 @@ extension PassthroughFS {
         ops.create = { req, parent, name, mode, fi in
             serve(req, .create) { $0.create($1, parent, name!, mode, fi!) }
         }
-        ops.read = { req, _, size, off, fi in serve(req, .read) { $0.read($1, size, off, fi!) } }
-        ops.write_buf = { req, _, bufv, off, fi in serve(req, .write) { $0.writeBuf($1, bufv!, off, fi!) } }
-        ops.flush = { req, _, fi in serve(req, .flush) { $0.flush($1, fi!) } }
+        ops.read = { req, ino, size, off, fi in serve(req, .read) { $0.read($1, ino, size, off, fi!) } }
+        ops.write_buf = { req, ino, bufv, off, fi in serve(req, .write) { $0.writeBuf($1, ino, bufv!, off, fi!) } }
+        ops.flush = { req, ino, fi in serve(req, .flush) { $0.flush($1, ino, fi!) } }
         ops.release = { req, _, fi in serve(req, .release) { $0.release($1, fi!) } }
-        ops.fsync = { req, _, datasync, fi in serve(req, .fsync) { $0.fsync($1, datasync, fi!) } }
+        ops.fsync = { req, ino, datasync, fi in serve(req, .fsync) { $0.fsync($1, ino, datasync, fi!) } }
         ops.opendir = { req, ino, fi in serve(req, .opendir) { $0.opendir($1, ino, fi!) } }
-        ops.readdir = { req, _, size, off, fi in
-            serve(req, .readdir) { $0.readdir($1, size, off, fi!, plus: false) }
+        ops.readdir = { req, ino, size, off, fi in
+            serve(req, .readdir) { $0.readdir($1, ino, size, off, fi!, plus: false) }
         }
-        ops.readdirplus = { req, _, size, off, fi in
-            serve(req, .readdirplus) { $0.readdir($1, size, off, fi!, plus: true) }
+        ops.readdirplus = { req, ino, size, off, fi in
+            serve(req, .readdirplus) { $0.readdir($1, ino, size, off, fi!, plus: true) }
         }
         ops.releasedir = { req, _, fi in serve(req, .releasedir) { $0.releasedir($1, fi!) } }
-        ops.fsyncdir = { req, _, datasync, fi in serve(req, .fsyncdir) { $0.fsyncdir($1, datasync, fi!) } }
+        ops.fsyncdir = { req, ino, datasync, fi in serve(req, .fsyncdir) { $0.fsyncdir($1, ino, datasync, fi!) } }
         ops.statfs = { req, ino in serve(req, .statfs) { $0.statfs($1, ino) } }
         ops.access = { req, ino, mask in serve(req, .access) { $0.access($1, ino, mask) } }
         ops.setxattr = { req, ino, name, value, size, flags in
@@ -74,13 +74,23 @@ extension PassthroughFS {
         ops.getxattr = { req, ino, name, size in serve(req, .getxattr) { $0.getxattr($1, ino, name!, size) } }
         ops.listxattr = { req, ino, size in serve(req, .listxattr) { $0.listxattr($1, ino, size) } }
         ops.removexattr = { req, ino, name in serve(req, .removexattr) { $0.removexattr($1, ino, name!) } }
-        ops.fallocate = { req, _, mode, off, len, fi in
-            serve(req, .fallocate) { $0.fallocate($1, mode, off, len, fi!) }
+        ops.fallocate = { req, ino, mode, off, len, fi in
+            serve(req, .fallocate) { $0.fallocate($1, ino, mode, off, len, fi!) }
         }
-        ops.lseek = { req, _, off, whence, fi in serve(req, .lseek) { $0.lseek($1, off, whence, fi!) } }
-        ops.copy_file_range = { req, _, offIn, fiIn, _, offOut, fiOut, len, flags in
-            serve(req, .copyFileRange) { $0.copyFileRange($1, fiIn!, offIn, fiOut!, offOut, len, flags) }
+        ops.lseek = { req, ino, off, whence, fi in serve(req, .lseek) { $0.lseek($1, ino, off, whence, fi!) } }
+        ops.copy_file_range = { req, inoIn, offIn, fiIn, inoOut, offOut, fiOut, len, flags in
+            serve(req, .copyFileRange) { $0.copyFileRange($1, inoIn, fiIn!, offIn, inoOut, fiOut!, offOut, len, flags) }
         }
         return ops
     }
+}
+
+/// Custom I/O entry points (fuse_session_custom_io); `userdata` is the
+/// session's, i.e. the PassthroughFS.
+let serverRead: fbshim_read_fn = { fd, buf, len, userdata in
+    Unmanaged<PassthroughFS>.fromOpaque(userdata!).takeUnretainedValue().io.read(fd, buf!, len)
+}
+
+let serverWritev: fbshim_writev_fn = { fd, iov, count, userdata in
+    Unmanaged<PassthroughFS>.fromOpaque(userdata!).takeUnretainedValue().io.writev(fd, iov!, count)
 }

@@ -51,6 +51,8 @@ public final class NodeTable: @unchecked Sendable {
     private let nodeCount = Atomic<Int>(0)
     private let fdCount = Atomic<Int>(0)
     private let stats: StatsRegion
+    /// Answer ESTALE for ids this table did not hand out (mark-bad strategy).
+    public var refuseUnknown = false
 
     /// A table over the backing root `rootFd` (kept open by the caller).
     public init(scheme: NodeIdScheme, rootFd: Int32, fdCapacity: Int, stats: StatsRegion) throws(SysError) {
@@ -164,6 +166,10 @@ public final class NodeTable: @unchecked Sendable {
             return -1
         }
         if fast >= 0 { return fast }
+        if refuseUnknown && storedHandle == nil && !known(id) {
+            stats.countUnknownNode()
+            throw SysError(ESTALE)
+        }
         let handle: BackingHandle
         switch scheme {
         case .handle:
@@ -225,11 +231,19 @@ public final class NodeTable: @unchecked Sendable {
         return try body(fd)
     }
 
+    private func known(_ id: UInt64) -> Bool {
+        shard(id).state.withLock { $0.map[id] != nil }
+    }
+
     /// The backing handle of node `id` (to open it with open_by_handle_at).
     public func handle(of id: UInt64) throws(SysError) -> BackingHandle {
         if id == Self.rootId { return rootHandle }
         switch scheme {
         case .handle:
+            if refuseUnknown && !known(id) {
+                stats.countUnknownNode()
+                throw SysError(ESTALE)
+            }
             return BackingHandle.unpack(id, type: rootHandle.type)
         case .ephemeral:
             let h = shard(id).state.withLock { st in st.map[id]?.handle }

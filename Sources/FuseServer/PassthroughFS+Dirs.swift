@@ -4,36 +4,43 @@ import CFuseShim
 import Glibc
 
 /// An open directory stream and the position the kernel last asked for.
-final class DirHandle {
+/// Unchecked Sendable: the kernel sends one READDIR at a time per open
+/// directory, so one stream is never used by two threads at once.
+final class DirHandle: @unchecked Sendable {
     let dir: OpaquePointer
     var offset: off_t = 0
     var pending: UnsafeMutablePointer<dirent>?
 
     init(dir: OpaquePointer) { self.dir = dir }
     deinit { closedir(dir) }
-
-    static func from(_ fi: UnsafeMutablePointer<fuse_file_info>) -> DirHandle {
-        Unmanaged<DirHandle>.fromOpaque(UnsafeRawPointer(bitPattern: UInt(fi.pointee.fh))!).takeUnretainedValue()
-    }
 }
 
 extension PassthroughFS {
+    func openDirStream(_ ino: UInt64) throws(SysError) -> DirHandle {
+        let fd = try openNode(ino, flags: O_RDONLY | O_DIRECTORY)
+        guard let dir = fdopendir(fd) else {
+            let e = errno
+            close(fd)
+            throw SysError(e)
+        }
+        return DirHandle(dir: dir)
+    }
+
+    func dirHandle(_ ino: UInt64, _ fi: UnsafeMutablePointer<fuse_file_info>) throws(SysError) -> DirHandle {
+        try files.dir(fi.pointee.fh, stats: stats) { () throws(SysError) in try openDirStream(ino) }
+    }
+
     func opendir(_ r: Request, _ ino: UInt64, _ fi: UnsafeMutablePointer<fuse_file_info>) {
         do throws(SysError) {
-            let fd = try openNode(ino, flags: O_RDONLY | O_DIRECTORY)
-            guard let dir = fdopendir(fd) else {
-                let e = errno
-                close(fd)
-                return r.error(e)
-            }
-            let h = DirHandle(dir: dir)
-            fi.pointee.fh = UInt64(UInt(bitPattern: Unmanaged.passRetained(h).toOpaque()))
+            fi.pointee.fh = files.addDir(try openDirStream(ino))
             r.open(fi)
         } catch { r.fail(error) }
     }
 
-    func readdir(_ r: Request, _ size: Int, _ off: off_t, _ fi: UnsafeMutablePointer<fuse_file_info>, plus: Bool) {
-        let h = DirHandle.from(fi)
+    func readdir(_ r: Request, _ ino: UInt64, _ size: Int, _ off: off_t, _ fi: UnsafeMutablePointer<fuse_file_info>,
+                 plus: Bool) {
+        let h: DirHandle
+        do throws(SysError) { h = try dirHandle(ino, fi) } catch { return r.fail(error) }
         let buf = UnsafeMutableRawPointer.allocate(byteCount: max(size, 1), alignment: 8)
         defer { buf.deallocate() }
         if off != h.offset {
@@ -64,7 +71,7 @@ extension PassthroughFS {
                             e.attr.st_mode = mode_t(ent.pointee.d_type) << 12
                         } else {
                             do throws(SysError) {
-                                e = try makeEntry(dirfd(h.dir), name)
+                                e = try makeEntry(dirfd(h.dir), name, parent: ino)
                             } catch {
                                 failure = error.code
                                 return -1
@@ -96,13 +103,15 @@ extension PassthroughFS {
     }
 
     func releasedir(_ r: Request, _ fi: UnsafeMutablePointer<fuse_file_info>) {
-        Unmanaged<DirHandle>.fromOpaque(UnsafeRawPointer(bitPattern: UInt(fi.pointee.fh))!).release()
+        files.releaseDir(fi.pointee.fh)
         r.error(0)
     }
 
-    func fsyncdir(_ r: Request, _ datasync: Int32, _ fi: UnsafeMutablePointer<fuse_file_info>) {
-        let fd = dirfd(DirHandle.from(fi).dir)
-        r.error((datasync != 0 ? fdatasync(fd) : Glibc.fsync(fd)) == 0 ? 0 : errno)
+    func fsyncdir(_ r: Request, _ ino: UInt64, _ datasync: Int32, _ fi: UnsafeMutablePointer<fuse_file_info>) {
+        do throws(SysError) {
+            let fd = dirfd(try dirHandle(ino, fi).dir)
+            r.error((datasync != 0 ? fdatasync(fd) : Glibc.fsync(fd)) == 0 ? 0 : errno)
+        } catch { r.fail(error) }
     }
 }
 

@@ -16,6 +16,16 @@ extension PassthroughFS {
         return f
     }
 
+    /// The backing descriptor of an open file; a handle of an earlier
+    /// instance is reopened by node id (or refused, by policy).
+    func fileFd(_ fi: UnsafeMutablePointer<fuse_file_info>, _ ino: UInt64, write: Bool = false) throws(SysError) -> Int32 {
+        try files.descriptor(fi.pointee.fh, stats: stats) { () throws(SysError) -> Int32 in
+            var flags = backingFlags(fi.pointee.flags) & ~O_TRUNC
+            if write && flags & O_ACCMODE == O_RDONLY { flags = (flags & ~O_ACCMODE) | O_RDWR }
+            return try openNode(ino, flags: flags)
+        }
+    }
+
     func setOpenFlags(_ fi: UnsafeMutablePointer<fuse_file_info>) {
         fi.pointee.keep_cache = options.keepCache ? 1 : 0
     }
@@ -23,7 +33,7 @@ extension PassthroughFS {
     func open(_ r: Request, _ ino: UInt64, _ fi: UnsafeMutablePointer<fuse_file_info>) {
         do throws(SysError) {
             let fd = try openNode(ino, flags: backingFlags(fi.pointee.flags))
-            fi.pointee.fh = UInt64(fd)
+            fi.pointee.fh = files.fileHandle(fd)
             setOpenFlags(fi)
             r.open(fi)
         } catch { r.fail(error) }
@@ -38,66 +48,80 @@ extension PassthroughFS {
                 fileFd = openat(p, name, flags | O_CLOEXEC, mode)
                 if fileFd < 0 { throw SysError.current }
                 do throws(SysError) {
-                    return try makeEntry(p, name)
+                    return try makeEntry(p, name, parent: parent)
                 } catch {
                     close(fileFd)
                     throw error
                 }
             }
-            fi.pointee.fh = UInt64(fileFd)
+            fi.pointee.fh = files.fileHandle(fileFd)
             setOpenFlags(fi)
             r.create(&e, fi)
         } catch { r.fail(error) }
     }
 
-    func read(_ r: Request, _ size: Int, _ off: off_t, _ fi: UnsafeMutablePointer<fuse_file_info>) {
-        r.data(fd: Int32(fi.pointee.fh), size: size, offset: off, splice: options.splice)
+    func read(_ r: Request, _ ino: UInt64, _ size: Int, _ off: off_t, _ fi: UnsafeMutablePointer<fuse_file_info>) {
+        do throws(SysError) {
+            r.data(fd: try fileFd(fi, ino), size: size, offset: off, splice: options.splice)
+        } catch { r.fail(error) }
     }
 
-    func writeBuf(_ r: Request, _ bufv: UnsafeMutablePointer<fuse_bufvec>, _ off: off_t,
+    func writeBuf(_ r: Request, _ ino: UInt64, _ bufv: UnsafeMutablePointer<fuse_bufvec>, _ off: off_t,
                   _ fi: UnsafeMutablePointer<fuse_file_info>) {
-        let n = fbshim_write_buf_to_fd(bufv, Int32(fi.pointee.fh), off)
-        if n < 0 { return r.error(Int32(-n)) }
-        r.write(n)
+        do throws(SysError) {
+            let n = fbshim_write_buf_to_fd(bufv, try fileFd(fi, ino, write: true), off)
+            if n < 0 { return r.error(Int32(-n)) }
+            r.write(n)
+        } catch { r.fail(error) }
     }
 
-    func flush(_ r: Request, _ fi: UnsafeMutablePointer<fuse_file_info>) {
+    func flush(_ r: Request, _ ino: UInt64, _ fi: UnsafeMutablePointer<fuse_file_info>) {
         // close() of a duplicate reports delayed write errors, as close(2)
         // would on the backing file, without closing `fh`.
-        let d = dup(Int32(fi.pointee.fh))
-        if d < 0 { return r.error(errno) }
-        r.error(close(d) == 0 ? 0 : errno)
+        do throws(SysError) {
+            let d = dup(try fileFd(fi, ino))
+            if d < 0 { return r.error(errno) }
+            r.error(close(d) == 0 ? 0 : errno)
+        } catch { r.fail(error) }
     }
 
     func release(_ r: Request, _ fi: UnsafeMutablePointer<fuse_file_info>) {
-        close(Int32(fi.pointee.fh))
+        files.release(fi.pointee.fh)
         r.error(0)
     }
 
-    func fsync(_ r: Request, _ datasync: Int32, _ fi: UnsafeMutablePointer<fuse_file_info>) {
-        let fd = Int32(fi.pointee.fh)
-        r.error((datasync != 0 ? fdatasync(fd) : Glibc.fsync(fd)) == 0 ? 0 : errno)
+    func fsync(_ r: Request, _ ino: UInt64, _ datasync: Int32, _ fi: UnsafeMutablePointer<fuse_file_info>) {
+        do throws(SysError) {
+            let fd = try fileFd(fi, ino)
+            r.error((datasync != 0 ? fdatasync(fd) : Glibc.fsync(fd)) == 0 ? 0 : errno)
+        } catch { r.fail(error) }
     }
 
-    func fallocate(_ r: Request, _ mode: Int32, _ off: off_t, _ len: off_t,
+    func fallocate(_ r: Request, _ ino: UInt64, _ mode: Int32, _ off: off_t, _ len: off_t,
                    _ fi: UnsafeMutablePointer<fuse_file_info>) {
-        r.error(fbshim_fallocate(Int32(fi.pointee.fh), mode, off, len) == 0 ? 0 : errno)
+        do throws(SysError) {
+            r.error(fbshim_fallocate(try fileFd(fi, ino, write: true), mode, off, len) == 0 ? 0 : errno)
+        } catch { r.fail(error) }
     }
 
-    func lseek(_ r: Request, _ off: off_t, _ whence: Int32, _ fi: UnsafeMutablePointer<fuse_file_info>) {
-        let res = Glibc.lseek(Int32(fi.pointee.fh), off, whence)
-        if res < 0 { return r.error(errno) }
-        r.lseek(res)
+    func lseek(_ r: Request, _ ino: UInt64, _ off: off_t, _ whence: Int32, _ fi: UnsafeMutablePointer<fuse_file_info>) {
+        do throws(SysError) {
+            let res = Glibc.lseek(try fileFd(fi, ino), off, whence)
+            if res < 0 { return r.error(errno) }
+            r.lseek(res)
+        } catch { r.fail(error) }
     }
 
-    func copyFileRange(_ r: Request, _ fiIn: UnsafeMutablePointer<fuse_file_info>, _ offIn: off_t,
-                       _ fiOut: UnsafeMutablePointer<fuse_file_info>, _ offOut: off_t,
+    func copyFileRange(_ r: Request, _ inoIn: UInt64, _ fiIn: UnsafeMutablePointer<fuse_file_info>, _ offIn: off_t,
+                       _ inoOut: UInt64, _ fiOut: UnsafeMutablePointer<fuse_file_info>, _ offOut: off_t,
                        _ len: Int, _ flags: Int32) {
-        var inOff = offIn
-        var outOff = offOut
-        let n = fbshim_copy_file_range(Int32(fiIn.pointee.fh), &inOff, Int32(fiOut.pointee.fh),
-                                       &outOff, len, UInt32(bitPattern: flags))
-        if n < 0 { return r.error(errno) }
-        r.write(n)
+        do throws(SysError) {
+            var inOff = offIn
+            var outOff = offOut
+            let n = fbshim_copy_file_range(try fileFd(fiIn, inoIn), &inOff, try fileFd(fiOut, inoOut, write: true),
+                                           &outOff, len, UInt32(bitPattern: flags))
+            if n < 0 { return r.error(errno) }
+            r.write(n)
+        } catch { r.fail(error) }
     }
 }

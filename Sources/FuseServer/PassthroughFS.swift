@@ -21,15 +21,33 @@ public final class PassthroughFS: @unchecked Sendable {
     public let nodes: NodeTable
     /// Shared statistics.
     public let stats: StatsRegion
+    /// How this instance relates to earlier ones.
+    public let restart: RestartOptions
     let rootFd: Int32
+    let files: OpenFiles
+    let io: ServerIO
+    let journal: Journal?
+    /// The libfuse session, once created (for notifications).
+    var session: OpaquePointer?
     /// Called once FUSE_INIT has been handled.
     var onInit: (@Sendable () -> Void)?
 
     /// Opens `source` and prepares the node table.
-    public init(source: String, options: ServerOptions, stats: StatsRegion) throws(SysError) {
+    public init(source: String, options: ServerOptions, restart: RestartOptions = RestartOptions(),
+                stats: StatsRegion) throws(SysError) {
         self.source = source
         self.options = options
+        self.restart = restart
         self.stats = stats
+        files = OpenFiles(instance: restart.instance, policy: restart.staleHandles)
+        var initBytes: [UInt8]?
+        if let path = restart.resumeInit {
+            initBytes = try Self.readFile(path)
+            if initBytes!.count < 40 { throw SysError(EINVAL) }
+        }
+        io = ServerIO(stats: stats, resumeInit: initBytes)
+        journal = try restart.journal.map { (p) throws(SysError) in try Journal(path: p) }
+        stats.region.pointee.instance = UInt64(restart.instance)
         // Not O_PATH: open_by_handle_at refuses an O_PATH mount descriptor.
         let fd = Glibc.open(source, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         if fd < 0 { throw SysError.current }
@@ -37,6 +55,7 @@ public final class PassthroughFS: @unchecked Sendable {
         do throws(SysError) {
             nodes = try NodeTable(scheme: options.nodeIds, rootFd: fd,
                                   fdCapacity: options.fdCacheCapacity, stats: stats)
+            nodes.refuseUnknown = restart.refuseUnknownNodes
         } catch {
             close(fd)
             throw error
@@ -45,11 +64,21 @@ public final class PassthroughFS: @unchecked Sendable {
 
     deinit { close(rootFd) }
 
+    static func readFile(_ path: String) throws(SysError) -> [UInt8] {
+        let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
+        if fd < 0 { throw SysError.current }
+        defer { close(fd) }
+        var buf = [UInt8](repeating: 0, count: 4096)
+        let n = Glibc.read(fd, &buf, buf.count)
+        if n < 0 { throw SysError.current }
+        return Array(buf[0..<n])
+    }
+
     // MARK: - Helpers
 
     /// Looks `name` up in directory `dirfd`, remembers the node and fills
     /// an entry for the kernel (one more lookup count).
-    func makeEntry(_ dirfd: Int32, _ name: UnsafePointer<CChar>) throws(SysError) -> fuse_entry_param {
+    func makeEntry(_ dirfd: Int32, _ name: UnsafePointer<CChar>, parent: UInt64) throws(SysError) -> fuse_entry_param {
         let fd = openat(dirfd, name, fbshim_O_PATH | O_NOFOLLOW | O_CLOEXEC)
         if fd < 0 { throw SysError.current }
         var e = fuse_entry_param()
@@ -66,6 +95,7 @@ public final class PassthroughFS: @unchecked Sendable {
             throw error
         }
         e.ino = try nodes.remember(handle, fd: fd)
+        journal?.record(parent: parent, node: e.ino, name: name)
         e.generation = 0
         e.attr_timeout = options.attrTimeout
         e.entry_timeout = options.entryTimeout
@@ -105,6 +135,9 @@ public final class PassthroughFS: @unchecked Sendable {
         var minor: UInt32 = 0
         fbshim_conn_protocol(conn, &major, &minor)
         stats.markInit(protoMajor: major, protoMinor: minor)
+        if restart.resumeInit != nil && restart.eagerRevalidation, let path = restart.journal {
+            revalidateEagerly(Journal.read(path: path))
+        }
         onInit?()
     }
 
@@ -112,7 +145,7 @@ public final class PassthroughFS: @unchecked Sendable {
 
     func lookup(_ r: Request, _ parent: UInt64, _ name: UnsafePointer<CChar>) {
         do throws(SysError) {
-            var e = try nodes.withFd(parent) { (p) throws(SysError) in try makeEntry(p, name) }
+            var e = try nodes.withFd(parent) { (p) throws(SysError) in try makeEntry(p, name, parent: parent) }
             r.entry(&e)
         } catch { r.fail(error) }
     }
@@ -137,10 +170,11 @@ public final class PassthroughFS: @unchecked Sendable {
     func setattr(_ r: Request, _ ino: UInt64, _ attr: UnsafeMutablePointer<stat>, _ valid: Int32,
                  _ fi: UnsafeMutablePointer<fuse_file_info>?) {
         do throws(SysError) {
+            let fh: Int32? = try fi.map { (fi) throws(SysError) in try fileFd(fi, ino, write: true) }
             var st = try nodes.withFd(ino) { (fd) throws(SysError) -> stat in
                 let path = procPath(fd)
                 if valid & FUSE_SET_ATTR_MODE != 0 {
-                    if let fi { try check(fchmod(Int32(fi.pointee.fh), attr.pointee.st_mode)) }
+                    if let fh { try check(fchmod(fh, attr.pointee.st_mode)) }
                     else { try check(chmod(path, attr.pointee.st_mode)) }
                 }
                 if valid & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID) != 0 {
@@ -149,7 +183,7 @@ public final class PassthroughFS: @unchecked Sendable {
                     try check(fchownat(fd, "", uid, gid, fbshim_AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW))
                 }
                 if valid & FUSE_SET_ATTR_SIZE != 0 {
-                    if let fi { try check(ftruncate(Int32(fi.pointee.fh), attr.pointee.st_size)) }
+                    if let fh { try check(ftruncate(fh, attr.pointee.st_size)) }
                     else { try check(truncate(path, attr.pointee.st_size)) }
                 }
                 if valid & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME) != 0 {
@@ -159,7 +193,7 @@ public final class PassthroughFS: @unchecked Sendable {
                     else if valid & FUSE_SET_ATTR_ATIME != 0 { tv[0] = attr.pointee.st_atim }
                     if valid & FUSE_SET_ATTR_MTIME_NOW != 0 { tv[1].tv_nsec = fbshim_UTIME_NOW }
                     else if valid & FUSE_SET_ATTR_MTIME != 0 { tv[1] = attr.pointee.st_mtim }
-                    if let fi { try check(futimens(Int32(fi.pointee.fh), tv)) }
+                    if let fh { try check(futimens(fh, tv)) }
                     else { try check(utimensat(fd, "", tv, fbshim_AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW)) }
                 }
                 return try attributes(fd)
@@ -198,7 +232,7 @@ public final class PassthroughFS: @unchecked Sendable {
         do throws(SysError) {
             var e = try nodes.withFd(parent) { (p) throws(SysError) in
                 try make(p)
-                return try makeEntry(p, name)
+                return try makeEntry(p, name, parent: parent)
             }
             r.entry(&e)
         } catch { r.fail(error) }
@@ -209,7 +243,7 @@ public final class PassthroughFS: @unchecked Sendable {
             var e = try nodes.withFd(ino) { (fd) throws(SysError) in
                 try nodes.withFd(newParent) { (p) throws(SysError) in
                     try check(linkat(fd, "", p, newName, fbshim_AT_EMPTY_PATH))
-                    return try makeEntry(p, newName)
+                    return try makeEntry(p, newName, parent: newParent)
                 }
             }
             r.entry(&e)

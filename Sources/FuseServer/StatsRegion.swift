@@ -67,6 +67,36 @@ public final class StatsRegion: @unchecked Sendable {
         fbshim_atomic_store(&region.pointee.init_ns, fbshim_monotonic_ns())
     }
 
+    /// Where in a request an injected crash happens.
+    public enum CrashPhase: UInt32, Sendable {
+        /// Before the work.
+        case before = 1
+        /// After the work, before the reply.
+        case after = 2
+    }
+
+    /// Arms the crash hook: the server aborts while handling `op`.
+    public func armCrash(_ op: Opcode, phase: CrashPhase) {
+        region.pointee.crash_opcode = UInt32(op.rawValue)
+        region.pointee.crash_phase = phase.rawValue
+        fbshim_atomic_store(&region.pointee.crash_armed, 1)
+    }
+
+    /// Arms the kill fault: the server SIGKILLs itself after `n` more requests.
+    public func armKill(afterRequests n: UInt64) {
+        fbshim_atomic_store(&region.pointee.kill_after_requests, fbshim_atomic_load(&region.pointee.requests) + n)
+    }
+
+    /// The crash hook: one relaxed load when disarmed.
+    @inline(__always)
+    func crashIfArmed(_ op: Opcode, phase: CrashPhase) {
+        guard fbshim_atomic_load(&region.pointee.crash_armed) != 0,
+              region.pointee.crash_opcode == UInt32(op.rawValue),
+              region.pointee.crash_phase == phase.rawValue else { return }
+        fbshim_atomic_store(&region.pointee.crash_ns, fbshim_monotonic_ns())
+        abort()
+    }
+
     /// Counts a request that named a node id the server could not resolve.
     public func countUnknownNode() { fbshim_atomic_add(&region.pointee.unknown_nodes, 1) }
 

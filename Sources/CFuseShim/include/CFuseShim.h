@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -104,6 +105,30 @@ ssize_t fbshim_lgetxattr(const char *path, const char *name, void *value,
 ssize_t fbshim_llistxattr(const char *path, char *list, size_t size);
 int fbshim_lsetxattr(const char *path, const char *name, const void *value,
                      size_t size, int flags);
+/// Writes a bare notification header {len=16, error=code, unique=0} to a
+/// /dev/fuse descriptor: FUSE_NOTIFY_RESEND (7) and FUSE_NOTIFY_INC_EPOCH
+/// (8) have no payload and no libfuse 3.14 API.
+int fbshim_notify_bare(int fuse_fd, int code);
+/// fuse_lowlevel_notify_inval_inode / _inval_entry (plain wrappers kept
+/// here so that every raw notification lives in one file).
+int fbshim_notify_inval_inode(struct fuse_session *se, uint64_t ino, int64_t off, int64_t len);
+int fbshim_notify_inval_entry(struct fuse_session *se, uint64_t parent, const char *name, size_t namelen);
+/// Installs custom I/O on a session (fuse_session_custom_io) with the
+/// read/writev/splice functions below, which call back into `userdata`'s
+/// Swift handlers.
+typedef ssize_t (*fbshim_read_fn)(int fd, void *buf, size_t len, void *userdata);
+typedef ssize_t (*fbshim_writev_fn)(int fd, struct iovec *iov, int count, void *userdata);
+int fbshim_session_custom_io(struct fuse_session *se, int fd, fbshim_read_fn rd, fbshim_writev_fn wr,
+                             int with_splice);
+/// Plain writev(2) (the default path of the custom writev).
+ssize_t fbshim_writev(int fd, struct iovec *iov, int count);
+/// Per-thread flag: the request this thread read last was resent by the
+/// kernel (bit 63 of its unique). libfuse serves a request on the thread
+/// that read it, so the op callback can ask.
+void fbshim_set_thread_resent(int resent);
+int fbshim_thread_resent(void);
+/// setrlimit(RLIMIT_CORE, 0): an injected crash leaves no core file.
+void fbshim_disable_core_dumps(void);
 /// Number of threads of the calling process (from /proc/self/stat).
 int fbshim_thread_count(void);
 
@@ -113,7 +138,7 @@ int fbshim_thread_count(void);
 // Latencies go into log-linear buckets: 16 per power of two (<6.25% width).
 
 #define FBSHIM_STATS_MAGIC 0x54534246u /* "FBST" */
-#define FBSHIM_STATS_VERSION 1u
+#define FBSHIM_STATS_VERSION 2u
 #define FBSHIM_STATS_OPCODES 64
 #define FBSHIM_HIST_SUB_BITS 4
 #define FBSHIM_HIST_BUCKETS 1024
@@ -142,7 +167,24 @@ struct fbshim_stats_region {
     uint32_t proto_minor;
     uint64_t cached_fds;     // node table: open O_PATH descriptors now
     uint64_t nodes;          // node table: entries now
-    uint64_t reserved[14];
+    // Restart support.
+    uint64_t instance;       // this server's tag in file handles
+    uint64_t resent;         // requests re-delivered by FUSE_NOTIFY_RESEND
+    uint64_t resent_anomalies; // resent non-idempotent requests that failed
+    uint64_t reopened;       // handles of an earlier server, reopened
+    uint64_t stale_handles;  // handles of an earlier server, refused
+    uint64_t revalidation_ns;      // eager invalidation before serving
+    uint64_t revalidation_notifies; // notifications sent for it
+    uint64_t entry_revalidation_ns; // entry invalidations, after serving began
+    // Fault injection, armed by the harness (0 = off).
+    uint32_t crash_opcode;   // crash while handling this opcode
+    uint32_t crash_phase;    // 1: before the work, 2: after it, before the reply
+    uint64_t crash_armed;    // 1 while armed
+    uint64_t crash_ns;       // when the hook fired
+    uint64_t kill_after_requests; // SIGKILL itself after this many requests
+    uint64_t reserved[16];
+    uint64_t init_len;       // the connection's FUSE_INIT request, as read
+    uint8_t init_bytes[512];
     struct fbshim_op_stats ops[FBSHIM_STATS_OPCODES];
 };
 
@@ -174,6 +216,9 @@ static inline uint64_t fbshim_hist_upper(int i) {
     return next == 0 ? UINT64_MAX : next - 1;
 }
 
+/// SIGKILL to the calling process (the kill-after-N-requests fault).
+void fbshim_kill_self(void);
+
 /// Records one request: relaxed atomics, safe across processes.
 static inline void fbshim_stats_record(struct fbshim_stats_region *r, int op,
                                        uint64_t ns, int failed,
@@ -189,7 +234,9 @@ static inline void fbshim_stats_record(struct fbshim_stats_region *r, int op,
                                                   __ATOMIC_RELAXED,
                                                   __ATOMIC_RELAXED)) {
     }
-    __atomic_fetch_add(&r->requests, 1, __ATOMIC_RELAXED);
+    uint64_t n = __atomic_add_fetch(&r->requests, 1, __ATOMIC_RELAXED);
+    uint64_t limit = __atomic_load_n(&r->kill_after_requests, __ATOMIC_RELAXED);
+    if (limit != 0 && n >= limit) fbshim_kill_self();
     uint64_t zero = 0;
     __atomic_compare_exchange_n(&r->first_reply_ns, &zero, now_ns, 0,
                                 __ATOMIC_RELAXED, __ATOMIC_RELAXED);

@@ -1,0 +1,111 @@
+// File handles: `instance << 32 | slot`. For files the slot is the backing
+// descriptor; for directories it indexes a table of open streams. A handle
+// with another instance's tag came from an earlier server: it is reopened
+// on first use (by node id and the request's open flags) or refused.
+import CFuseShim
+import Glibc
+import Synchronization
+
+/// Open files and directories of one server instance.
+final class OpenFiles: @unchecked Sendable {
+    let instance: UInt64
+    let policy: StaleHandlePolicy
+    private let reopened = Mutex<[UInt64: Int32]>([:])
+    private let dirs = Mutex<(slots: [DirHandle?], free: [Int])>(([], []))
+
+    init(instance: UInt32, policy: StaleHandlePolicy) {
+        self.instance = UInt64(instance)
+        self.policy = policy
+    }
+
+    /// The handle for a new backing descriptor.
+    func fileHandle(_ fd: Int32) -> UInt64 { instance << 32 | UInt64(UInt32(bitPattern: fd)) }
+
+    /// Whether `fh` was handed out by this instance.
+    @inline(__always)
+    func isOwn(_ fh: UInt64) -> Bool { fh >> 32 == instance }
+
+    /// The backing descriptor of `fh`; a stale handle is reopened with
+    /// `open` (called once per handle) or refused.
+    func descriptor(_ fh: UInt64, stats: StatsRegion, open: () throws(SysError) -> Int32) throws(SysError) -> Int32 {
+        if isOwn(fh) { return Int32(truncatingIfNeeded: fh) }
+        guard policy == .reopen else {
+            fbshim_atomic_add(&stats.region.pointee.stale_handles, 1)
+            throw SysError(EBADF)
+        }
+        if let fd = reopened.withLock({ $0[fh] }) { return fd }
+        let fd = try open()
+        var spare: Int32 = -1
+        let result = reopened.withLock { map -> Int32 in
+            if let existing = map[fh] {
+                spare = fd
+                return existing
+            }
+            map[fh] = fd
+            return fd
+        }
+        if spare >= 0 { close(spare) } else { fbshim_atomic_add(&stats.region.pointee.reopened, 1) }
+        return result
+    }
+
+    /// Closes the descriptor behind `fh` (RELEASE).
+    func release(_ fh: UInt64) {
+        if isOwn(fh) {
+            close(Int32(truncatingIfNeeded: fh))
+        } else if let fd = reopened.withLock({ $0.removeValue(forKey: fh) }) {
+            close(fd)
+        }
+    }
+
+    // MARK: - Directories
+
+    /// Stores an open directory; returns its handle.
+    func addDir(_ d: DirHandle) -> UInt64 {
+        let slot = dirs.withLock { t -> Int in
+            if let s = t.free.popLast() {
+                t.slots[s] = d
+                return s
+            }
+            t.slots.append(d)
+            return t.slots.count - 1
+        }
+        return instance << 32 | UInt64(slot)
+    }
+
+    /// The directory behind `fh`; a stale handle is reopened with `open`.
+    func dir(_ fh: UInt64, stats: StatsRegion, open: () throws(SysError) -> DirHandle) throws(SysError) -> DirHandle {
+        if isOwn(fh) {
+            let slot = Int(fh & 0xffff_ffff)
+            if let d = dirs.withLock({ slot < $0.slots.count ? $0.slots[slot] : nil }) { return d }
+            throw SysError(EBADF)
+        }
+        guard policy == .reopen else {
+            fbshim_atomic_add(&stats.region.pointee.stale_handles, 1)
+            throw SysError(EBADF)
+        }
+        // A stale directory handle gets a stream of its own under a new slot,
+        // remembered by the old handle.
+        if let fd = reopened.withLock({ $0[fh] }), let d = dirs.withLock({ $0.slots[Int(fd)] }) { return d }
+        let d = try open()
+        let slot = Int(addDir(d) & 0xffff_ffff)
+        reopened.withLock { $0[fh] = Int32(slot) }
+        fbshim_atomic_add(&stats.region.pointee.reopened, 1)
+        return d
+    }
+
+    /// Forgets the directory behind `fh` (RELEASEDIR).
+    func releaseDir(_ fh: UInt64) {
+        var slot: Int?
+        if isOwn(fh) {
+            slot = Int(fh & 0xffff_ffff)
+        } else if let s = reopened.withLock({ $0.removeValue(forKey: fh) }) {
+            slot = Int(s)
+        }
+        guard let slot else { return }
+        dirs.withLock { t in
+            guard slot < t.slots.count, t.slots[slot] != nil else { return }
+            t.slots[slot] = nil
+            t.free.append(slot)
+        }
+    }
+}

@@ -1,0 +1,32 @@
+// How a server instance relates to the instances before it: set by the
+// harness for each start, not by the workload.
+
+/// What to do with a file handle an earlier server instance handed out.
+public enum StaleHandlePolicy: String, Sendable, Codable {
+    /// Reopen the file by its node id and the request's open flags.
+    case reopen
+    /// Answer EBADF (what a server that knows nothing can do safely).
+    case refuse
+}
+
+/// Per-instance options of a server that may take over a live connection.
+public struct RestartOptions: Sendable, Codable, Equatable {
+    /// This instance's tag, stored in the high 32 bits of every file handle.
+    public var instance: UInt32 = 1
+    /// Path of the connection's saved FUSE_INIT request: when set, the
+    /// server resumes an initialised connection instead of waiting for INIT.
+    public var resumeInit: String?
+    /// Handles of earlier instances.
+    public var staleHandles: StaleHandlePolicy = .reopen
+    /// Answer ESTALE for node ids this instance did not hand out itself
+    /// ("mark every inode bad").
+    public var refuseUnknownNodes = false
+    /// Journal of (parent, name, node id) handed out, appended by every
+    /// instance; nil for no journal.
+    public var journal: String?
+    /// Before serving, invalidate every node id and entry in the journal.
+    public var eagerRevalidation = false
+
+    /// Defaults: a fresh server, instance 1.
+    public init() {}
+}

@@ -1,0 +1,47 @@
+// The eager revalidation storm: before a resuming server serves, every
+// node id the earlier instances handed out is invalidated (attributes
+// only: offset -1 takes no page locks, so a request waiting in the queue
+// cannot deadlock it), and every entry is invalidated from a second thread
+// while serving goes on (an entry invalidation takes the parent's lock,
+// which a queued LOOKUP may hold until it is served).
+import CFuseShim
+import Foundation
+import Glibc
+
+extension PassthroughFS {
+    func revalidateEagerly(_ entries: [Journal.Entry]) {
+        guard let se = session else { return }
+        let start = fbshim_monotonic_ns()
+        var seen = Set<UInt64>()
+        var sent: UInt64 = 0
+        for e in entries where seen.insert(e.node).inserted {
+            _ = fbshim_notify_inval_inode(se, e.node, -1, 0)
+            sent += 1
+        }
+        fbshim_atomic_store(&stats.region.pointee.revalidation_ns, fbshim_monotonic_ns() - start)
+        fbshim_atomic_add(&stats.region.pointee.revalidation_notifies, Int64(sent))
+        let stats = self.stats
+        let box = SessionBox(se)
+        Thread.detachNewThread {
+            let t0 = fbshim_monotonic_ns()
+            var n: UInt64 = 0
+            for e in entries {
+                e.name.withUnsafeBufferPointer { b in
+                    b.withMemoryRebound(to: CChar.self) { name in
+                        var copy = Array(name) + [0]
+                        _ = fbshim_notify_inval_entry(box.se, e.parent, &copy, name.count)
+                    }
+                }
+                n += 1
+            }
+            fbshim_atomic_add(&stats.region.pointee.revalidation_notifies, Int64(n))
+            fbshim_atomic_store(&stats.region.pointee.entry_revalidation_ns, fbshim_monotonic_ns() - t0)
+        }
+    }
+}
+
+/// A session pointer handed to the entry-invalidation thread.
+private struct SessionBox: @unchecked Sendable {
+    let se: OpaquePointer
+    init(_ se: OpaquePointer) { self.se = se }
+}

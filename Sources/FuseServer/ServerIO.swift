@@ -1,0 +1,79 @@
+// The server's own read and writev on /dev/fuse (fuse_session_custom_io):
+// - a fresh server saves the connection's FUSE_INIT request in the stats
+//   region, where the harness (the keeper of the connection) finds it;
+// - a resuming server hands libfuse that saved INIT first (libfuse 3.14 has
+//   no other way to serve an initialised connection) and swallows libfuse's
+//   reply to it, which the kernel must never see;
+// - every request resent by FUSE_NOTIFY_RESEND (bit 63 of its unique) is
+//   counted, and flagged for the thread that serves it.
+import CFuseShim
+import Glibc
+import Synchronization
+
+/// Custom I/O of one session.
+final class ServerIO: @unchecked Sendable {
+    /// The unique given to the replayed INIT; its reply is swallowed.
+    static let resumeUnique: UInt64 = 0x4000_0000_0000_F00D
+    static let resendBit: UInt64 = 1 << 63
+    static let initOpcode: UInt32 = 26
+
+    let stats: StatsRegion
+    private let pendingInit: Mutex<[UInt8]?>
+    private let swallowing = Atomic<Bool>(false)
+    private let captured = Atomic<Bool>(false)
+
+    init(stats: StatsRegion, resumeInit: [UInt8]?) {
+        self.stats = stats
+        pendingInit = Mutex(resumeInit)
+        swallowing.store(resumeInit != nil, ordering: .relaxed)
+    }
+
+    /// libfuse's read of one request.
+    func read(_ fd: Int32, _ buf: UnsafeMutableRawPointer, _ len: Int) -> Int {
+        if let initBytes = pendingInit.withLock({ p -> [UInt8]? in defer { p = nil }; return p }) {
+            let n = min(initBytes.count, len)
+            initBytes.withUnsafeBytes { buf.copyMemory(from: $0.baseAddress!, byteCount: n) }
+            buf.storeBytes(of: Self.resumeUnique.littleEndian, toByteOffset: 8, as: UInt64.self)
+            fbshim_set_thread_resent(0)
+            return n
+        }
+        let n = Glibc.read(fd, buf, len)
+        guard n >= 40 else { return n }
+        let opcode = buf.loadUnaligned(fromByteOffset: 4, as: UInt32.self)
+        let unique = buf.loadUnaligned(fromByteOffset: 8, as: UInt64.self)
+        let resent = unique & Self.resendBit != 0
+        fbshim_set_thread_resent(resent ? 1 : 0)
+        if resent { fbshim_atomic_add(&stats.region.pointee.resent, 1) }
+        if opcode == Self.initOpcode && !captured.exchange(true, ordering: .relaxed) {
+            saveInit(buf, n)
+        }
+        return n
+    }
+
+    private func saveInit(_ buf: UnsafeMutableRawPointer, _ n: Int) {
+        withUnsafeMutableBytes(of: &stats.region.pointee.init_bytes) { dst in
+            let count = min(n, dst.count)
+            dst.baseAddress!.copyMemory(from: buf, byteCount: count)
+            fbshim_atomic_store(&stats.region.pointee.init_len, UInt64(count))
+        }
+    }
+
+    /// libfuse's write of one reply or notification.
+    func writev(_ fd: Int32, _ iov: UnsafeMutablePointer<iovec>, _ count: Int32) -> Int {
+        if swallowing.load(ordering: .relaxed), count > 0, iov[0].iov_len >= 16 {
+            let unique = iov[0].iov_base.loadUnaligned(fromByteOffset: 8, as: UInt64.self)
+            if unique == Self.resumeUnique {
+                swallowing.store(false, ordering: .relaxed)
+                return (0..<Int(count)).reduce(0) { $0 + iov[$1].iov_len }
+            }
+        }
+        return fbshim_writev(fd, iov, count)
+    }
+
+    /// The INIT request saved by a fresh server in a stats region.
+    public static func savedInit(_ region: StatsRegion) -> [UInt8]? {
+        let n = Int(fbshim_atomic_load(&region.region.pointee.init_len))
+        guard n >= 40 else { return nil }
+        return withUnsafeBytes(of: &region.region.pointee.init_bytes) { Array($0.prefix(n)) }
+    }
+}
