@@ -71,7 +71,7 @@ final class ServerIO: @unchecked Sendable {
     }
 
     /// The INIT request saved by a fresh server in a stats region.
-    public static func savedInit(_ region: StatsRegion) -> [UInt8]? {
+    static func savedInit(_ region: StatsRegion) -> [UInt8]? {
         let n = Int(fbshim_atomic_load(&region.region.pointee.init_len))
         guard n >= 40 else { return nil }
         return withUnsafeBytes(of: &region.region.pointee.init_bytes) { Array($0.prefix(n)) }

@@ -27,10 +27,50 @@ extension StatsRegion {
             }
         }
         let proto = r.pointee.proto_major > 0 ? "\(r.pointee.proto_major).\(r.pointee.proto_minor)" : nil
-        return ServerReport(pid: Int(r.pointee.pid), fuseProtocol: proto,
-                            requests: fbshim_atomic_load(&r.pointee.requests),
-                            unknownNodeIds: fbshim_atomic_load(&r.pointee.unknown_nodes),
-                            nodes: fbshim_atomic_load(&r.pointee.nodes),
-                            cachedDescriptors: fbshim_atomic_load(&r.pointee.cached_fds), opcodes: opcodes)
+        var report = ServerReport(pid: Int(r.pointee.pid), fuseProtocol: proto,
+                                  requests: fbshim_atomic_load(&r.pointee.requests),
+                                  unknownNodeIds: fbshim_atomic_load(&r.pointee.unknown_nodes),
+                                  nodes: fbshim_atomic_load(&r.pointee.nodes),
+                                  cachedDescriptors: fbshim_atomic_load(&r.pointee.cached_fds), opcodes: opcodes)
+        report.instance = Int(r.pointee.instance)
+        report.resentRequests = fbshim_atomic_load(&r.pointee.resent)
+        report.resentAnomalies = fbshim_atomic_load(&r.pointee.resent_anomalies)
+        report.reopenedHandles = fbshim_atomic_load(&r.pointee.reopened)
+        report.refusedHandles = fbshim_atomic_load(&r.pointee.stale_handles)
+        report.revalidationNs = fbshim_atomic_load(&r.pointee.revalidation_ns)
+        report.entryRevalidationNs = fbshim_atomic_load(&r.pointee.entry_revalidation_ns)
+        report.revalidationNotifications = fbshim_atomic_load(&r.pointee.revalidation_notifies)
+        return report
+    }
+}
+
+extension StatsRegion {
+    /// Requests answered so far, by opcode name (a cheap snapshot).
+    public func opcodeCounts() -> [String: UInt64] {
+        var out: [String: UInt64] = [:]
+        withUnsafeMutablePointer(to: &region.pointee.ops) { tuple in
+            tuple.withMemoryRebound(to: fbshim_op_stats.self, capacity: Int(FBSHIM_STATS_OPCODES)) { ops in
+                for op in Opcode.allCases {
+                    let c = fbshim_atomic_load(&ops.advanced(by: op.rawValue).pointee.count)
+                    if c > 0 { out[op.name] = c }
+                }
+            }
+        }
+        return out
+    }
+
+    /// Monotonic time of the first reply (0: none yet).
+    public var firstReplyNs: UInt64 { fbshim_atomic_load(&region.pointee.first_reply_ns) }
+    /// Monotonic time at which an injected crash fired (0: none).
+    public var crashNs: UInt64 { fbshim_atomic_load(&region.pointee.crash_ns) }
+    /// Requests answered.
+    public var requests: UInt64 { fbshim_atomic_load(&region.pointee.requests) }
+    /// The connection's FUSE_INIT request as the first server read it.
+    public var savedInitRequest: [UInt8]? { ServerIO.savedInit(self) }
+
+    /// Disarms the crash and kill hooks.
+    public func disarm() {
+        fbshim_atomic_store(&region.pointee.crash_armed, 0)
+        fbshim_atomic_store(&region.pointee.kill_after_requests, 0)
     }
 }

@@ -19,10 +19,11 @@ public final class StatsRegion: @unchecked Sendable {
         initialize()
     }
 
-    /// Creates (truncating) or opens a stats file. `create` initialises it.
-    public init(path: String, create: Bool) throws(SysError) {
+    /// Creates (truncating) or opens a stats file. `create` initialises it;
+    /// `writable` maps an existing one for writing (to arm faults).
+    public init(path: String, create: Bool, writable: Bool = false) throws(SysError) {
         let fd = create ? open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-                        : open(path, O_RDONLY | O_CLOEXEC)
+                        : open(path, (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC)
         if fd < 0 { throw SysError.current }
         defer { close(fd) }
         if create, ftruncate(fd, off_t(MemoryLayout<fbshim_stats_region>.size)) != 0 {
@@ -31,7 +32,7 @@ public final class StatsRegion: @unchecked Sendable {
         var st = stat()
         if fstat(fd, &st) != 0 { throw SysError.current }
         if Int(st.st_size) < MemoryLayout<fbshim_stats_region>.size { throw SysError(EINVAL) }
-        let prot = create ? (PROT_READ | PROT_WRITE) : PROT_READ
+        let prot = create || writable ? (PROT_READ | PROT_WRITE) : PROT_READ
         let p = mmap(nil, MemoryLayout<fbshim_stats_region>.size, prot, MAP_SHARED, fd, 0)
         if p == MAP_FAILED { throw SysError.current }
         region = p!.bindMemory(to: fbshim_stats_region.self, capacity: 1)

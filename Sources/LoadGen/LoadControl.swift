@@ -18,6 +18,17 @@ public final class WorkerProgress: Sendable {
 public final class LoadControl: Sendable {
     /// Set to stop every thread after its current operation.
     public let stopFlag = Atomic<Bool>(false)
+    /// Monotonic time of the latest fault (0: none yet).
+    public let faultNs = Atomic<UInt64>(0)
+    /// Index of the latest fault.
+    public let faultIndex = Atomic<Int>(-1)
+
+    /// Announces fault `index`, injected at `ns`: operations are attributed
+    /// to the latest fault from then on.
+    public func markFault(_ index: Int, at ns: UInt64) {
+        faultIndex.store(index, ordering: .relaxed)
+        faultNs.store(ns, ordering: .releasing)
+    }
     /// One entry per thread.
     public let workers: [WorkerProgress]
 

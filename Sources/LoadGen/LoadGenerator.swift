@@ -36,6 +36,23 @@ public struct LoadResult: Sendable {
     public var stoppedEarly: Bool
     /// Monotonic time (ns) at which the measured phase started.
     public var measureStartNs: UInt64
+    /// Client-side measurements around each fault, by fault index.
+    public var faults: [Int: ClientFaultView]
+}
+
+/// What the clients saw around one fault.
+public struct ClientFaultView: Sendable {
+    /// Operations in flight at the fault.
+    public var inFlight: UInt64
+    /// Longest operation in flight at the fault (the client stall).
+    public var stallNs: UInt64
+    /// Earliest successful completion of an operation in flight at the
+    /// fault (monotonic ns), if any.
+    public var firstResumeNs: UInt64?
+    /// Latency of operations completing within 1 s after the fault.
+    public var latencyAfter: LatencyDistribution
+    /// Failed operations within 1 s after the fault, by operation and errno name.
+    public var errorsAfter: [String: [String: UInt64]]
 }
 
 /// Drives load against a directory.
@@ -56,7 +73,7 @@ public final class LoadGenerator: @unchecked Sendable {
 
     /// Runs the load; calls `progress` about ten times a second on the
     /// calling thread.
-    public func run(progress: ((LoadProgress) -> Void)? = nil) -> LoadResult {
+    public func run(onStart: ((Phases) -> Void)? = nil, progress: ((LoadProgress) -> Void)? = nil) -> LoadResult {
         let files = fileset.allFiles()
         let measuredNs = UInt64(spec.duration * 1e9)
         let buckets = Int((measuredNs + Phases.bucketNs - 1) / Phases.bucketNs)
@@ -67,6 +84,7 @@ public final class LoadGenerator: @unchecked Sendable {
         let phases = Phases(start: start, measureStart: start + UInt64(spec.warmup * 1e9),
                             end: start + UInt64(spec.warmup * 1e9) + measuredNs)
         let measureWallStart = Date().addingTimeInterval(Double(phases.measureStart - fbshim_monotonic_ns()) / 1e9)
+        onStart?(phases)
         let done = DispatchGroup()
         for w in workers {
             done.enter()
@@ -138,10 +156,31 @@ public final class LoadGenerator: @unchecked Sendable {
             }
         }
         let n = min(used, completed.count)
+        var faults: [Int: ClientFaultView] = [:]
+        for index in Set(workers.flatMap { $0.faults.keys }) {
+            var merged = FaultTally()
+            for w in workers {
+                guard let f = w.faults[index] else { continue }
+                merged.spanning += f.spanning
+                merged.stallNs = max(merged.stallNs, f.stallNs)
+                merged.firstResume = min(merged.firstResume, f.firstResume)
+                if let h = f.window {
+                    if merged.window == nil { merged.window = h } else { merged.window!.add(h) }
+                }
+                for (op, errs) in f.errors { merged.errors[op, default: [:]].merge(errs, uniquingKeysWith: +) }
+            }
+            faults[index] = ClientFaultView(
+                inFlight: merged.spanning, stallNs: merged.stallNs,
+                firstResumeNs: merged.firstResume == .max ? nil : merged.firstResume,
+                latencyAfter: merged.window.map { LatencyDistribution($0) } ?? .empty,
+                errorsAfter: Dictionary(uniqueKeysWithValues: merged.errors.map { op, errs in
+                    (op.rawValue, Dictionary(errs.map { (errnoName($0.key), $0.value) }, uniquingKeysWith: +))
+                }))
+        }
         return LoadResult(
             measureStartedAt: wallStart, measuredSeconds: measuredSeconds, operations: operations, total: total,
             timeline: Timeline(bucketMs: Int(Phases.bucketNs / 1_000_000), completed: Array(completed.prefix(n)),
                                errors: Array(failed.prefix(n))),
-            stoppedEarly: stoppedEarly, measureStartNs: measureStartNs)
+            stoppedEarly: stoppedEarly, measureStartNs: measureStartNs, faults: faults)
     }
 }

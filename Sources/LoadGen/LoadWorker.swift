@@ -26,12 +26,32 @@ struct OpTally {
     }
 }
 
+/// Per-thread measurements around one fault.
+struct FaultTally {
+    /// Longest operation in flight at the fault.
+    var stallNs: UInt64 = 0
+    /// Operations in flight at the fault.
+    var spanning: UInt64 = 0
+    /// Earliest successful completion of an operation in flight at the fault.
+    var firstResume = UInt64.max
+    /// Latencies of operations completing in the window after the fault.
+    var window: Histogram<UInt64>?
+    /// Failed operations in the window, by operation and errno.
+    var errors: [OpKind: [Int32: UInt64]] = [:]
+    /// Window after a fault in which latencies and errors are attributed to it.
+    static let windowNs: UInt64 = 1_000_000_000
+}
+
 /// Timing of the phases, in CLOCK_MONOTONIC nanoseconds.
-struct Phases {
-    let start: UInt64
-    let measureStart: UInt64
-    let end: UInt64
-    static let bucketNs: UInt64 = 10_000_000
+public struct Phases: Sendable {
+    /// Start of the warm-up.
+    public let start: UInt64
+    /// Start of the measured phase.
+    public let measureStart: UInt64
+    /// End of the measured phase.
+    public let end: UInt64
+    /// Timeline bucket width.
+    public static let bucketNs: UInt64 = 10_000_000
 }
 
 /// One client thread.
@@ -49,6 +69,7 @@ final class LoadWorker: @unchecked Sendable {
     var tallies = [OpTally](repeating: OpTally(), count: OpKind.allCases.count)
     var completed: [UInt64]
     var failed: [UInt64]
+    var faults: [Int: FaultTally] = [:]
     var created: [String] = []
     var madeDirs: [String] = []
     var sequence = 0
@@ -95,6 +116,8 @@ final class LoadWorker: @unchecked Sendable {
             progress.inFlightSince.store(0, ordering: .relaxed)
             progress.ops.add(1, ordering: .relaxed)
             if err != 0 { progress.errors.add(1, ordering: .relaxed) }
+            let fault = control.faultNs.load(ordering: .acquiring)
+            if fault != 0 && t1 >= fault { attribute(kind, t0, t1, err, fault: fault) }
             if t1 >= phases.measureStart && t1 < phases.end && t0 >= phases.start {
                 tallies[kind.index].record(latency: t1 - t0, bytes: bytes, error: err)
                 let b = Int((t1 - phases.measureStart) / Phases.bucketNs)
@@ -104,6 +127,25 @@ final class LoadWorker: @unchecked Sendable {
                 }
             }
         }
+    }
+
+    private func attribute(_ kind: OpKind, _ t0: UInt64, _ t1: UInt64, _ err: Int32, fault: UInt64) {
+        let index = control.faultIndex.load(ordering: .relaxed)
+        var f = faults[index] ?? FaultTally()
+        if t0 <= fault {
+            f.spanning += 1
+            f.stallNs = max(f.stallNs, t1 - t0)
+            if err == 0 { f.firstResume = min(f.firstResume, t1) }
+        }
+        if t1 < fault + FaultTally.windowNs {
+            if f.window == nil {
+                f.window = Histogram<UInt64>(lowestDiscernibleValue: 1, highestTrackableValue: OpTally.highestTrackable,
+                                             numberOfSignificantValueDigits: .three)
+            }
+            _ = f.window!.record(min(max(t1 - t0, 1), OpTally.highestTrackable))
+            if err != 0 { f.errors[kind, default: [:]][err, default: 0] += 1 }
+        }
+        faults[index] = f
     }
 
     private func sleepUntil(_ ns: UInt64) {

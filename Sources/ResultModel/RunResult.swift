@@ -18,8 +18,17 @@ public struct RunResult: Codable, Equatable, Sendable {
     public var total: OperationResult
     /// Throughput over time.
     public var timeline: Timeline
-    /// The FUSE server's own statistics (absent for native runs).
+    /// The FUSE server's own statistics (absent for native runs); the first
+    /// instance when the server was restarted.
     public var server: ServerReport?
+    /// Restart strategy, when the run injected faults.
+    public var strategy: String?
+    /// The faults and what each did.
+    public var faults: [FaultEvent]?
+    /// Server instances started after the first, in order.
+    public var restartedServers: [ServerReport]?
+    /// Verification of acknowledged writes after the run.
+    public var integrity: IntegrityReport?
 
     /// A run result from its parts.
     public init(target: String, workload: JSONValue, startedAt: String, measuredSeconds: Double, threads: Int,

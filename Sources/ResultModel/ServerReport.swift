@@ -34,6 +34,22 @@ public struct ServerReport: Codable, Equatable, Sendable {
     public var cachedDescriptors: UInt64
     /// Per opcode, by the kernel's name ("LOOKUP"); opcodes never seen are left out.
     public var opcodes: [String: OpcodeReport]
+    /// Instance number (1 for the first server of a run).
+    public var instance: Int = 1
+    /// Requests re-delivered by FUSE_NOTIFY_RESEND.
+    public var resentRequests: UInt64 = 0
+    /// Resent non-idempotent requests that failed because they had taken effect.
+    public var resentAnomalies: UInt64 = 0
+    /// Handles of earlier instances reopened.
+    public var reopenedHandles: UInt64 = 0
+    /// Handles of earlier instances refused.
+    public var refusedHandles: UInt64 = 0
+    /// Nanoseconds spent invalidating node ids before serving (eager).
+    public var revalidationNs: UInt64 = 0
+    /// Nanoseconds spent invalidating entries while serving (eager).
+    public var entryRevalidationNs: UInt64 = 0
+    /// Invalidation notifications sent.
+    public var revalidationNotifications: UInt64 = 0
 
     /// A report from its parts.
     public init(pid: Int, fuseProtocol: String?, requests: UInt64, unknownNodeIds: UInt64, nodes: UInt64,

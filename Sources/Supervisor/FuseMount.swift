@@ -1,6 +1,10 @@
-// A mount owned by the harness: the harness opens /dev/fuse, mounts it with
-// mount(2), and hands the descriptor to a reference server process, which
-// resumes nothing and simply serves it (libfuse's /dev/fd/N convention).
+// A mount owned by the harness. The harness opens /dev/fuse, mounts it with
+// mount(2) and hands the descriptor to a reference server process, which
+// serves it through libfuse's custom I/O. When a restart strategy keeps the
+// connection, the harness also keeps its copy of the descriptor (it is the
+// keeper): the mount survives the server's death, and the next server
+// resumes it. Otherwise the descriptor dies with the server, and a restart
+// is a lazy unmount and a fresh mount.
 //
 // Pitfall (FUSE-RESTART.md): nothing touches the mount before the server
 // has answered FUSE_INIT, or the caller blocks in D state. The server tells
@@ -11,61 +15,135 @@ import FuseServer
 import Glibc
 import ResultModel
 
-/// A harness-owned FUSE mount and the server behind it.
+/// A harness-owned FUSE mount and the server instance behind it.
 public final class FuseMount: @unchecked Sendable {
     /// Where it is mounted.
     public let mountpoint: String
-    /// The server process.
+    /// The backing directory.
+    public let source: String
+    /// The current server process.
     public private(set) var server: ServerProcess
-    /// The stats file the server writes.
-    public let statsPath: String
-    private var mounted = true
+    /// The current server's statistics, mapped for reading and arming faults.
+    public private(set) var stats: StatsRegion
+    /// The current instance number (1 for the first server).
+    public private(set) var instance: UInt32 = 1
+    /// Stats files of every instance so far, in order.
+    public private(set) var statsPaths: [String] = []
+    /// The restart strategy (nil: restarts are not expected).
+    public let strategy: Strategy?
 
-    /// Seconds to wait for the server's ready signal.
+    private let options: ServerOptions
+    private let executable: String
+    private let spawner: Spawner
+    private let dir: String
+    private var keptFd: Int32 = -1
+    private var mounted = false
+
+    /// Seconds to wait for a server's ready signal.
     public static let readyTimeout = 15.0
 
-    /// Mounts `source` at `mountpoint` and starts a reference server on it.
-    public init(source: String, mountpoint: String, options: ServerOptions, statsPath: String,
-                logPath: String, executable: String) throws {
+    /// Mounts `source` at `mountpoint` and starts the first server. Stats
+    /// files, the server log, the saved INIT and the journal go to `dir`.
+    public init(source: String, mountpoint: String, options: ServerOptions, dir: String, executable: String,
+                strategy: Strategy? = nil) throws {
+        self.source = source
         self.mountpoint = mountpoint
-        self.statsPath = statsPath
+        self.options = options
+        self.dir = dir
+        self.executable = executable
+        self.strategy = strategy
+        (server, stats) = (ServerProcess.placeholder, StatsRegion())
+        // Before anything is mounted: the spawner must hold no FUSE files.
+        spawner = try Spawner(executable: executable)
+        try mountFresh()
+    }
+
+    /// Path of the server log (all instances append to it).
+    public var logPath: String { "\(dir)/server.log" }
+    private var initPath: String { "\(dir)/init-request.bin" }
+    private var journalPath: String { "\(dir)/journal" }
+
+    private func mountFresh() throws {
         let dev = HostCheck.devicePath
         let fd = open(dev, O_RDWR | O_CLOEXEC)
         guard fd >= 0 else {
             throw SupervisorError.environment("cannot open \(dev): \(String(cString: strerror(errno)))")
         }
-        defer { close(fd) }
+        defer { if keptFd != fd { close(fd) } }
         guard fbshim_mount_fuse(fd, mountpoint, "fusebench", "fusebench", "") == 0 else {
             throw SupervisorError.environment("mount(2) of a FUSE file system on \(mountpoint) failed: "
                                               + "\(String(cString: strerror(errno)))")
         }
+        mounted = true
+        try start(fd: fd)
+        if strategy?.keepsConnection == true {
+            keptFd = fd
+            // The connection's INIT request, for the servers that resume it.
+            guard let initBytes = stats.savedInitRequest else {
+                throw SupervisorError.failed("the server did not save the connection's FUSE_INIT request")
+            }
+            FileManager.default.createFile(atPath: initPath, contents: Data(initBytes))
+        }
+    }
+
+    /// Spawns server `instance` on `fd` and waits until it has handled INIT.
+    private func start(fd: Int32) throws {
+        let statsPath = "\(dir)/server-stats-\(instance)"
         var ready: [Int32] = [0, 0]
         guard pipe(&ready) == 0, fcntl(ready[0], F_SETFD, FD_CLOEXEC) == 0,
               fcntl(ready[1], F_SETFD, FD_CLOEXEC) == 0 else {
-            _ = fbshim_umount2(mountpoint, Int32(MNT_DETACH))
             throw SupervisorError.failed("pipe failed: \(String(cString: strerror(errno)))")
         }
         defer { close(ready[0]) }
-        let config = String(decoding: try JSONEncoder().encode(options), as: UTF8.self)
+        var opts = options
+        if let forced = strategy?.forcedNodeIds { opts.nodeIds = forced }
+        let restart = (strategy ?? .remount).restartOptions(instance: instance, initPath: initPath, journal: journalPath)
+        let enc = JSONEncoder()
+        let process: ServerProcess
         do {
-            server = try ServerProcess.spawn(
+            process = try spawner.spawn(
                 executable: executable,
-                arguments: ["serve", "--source", source, "--fuse-fd", "3", "--ready-fd", "4",
-                            "--stats-file", statsPath, "--parent-pid", String(getpid()),
-                            "--config-json", config, mountpoint],
-                descriptors: [(fd, 3), (ready[1], 4)], logPath: logPath)
+                arguments: ["serve", "--source", source, "--fuse-fd", "3", "--ready-fd", "4", "--lifeline-fd", "5",
+                            "--stats-file", statsPath,
+                            "--config-json", String(decoding: try enc.encode(opts), as: UTF8.self),
+                            "--restart-json", String(decoding: try enc.encode(restart), as: UTF8.self), mountpoint],
+                descriptors: [(fd, 3), (ready[1], 4), (Lifeline.readEnd, 5)], logPath: logPath)
         } catch {
             close(ready[1])
-            _ = fbshim_umount2(mountpoint, Int32(MNT_DETACH))
             throw error
         }
         close(ready[1])
-        if let problem = Self.waitReady(ready[0], server: server) {
-            server.killAndReap()
+        server = process
+        statsPaths.append(statsPath)
+        if let problem = Self.waitReady(ready[0], server: process) {
+            process.killAndReap()
             abortConnection()
+            throw problem
+        }
+        do { stats = try StatsRegion(path: statsPath, create: false, writable: true) } catch {
+            throw SupervisorError.failed("cannot map the server's stats file \(statsPath): \(errnoText(error.code))")
+        }
+    }
+
+    /// Starts the next server after the current one died, as the strategy
+    /// says: resume the kept connection (after FUSE_NOTIFY_RESEND, and
+    /// FUSE_NOTIFY_INC_EPOCH for handover-epoch), or remount.
+    public func restart() throws {
+        guard let strategy else { throw SupervisorError.failed("no restart strategy") }
+        instance += 1
+        if strategy.keepsConnection {
+            // Before anyone reads: requests the dead server had read go back to the queue.
+            guard fbshim_notify_bare(keptFd, 7 /* FUSE_NOTIFY_RESEND */) == 0 else {
+                throw SupervisorError.failed("FUSE_NOTIFY_RESEND failed: \(String(cString: strerror(errno)))")
+            }
+            if strategy == .handoverEpoch && fbshim_notify_bare(keptFd, 8 /* FUSE_NOTIFY_INC_EPOCH */) != 0 {
+                throw SupervisorError.failed("FUSE_NOTIFY_INC_EPOCH failed: \(String(cString: strerror(errno)))")
+            }
+            try start(fd: keptFd)
+        } else {
             _ = fbshim_umount2(mountpoint, Int32(MNT_DETACH))
             mounted = false
-            throw problem
+            try mountFresh()
         }
     }
 
@@ -103,7 +181,7 @@ public final class FuseMount: @unchecked Sendable {
     }
 
     /// Aborts the connection through fusectl: every waiting caller gets an
-    /// error at once. The way out of a hung server.
+    /// error at once. The way out of a hung or unrecoverable server.
     @discardableResult
     public func abortConnection() -> Bool {
         guard let id = connectionId else { return false }
@@ -125,16 +203,22 @@ public final class FuseMount: @unchecked Sendable {
             }
             mounted = false
         }
+        if keptFd >= 0 {
+            close(keptFd)
+            keptFd = -1
+        }
         if let s = server.wait(timeout: timeout) { return s }
         server.killAndReap()
         return server.poll()
     }
 
-    /// Reads the server's statistics (valid even after it died).
-    public func serverReport() -> ServerReport? {
-        guard let region = try? StatsRegion(path: statsPath, create: false) else { return nil }
-        return region.report()
+    /// Reports of every server instance (valid even after they died).
+    public func serverReports() -> [ServerReport] {
+        statsPaths.compactMap { path in (try? StatsRegion(path: path, create: false))?.report() }
     }
+
+    /// The first server's report.
+    public func serverReport() -> ServerReport? { serverReports().first }
 
     deinit { unmount(timeout: 5) }
 }

@@ -31,14 +31,24 @@ public enum RunCoordinator {
         getenv("FUSEBENCH_WATCHDOG_SECONDS").flatMap { Double(String(cString: $0)) } ?? 30
     }
 
-    /// Runs `workload` on `target`. `executable` is the fusebench binary
-    /// that serves the reference target.
-    public static func run(_ workload: Workload, target: Target, executable: String,
+    /// Runs `workload` on `target`, with `strategy` when the workload
+    /// injects faults. `executable` is the fusebench binary that serves the
+    /// reference target.
+    public static func run(_ workload: Workload, target: Target, strategy: Strategy? = nil, executable: String,
                            reporter: RunReporter) throws -> RunResult {
+        if !workload.faults.isEmpty {
+            guard target == .reference else {
+                throw SupervisorError.input("faults need the reference target: there is no server to kill natively")
+            }
+            guard strategy != nil else {
+                throw SupervisorError.input("the workload injects faults: give a restart strategy (--strategy, or "
+                                            + "\"strategies\" in the workload): \(Strategy.names)")
+            }
+        }
         let scratch = try ScratchSpace()
         defer { scratch.remove() }
         let backing = try scratch.directory("backing")
-        if target == .reference && workload.server.nodeIds == .handle {
+        if target == .reference && workload.server.nodeIds == .handle && strategy?.forcedNodeIds == nil {
             try requireHandles(backing)
         }
         let fs = workload.load.fileset
@@ -58,11 +68,11 @@ public enum RunCoordinator {
             root = backing
         case .reference:
             let mnt = try scratch.directory("mnt")
-            reporter.phase("mounting the reference server (\(workload.server.threads) threads, "
-                           + "node ids: \(workload.server.nodeIds.rawValue))")
-            mount = try FuseMount(source: backing, mountpoint: mnt, options: workload.server,
-                                  statsPath: scratch.file("server-stats"), logPath: scratch.file("server.log"),
-                                  executable: executable)
+            reporter.phase("mounting the reference server (\(workload.server.threads) threads, node ids: "
+                           + "\((strategy?.forcedNodeIds ?? workload.server.nodeIds).rawValue)"
+                           + (strategy.map { ", strategy \($0.rawValue)" } ?? "") + ")")
+            mount = try FuseMount(source: backing, mountpoint: mnt, options: workload.server, dir: scratch.path,
+                                  executable: executable, strategy: strategy)
             root = mnt
         }
 
@@ -70,11 +80,23 @@ public enum RunCoordinator {
         let limit = UInt64(watchdogSeconds * 1e9)
         var stalled = false
         var serverDied: String?
+        var supervisor: FaultSupervisor?
+        let supervisorDone = DispatchSemaphore(value: 0)
         reporter.phase("running \(workload.name) on \(target.rawValue): \(workload.load.threads) threads, "
-                       + "\(fmtSeconds(workload.load.warmup)) warm-up, \(fmtSeconds(workload.load.duration)) measured")
-        let load = generator.run { p in
+                       + "\(fmtSeconds(workload.load.warmup)) warm-up, \(fmtSeconds(workload.load.duration)) measured"
+                       + (workload.faults.isEmpty ? "" : ", \(workload.faults.count) fault spec(s)"))
+        let load = generator.run(onStart: { phases in
+            guard let m = mount, !workload.faults.isEmpty else { return }
+            let s = FaultSupervisor(mount: m, control: generator.control, faults: workload.faults, phases: phases,
+                                    duration: workload.load.duration)
+            supervisor = s
+            Thread.detachNewThread {
+                s.run()
+                supervisorDone.signal()
+            }
+        }, progress: { p in
             reporter.progress(p)
-            if let m = mount, serverDied == nil, let st = m.server.poll() {
+            if supervisor == nil, let m = mount, serverDied == nil, let st = m.server.poll() {
                 serverDied = "the reference server \(m.server.describe(st)) during the run. Its log:\n\(m.server.logTail())"
                 m.abortConnection()
                 generator.control.stop()
@@ -84,28 +106,64 @@ public enum RunCoordinator {
                 mount?.abortConnection()
                 generator.control.stop()
             }
+        })
+        debugTrace("load finished")
+        if let s = supervisor {
+            s.finished.store(true, ordering: .relaxed)
+            supervisorDone.wait()
         }
+        debugTrace("supervisor finished")
         if fbshim_stop_requested() != 0 { throw SupervisorError.interrupted }
         if let serverDied { throw SupervisorError.failed(serverDied) }
+        if let failure = supervisor?.failure { throw failure }
         if stalled {
             // A server that stopped answering will not exit on unmount either.
             mount?.server.killAndReap()
             throw SupervisorError.watchdog("an operation on \(root) made no progress for \(fmtSeconds(watchdogSeconds)); "
                                            + "aborted the FUSE connection. Server log:\n\(mount?.server.logTail() ?? "")")
         }
-        var server: ServerReport?
+        var reports: [ServerReport] = []
         if let m = mount {
+            debugTrace("unmounting")
             let status = m.unmount()
-            server = m.serverReport()
+            debugTrace("unmounted; server status \(status.map(String.init) ?? "none")")
+            reports = m.serverReports()
             if let status, status != 0 {
                 throw SupervisorError.failed("the reference server \(m.server.describe(status)) at unmount. "
                                              + "Its log:\n\(m.server.logTail())")
             }
         }
-        return RunResult(target: target.rawValue, workload: workload.asRun,
-                         startedAt: ISO8601.string(load.measureStartedAt), measuredSeconds: load.measuredSeconds,
-                         threads: workload.load.threads, operations: load.operations, total: load.total,
-                         timeline: load.timeline, server: server)
+        var result = RunResult(target: target.rawValue, workload: workload.asRun,
+                               startedAt: ISO8601.string(load.measureStartedAt), measuredSeconds: load.measuredSeconds,
+                               threads: workload.load.threads, operations: load.operations, total: load.total,
+                               timeline: load.timeline, server: reports.first)
+        result.strategy = strategy?.rawValue
+        if reports.count > 1 { result.restartedServers = Array(reports.dropFirst()) }
+        if let s = supervisor { result.faults = merge(s.timings, load: load) }
+        return result
+    }
+
+    /// Adds the client side of each fault to the server-side timings.
+    static func merge(_ timings: [FaultTiming], load: LoadResult) -> [FaultEvent] {
+        let endNs = UInt64(load.measuredSeconds * 1e9)
+        return timings.enumerated().map { n, t in
+            var e = t.event
+            guard e.triggered else { return e }
+            if let c = load.faults[e.index] {
+                e.clientStall = .nanoseconds(c.stallNs)
+                e.operationsInFlight = c.inFlight
+                e.latencyAfter = c.latencyAfter
+                e.errorsAfter = c.errorsAfter
+                e.applicationErrors.value = Double(c.errorsAfter.values.flatMap(\.values).reduce(0, +))
+                if let r = c.firstResumeNs, r >= t.faultNs { e.outageToClientResume = .nanoseconds(r - t.faultNs) }
+            }
+            let faultOffset = t.faultNs - min(t.faultNs, load.measureStartNs)
+            let next = n + 1 < timings.count ? timings[n + 1].faultNs - min(timings[n + 1].faultNs, load.measureStartNs)
+                                             : endNs
+            e.recoveryToThroughput = Recovery.timeToThroughput(load.timeline, faultNs: faultOffset,
+                                                               limitNs: max(next, faultOffset)).map { .nanoseconds($0) }
+            return e
+        }
     }
 }
 

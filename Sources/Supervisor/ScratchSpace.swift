@@ -5,6 +5,7 @@
 // a directory whose lock can be taken belongs to a dead run.
 import Foundation
 import Glibc
+import ResultModel
 
 /// One run's scratch directory.
 public final class ScratchSpace {
@@ -46,9 +47,14 @@ public final class ScratchSpace {
         return p
     }
 
-    /// Removes the scratch directory. Call only once nothing is mounted in it.
+    /// Removes the scratch directory (kept, for debugging, when
+    /// $FUSEBENCH_KEEP_SCRATCH is set). Call only once nothing is mounted in it.
     public func remove() {
-        try? FileManager.default.removeItem(atPath: path)
+        if getenv("FUSEBENCH_KEEP_SCRATCH") == nil {
+            try? FileManager.default.removeItem(atPath: path)
+        } else {
+            writeStderr("fusebench: kept scratch directory \(path)\n")
+        }
         close(lockFd)
     }
 

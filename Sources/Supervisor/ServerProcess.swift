@@ -2,25 +2,115 @@
 // descriptors it needs at fixed numbers, its stderr in a log file, and
 // ended only by its pid.
 import Foundation
+import CFuseShim
 import Glibc
+import Synchronization
 
-/// A child process.
+/// The harness's lifeline: a pipe whose write end only this process holds.
+/// Servers get the read end and exit when it reports EOF, that is when the
+/// harness is gone, however it died. (PR_SET_PDEATHSIG would fire when the
+/// *thread* that spawned a server exits, which is wrong for servers started
+/// by the fault supervisor's thread.)
+public enum Lifeline {
+    /// The read end, to hand to children.
+    public static let readEnd: Int32 = {
+        var fds: [Int32] = [0, 0]
+        precondition(pipe(&fds) == 0, "pipe for the lifeline failed")
+        _ = fcntl(fds[0], F_SETFD, FD_CLOEXEC)
+        _ = fcntl(fds[1], F_SETFD, FD_CLOEXEC)
+        return fds[0]
+    }()
+}
+
+/// A server process started through the Spawner: known by pid and pidfd
+/// (so signals reach exactly it), its exit status reported by the spawner.
 public final class ServerProcess: @unchecked Sendable {
     /// Its pid.
     public let pid: pid_t
     /// Where its stderr goes.
     public let logPath: String
-    private var status: Int32?
+    private let pidfd: Int32
+    private let spawner: Spawner?
 
-    private init(pid: pid_t, logPath: String) {
+    init(pid: pid_t, pidfd: Int32, logPath: String, spawner: Spawner?) {
         self.pid = pid
+        self.pidfd = pidfd
         self.logPath = logPath
+        self.spawner = spawner
     }
 
-    /// Spawns `executable` with `arguments`; `descriptors` maps our fds to
-    /// the numbers the child sees. Everything else is closed on exec.
-    public static func spawn(executable: String, arguments: [String], descriptors: [(Int32, Int32)],
-                             logPath: String) throws -> ServerProcess {
+    deinit { if pidfd >= 0 { close(pidfd) } }
+
+    /// Stands in before the first spawn; counts as exited.
+    static let placeholder = ServerProcess(pid: 0, pidfd: -1, logPath: "/dev/null", spawner: nil)
+
+    /// Whether the process has exited (its pidfd is readable).
+    public var hasExited: Bool { waitPidfd(0) }
+
+    private func waitPidfd(_ timeoutMs: Int32) -> Bool {
+        guard pidfd >= 0 else { return true }
+        var p = pollfd(fd: pidfd, events: Int16(POLLIN), revents: 0)
+        while true {
+            let r = Glibc.poll(&p, 1, timeoutMs)
+            if r < 0 && errno == EINTR { continue }
+            return r > 0
+        }
+    }
+
+    /// The wait status once it has exited (nil while it runs). The status
+    /// comes from the spawner, a moment after the exit; -1 if it never comes.
+    @discardableResult
+    public func poll() -> Int32? {
+        guard hasExited else { return nil }
+        guard let spawner else { return 0 }
+        return spawner.status(of: pid, waitingUpTo: 1) ?? -1
+    }
+
+    /// Blocks until it has exited; returns the wait status.
+    @discardableResult
+    public func waitForExit() -> Int32? {
+        _ = waitPidfd(-1)
+        return poll()
+    }
+
+    /// Waits up to `timeout` seconds; returns the wait status, or nil.
+    public func wait(timeout: Double) -> Int32? {
+        _ = waitPidfd(Int32(max(0, timeout * 1000)))
+        return poll()
+    }
+
+    /// Sends a signal through the pidfd, while it runs.
+    public func signal(_ sig: Int32) {
+        if pidfd >= 0 && !hasExited { _ = fbshim_pidfd_send_signal(pidfd, sig) }
+    }
+
+    /// Kills and waits for the exit.
+    public func killAndReap() {
+        signal(SIGKILL)
+        _ = wait(timeout: 10)
+    }
+
+    /// "exited with 1", "was killed by signal 9".
+    public func describe(_ status: Int32) -> String {
+        if status == -1 { return "exited (status unknown)" }
+        let sig = status & 0x7f
+        return sig == 0 ? "exited with \((status >> 8) & 0xff)" : "was killed by signal \(sig)"
+    }
+
+    /// The last lines of the server's log.
+    public func logTail(_ lines: Int = 12) -> String {
+        let text = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
+        return text.split(separator: "\n", omittingEmptySubsequences: false).suffix(lines).joined(separator: "\n")
+    }
+
+    /// posix_spawn with `descriptors` mapped to fixed numbers, stdin and
+    /// stdout on /dev/null, stderr appended to `logPath`, default signal
+    /// handling, and a process group of its own (a terminal's Ctrl-C reaches
+    /// the harness, which shuts servers down in order). Everything else is
+    /// closed on exec. Only the spawner calls this for servers: a process
+    /// holding files on a FUSE mount must not fork (see Spawner).
+    static func posixSpawn(executable: String, arguments: [String], descriptors: [(Int32, Int32)],
+                           logPath: String) throws -> pid_t {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
@@ -30,12 +120,12 @@ public final class ServerProcess: @unchecked Sendable {
         // Move sources out of the way of the targets first, so that a
         // source that already sits on a target number cannot be clobbered.
         var moved: [(Int32, Int32)] = []
+        defer { for (high, _) in moved { close(high) } }
         for (from, to) in descriptors {
             let high = fcntl(from, F_DUPFD_CLOEXEC, 100)
             if high < 0 { throw SupervisorError.failed("fcntl(F_DUPFD_CLOEXEC) failed: \(String(cString: strerror(errno)))") }
             moved.append((high, to))
         }
-        defer { for (high, _) in moved { close(high) } }
         for (high, to) in moved { posix_spawn_file_actions_adddup2(&actions, high, to) }
 
         var attr = posix_spawnattr_t()
@@ -46,10 +136,8 @@ public final class ServerProcess: @unchecked Sendable {
         posix_spawnattr_setsigmask(&attr, &empty)
         var defaults = sigset_t()
         sigemptyset(&defaults)
-        for s in [SIGINT, SIGTERM, SIGHUP, SIGPIPE] { sigaddset(&defaults, s) }
+        for s in [SIGINT, SIGTERM, SIGHUP, SIGPIPE, SIGCHLD] { sigaddset(&defaults, s) }
         posix_spawnattr_setsigdefault(&attr, &defaults)
-        // Its own process group: a terminal's Ctrl-C reaches the harness,
-        // which then shuts the server down in order.
         posix_spawnattr_setpgroup(&attr, 0)
         posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP))
 
@@ -61,52 +149,6 @@ public final class ServerProcess: @unchecked Sendable {
         guard rc == 0 else {
             throw SupervisorError.failed("cannot start \(executable): \(String(cString: strerror(rc)))")
         }
-        return ServerProcess(pid: pid, logPath: logPath)
-    }
-
-    /// Reaps the child if it has exited; returns its wait status.
-    @discardableResult
-    public func poll() -> Int32? {
-        if let status { return status }
-        var st: Int32 = 0
-        let r = waitpid(pid, &st, WNOHANG)
-        if r == pid { status = st }
-        return status
-    }
-
-    /// Whether it is still running.
-    public var isRunning: Bool { poll() == nil }
-
-    /// Waits up to `timeout` seconds; returns the wait status, or nil.
-    public func wait(timeout: Double) -> Int32? {
-        let deadline = Date().addingTimeInterval(timeout)
-        while Date() < deadline {
-            if let s = poll() { return s }
-            usleep(2000)
-        }
-        return poll()
-    }
-
-    /// Sends a signal (only while not yet reaped, so the pid is still ours).
-    public func signal(_ sig: Int32) {
-        if poll() == nil { kill(pid, sig) }
-    }
-
-    /// Kills and reaps.
-    public func killAndReap() {
-        signal(SIGKILL)
-        _ = wait(timeout: 10)
-    }
-
-    /// "exited with 1", "killed by signal 9".
-    public func describe(_ status: Int32) -> String {
-        let sig = status & 0x7f
-        return sig == 0 ? "exited with \((status >> 8) & 0xff)" : "was killed by signal \(sig)"
-    }
-
-    /// The last lines of the server's log.
-    public func logTail(_ lines: Int = 12) -> String {
-        let text = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
-        return text.split(separator: "\n", omittingEmptySubsequences: false).suffix(lines).joined(separator: "\n")
+        return pid
     }
 }

@@ -6,6 +6,8 @@ public enum SupervisorError: Error, CustomStringConvertible {
     case environment(String)
     /// Something failed during the run (exit 1).
     case failed(String)
+    /// The request does not make sense (exit 2).
+    case input(String)
     /// A watchdog gave up on a mount or server (exit 4).
     case watchdog(String)
     /// A stop signal arrived (exit 130).
@@ -14,7 +16,7 @@ public enum SupervisorError: Error, CustomStringConvertible {
     /// The message.
     public var description: String {
         switch self {
-        case .environment(let m), .failed(let m), .watchdog(let m): return m
+        case .environment(let m), .failed(let m), .input(let m), .watchdog(let m): return m
         case .interrupted: return "interrupted by a signal; the mount and scratch space were cleaned up"
         }
     }

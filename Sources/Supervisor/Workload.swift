@@ -15,13 +15,21 @@ public struct Workload: Codable, Equatable, Sendable {
     public var load: LoadSpec
     /// The reference server's configuration.
     public var server: ServerOptions
+    /// Faults injected during the measured phase.
+    public var faults: [FaultSpec] = []
+    /// Restart strategies to run the workload with, one run each (empty:
+    /// one run, no restarts; a fault then ends the run with an error).
+    public var strategies: [Strategy] = []
 
     /// A workload.
-    public init(name: String, description: String, load: LoadSpec, server: ServerOptions) {
+    public init(name: String, description: String, load: LoadSpec, server: ServerOptions,
+                faults: [FaultSpec] = [], strategies: [Strategy] = []) {
         self.name = name
         self.description = description
         self.load = load
         self.server = server
+        self.faults = faults
+        self.strategies = strategies
     }
 
     /// Reads and checks a workload file. Throws WorkloadError.
@@ -52,8 +60,19 @@ public struct Workload: Codable, Equatable, Sendable {
         let description = try r.string("description", default: "")
         let load = try LoadSpec.read(&r)
         let server = try ServerOptions.read(try r.object("server"))
+        let faults = try (try r.array("faults") ?? []).enumerated().map { i, v in
+            var f = try ObjectReader(v, file: file, path: "faults[\(i)]")
+            return try FaultSpec.read(&f)
+        }
+        let strategies = try (try r.array("strategies") ?? []).enumerated().map { i, v -> Strategy in
+            guard case .string(let s) = v, let st = Strategy(rawValue: s) else {
+                throw r.error("strategies[\(i)]", "unknown strategy \(v.compact); expected one of: \(Strategy.names)")
+            }
+            return st
+        }
         try r.finish()
-        return Workload(name: name, description: description, load: load, server: server)
+        return Workload(name: name, description: description, load: load, server: server, faults: faults,
+                        strategies: strategies)
     }
 
     /// The workload as run, for results: the workload file format with
@@ -64,6 +83,8 @@ public struct Workload: Codable, Equatable, Sendable {
         o["name"] = .string(name)
         o["description"] = .string(description)
         o["server"] = (try? JSONValue.from(server)) ?? .null
+        if !faults.isEmpty { o["faults"] = .array(faults.map(\.asWorkloadJSON)) }
+        if !strategies.isEmpty { o["strategies"] = .array(strategies.map { .string($0.rawValue) }) }
         return .object(o)
     }
 }

@@ -17,7 +17,7 @@ struct Fusebench: ParsableCommand {
         answering); 130 interrupted.
         """,
         version: ToolInfo.version,
-        subcommands: [RunCommand.self, BenchCommand.self, ServeCommand.self, ValidateCommand.self,
+        subcommands: [RunCommand.self, BenchCommand.self, ServeCommand.self, ValidateCommand.self, SpawnerCommand.self,
                       ResolveNodeCommand.self]
     )
 

@@ -45,6 +45,7 @@ func mapped<T>(_ body: () throws -> T) throws -> T {
         switch e {
         case .environment(let m): throw CLIError.environment(m)
         case .failed(let m): throw CLIError.failed(m)
+        case .input(let m): throw CLIError.input(m)
         case .watchdog(let m): throw CLIError.watchdog(m)
         case .interrupted: throw CLIError.interrupted
         }

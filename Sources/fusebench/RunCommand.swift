@@ -3,6 +3,7 @@ import ArgumentParser
 import CFuseShim
 import Foundation
 import LoadGen
+import FuseServer
 import ResultModel
 import Supervisor
 
@@ -25,14 +26,39 @@ struct RunCommand: ParsableCommand {
     @Option(help: "reference (the FUSE server) or native (the backing directory, no FUSE).")
     var target: Target = .reference
 
+    @Option(help: ArgumentHelp("Restart strategies, comma-separated: one run each, side by side.",
+                               valueName: "a,b,..."))
+    var strategy: String?
+
+    @Option(help: ArgumentHelp("""
+        A fault, replacing the workload's: kill:at=2s, kill:every=2s, kill:after=20000, \
+        crash-in-op:op=WRITE,phase=after,at=1s, hang:at=1s,for=500ms,then=resume (repeatable).
+        """, valueName: "spec"))
+    var fault: [String] = []
+
     @OptionGroup var overrides: LoadOverrides
 
     @OptionGroup var out: ResultOutput
 
+    func validate() throws {
+        if let strategy {
+            for name in strategy.split(separator: ",") where Strategy(rawValue: String(name)) == nil {
+                throw ValidationError("--strategy: unknown strategy \"\(name)\"; expected: \(Strategy.names)")
+            }
+        }
+    }
+
     func run() throws {
         var w = try loadWorkload(workload)
         overrides.apply(&w)
-        let runResult: RunResult = try mapped {
+        if !fault.isEmpty {
+            do { w.faults = try fault.map(FaultSpec.parse) } catch let e as WorkloadError {
+                throw CLIError.input(e.description)
+            }
+        }
+        if let strategy { w.strategies = strategy.split(separator: ",").compactMap { Strategy(rawValue: String($0)) } }
+        let strategies: [Strategy?] = w.strategies.isEmpty ? [nil] : w.strategies
+        let runs: [RunResult] = try mapped {
             if target == .reference {
                 try HostCheck.requireFuse()
                 try MountNamespace.enter()
@@ -40,10 +66,13 @@ struct RunCommand: ParsableCommand {
             fbshim_install_stop_signals()
             let printer = ProgressPrinter(quiet: out.quiet)
             defer { printer.clear() }
-            return try RunCoordinator.run(w, target: target, executable: ToolInfo.executable, reporter: printer)
+            return try strategies.map { s in
+                try RunCoordinator.run(w, target: target, strategy: s, executable: ToolInfo.executable,
+                                       reporter: printer)
+            }
         }
         let doc = ResultDocument(kind: "run", tool: ToolInfo.identity, command: CommandLine.arguments,
-                                 environment: .current(), runs: [runResult])
+                                 environment: .current(), runs: runs)
         try out.publish(doc, stem: "\(w.name)-\(target.rawValue)")
     }
 }

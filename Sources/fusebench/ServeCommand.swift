@@ -31,12 +31,16 @@ struct ServeCommand: ParsableCommand {
     @Option(help: "File for the shared statistics region.")
     var statsFile: String?
 
-    @Option(help: ArgumentHelp("Exit when this process (the harness) dies.", visibility: .hidden))
-    var parentPid: Int32?
+    @Option(help: ArgumentHelp("Read end of the harness's lifeline pipe: exit at its EOF.", visibility: .hidden))
+    var lifelineFd: Int32?
 
     @Option(help: ArgumentHelp("Server options as JSON (from the harness); replaces the option flags.",
                                visibility: .hidden))
     var configJson: String?
+
+    @Option(help: ArgumentHelp("Restart options as JSON (from the harness): instance, resume, handles.",
+                               visibility: .hidden))
+    var restartJson: String?
 
     func validate() throws {
         var st = stat()
@@ -46,11 +50,9 @@ struct ServeCommand: ParsableCommand {
     }
 
     func run() throws {
-        if let parentPid {
-            _ = fbshim_set_parent_death_signal(SIGKILL)
-            if getppid() != parentPid { throw ExitCode(1) }
-        }
+        if let lifelineFd { watchLifeline(lifelineFd) }
         umask(0)
+        fbshim_disable_core_dumps()
         raiseDescriptorLimit()
         let stats: StatsRegion
         do {
@@ -64,9 +66,15 @@ struct ServeCommand: ParsableCommand {
                 throw CLIError.input("--config-json is not a server configuration: \(error)")
             }
         }
+        var restart = RestartOptions()
+        if let restartJson {
+            do { restart = try JSONDecoder().decode(RestartOptions.self, from: Data(restartJson.utf8)) } catch {
+                throw CLIError.input("--restart-json is not a restart configuration: \(error)")
+            }
+        }
         let fs: PassthroughFS
         do {
-            fs = try PassthroughFS(source: source, options: options, stats: stats)
+            fs = try PassthroughFS(source: source, options: options, restart: restart, stats: stats)
         } catch where error.code == EOPNOTSUPP {
             throw CLIError.environment("""
                 the backing file system of \(source) has no 8-byte (inode, generation) file handles, \
@@ -93,5 +101,19 @@ func raiseDescriptorLimit() {
     if getrlimit(Int32(RLIMIT_NOFILE.rawValue), &rl) == 0 && rl.rlim_cur < rl.rlim_max {
         rl.rlim_cur = rl.rlim_max
         _ = setrlimit(Int32(RLIMIT_NOFILE.rawValue), &rl)
+    }
+}
+
+/// Kills this process when the lifeline pipe reaches EOF (the harness died).
+func watchLifeline(_ fd: Int32) {
+    _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+    Thread.detachNewThread {
+        var b: UInt8 = 0
+        while true {
+            let n = read(fd, &b, 1)
+            if n < 0 && errno == EINTR { continue }
+            break
+        }
+        kill(getpid(), SIGKILL)
     }
 }

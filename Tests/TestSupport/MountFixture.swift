@@ -21,16 +21,15 @@ public final class MountFixture {
     /// The mount.
     public private(set) var mount: FuseMount?
 
-    /// Mounts a reference server with `options`.
-    public init(options: ServerOptions = ServerOptions()) throws {
+    /// Mounts a reference server with `options`, restartable by `strategy`.
+    public init(options: ServerOptions = ServerOptions(), strategy: Strategy? = nil) throws {
         try Isolation.requireMountSandbox()
         scratch = try ScratchSpace()
         backing = try scratch.directory("backing")
         mountpoint = try scratch.directory("mnt")
         native = try scratch.directory("native")
-        mount = try FuseMount(source: backing, mountpoint: mountpoint, options: options,
-                              statsPath: scratch.file("stats"), logPath: scratch.file("server.log"),
-                              executable: Binary.path)
+        mount = try FuseMount(source: backing, mountpoint: mountpoint, options: options, dir: scratch.path,
+                              executable: Binary.path, strategy: strategy)
     }
 
     /// The server's statistics now.

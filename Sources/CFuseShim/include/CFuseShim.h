@@ -129,6 +129,15 @@ void fbshim_set_thread_resent(int resent);
 int fbshim_thread_resent(void);
 /// setrlimit(RLIMIT_CORE, 0): an injected crash leaves no core file.
 void fbshim_disable_core_dumps(void);
+/// pidfd_open(2) and pidfd_send_signal(2): exact handles on processes.
+int fbshim_pidfd_open(pid_t pid);
+int fbshim_pidfd_send_signal(int pidfd, int sig);
+/// sendmsg/recvmsg of one datagram with up to `max_fds` descriptors
+/// (SCM_RIGHTS): the control-message macros are not importable.
+ssize_t fbshim_send_with_fds(int sock, const void *buf, size_t len, const int *fds, int nfds);
+ssize_t fbshim_recv_with_fds(int sock, void *buf, size_t len, int *fds, int max_fds, int *nfds);
+/// socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC).
+int fbshim_seqpacket_pair(int fds[2]);
 /// Number of threads of the calling process (from /proc/self/stat).
 int fbshim_thread_count(void);
 

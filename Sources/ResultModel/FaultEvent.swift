@@ -1,0 +1,98 @@
+// What one injected fault did, measured on both sides of the connection.
+
+/// Requests by opcode in equal windows before a fault and after the restart.
+public struct RevalidationCost: Codable, Equatable, Sendable {
+    /// Window length in seconds (1, or shorter when the next fault came sooner).
+    public var windowSeconds: Double
+    /// Requests by opcode in the window before the fault (old server).
+    public var requestsBefore: [String: UInt64]
+    /// Requests by opcode in the window after the restart (new server).
+    public var requestsAfter: [String: UInt64]
+    /// Time the new server spent invalidating before serving (eager).
+    public var serverTime: Metric
+    /// Invalidation notifications sent by the new server.
+    public var notifications: UInt64
+
+    /// A cost from its parts.
+    public init(windowSeconds: Double, requestsBefore: [String: UInt64], requestsAfter: [String: UInt64],
+                serverTime: Metric, notifications: UInt64) {
+        self.windowSeconds = windowSeconds
+        self.requestsBefore = requestsBefore
+        self.requestsAfter = requestsAfter
+        self.serverTime = serverTime
+        self.notifications = notifications
+    }
+}
+
+/// One fault and its consequences.
+public struct FaultEvent: Codable, Equatable, Sendable {
+    /// Position in the run's fault schedule.
+    public var index: Int
+    /// "kill", "crash-in-op" or "hang".
+    public var kind: String
+    /// Details: "WRITE after", "0.5 s then resume", "after 20000 requests".
+    public var detail: String?
+    /// Seconds into the measured phase when the fault struck.
+    public var atSeconds: Double
+    /// False when the fault never fired (a crash-in-op whose opcode never came).
+    public var triggered: Bool
+    /// Whether a new server instance was started.
+    public var restarted: Bool
+    /// From the fault to the first reply of the new server (server clock).
+    public var outageToServerReply: Metric?
+    /// From the fault to the first successful completion of an operation
+    /// that was in flight at the fault.
+    public var outageToClientResume: Metric?
+    /// Longest operation in flight at the fault.
+    public var clientStall: Metric
+    /// Operations in flight at the fault.
+    public var operationsInFlight: UInt64
+    /// Time until the throughput timeline is back to 90 % of its median over
+    /// the second before the fault (10 ms resolution); absent when it did not
+    /// recover before the next fault or the end.
+    public var recoveryToThroughput: Metric?
+    /// Latency of operations completing within 1 s after the fault.
+    public var latencyAfter: LatencyDistribution
+    /// Operations that failed within 1 s after the fault.
+    public var applicationErrors: Metric
+    /// The same by operation and errno name.
+    public var errorsAfter: [String: [String: UInt64]]
+    /// Requests re-delivered by FUSE_NOTIFY_RESEND to the new server.
+    public var resentRequests: UInt64
+    /// Resent non-idempotent requests that failed because they had already
+    /// taken effect (an UNLINK answering ENOENT, a CREATE answering EEXIST).
+    public var resentAnomalies: UInt64
+    /// File handles of the old server reopened by the new one.
+    public var reopenedHandles: UInt64
+    /// File handles of the old server refused by the new one (EBADF).
+    public var refusedHandles: UInt64
+    /// Requests for node ids the new server could not resolve (ESTALE).
+    public var unknownNodeIds: UInt64
+    /// Revalidation requests around the restart.
+    public var revalidation: RevalidationCost?
+
+    /// An event; the measurements are filled in by the supervisor.
+    public init(index: Int, kind: String, detail: String?, atSeconds: Double) {
+        self.index = index
+        self.kind = kind
+        self.detail = detail
+        self.atSeconds = atSeconds
+        triggered = false
+        restarted = false
+        clientStall = Metric(0, unit: "ns", better: .lower)
+        operationsInFlight = 0
+        latencyAfter = .empty
+        applicationErrors = Metric(0, unit: "ops", better: .lower)
+        errorsAfter = [:]
+        resentRequests = 0
+        resentAnomalies = 0
+        reopenedHandles = 0
+        refusedHandles = 0
+        unknownNodeIds = 0
+    }
+}
+
+extension Metric {
+    /// A duration in nanoseconds (lower is better).
+    public static func nanoseconds(_ v: UInt64) -> Metric { Metric(Double(v), unit: "ns", better: .lower) }
+}

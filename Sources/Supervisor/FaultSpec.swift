@@ -1,0 +1,154 @@
+// Faults: what to do to the server during the measured phase, and when.
+import FuseServer
+import LoadGen
+import ResultModel
+
+/// One kind of fault.
+public enum FaultKind: Equatable, Sendable, Codable {
+    /// SIGKILL of the server.
+    case kill
+    /// The server aborts while handling `opcode`, before the work or after
+    /// it but before replying.
+    case crashInOp(opcode: String, phase: String)
+    /// SIGSTOP for `seconds`, then `then` ("resume" or "kill").
+    case hang(seconds: Double, then: String)
+
+    /// "kill", "crash-in-op", "hang".
+    public var name: String {
+        switch self {
+        case .kill: return "kill"
+        case .crashInOp: return "crash-in-op"
+        case .hang: return "hang"
+        }
+    }
+}
+
+/// When a fault happens: at a time, repeatedly, or after a number of
+/// requests (seconds are from the start of the measured phase).
+public enum FaultTrigger: Equatable, Sendable, Codable {
+    /// Once, `seconds` into the measured phase.
+    case at(Double)
+    /// Every `seconds`, from `seconds` on.
+    case every(Double)
+    /// Once the server has answered `n` more requests (counted from the
+    /// start of the measured phase).
+    case afterRequests(UInt64)
+}
+
+/// A fault and its trigger.
+public struct FaultSpec: Equatable, Sendable, Codable {
+    /// What.
+    public var kind: FaultKind
+    /// When.
+    public var trigger: FaultTrigger
+
+    /// A fault.
+    public init(kind: FaultKind, trigger: FaultTrigger) {
+        self.kind = kind
+        self.trigger = trigger
+    }
+
+    static let opcodeNames = Opcode.allCases.map(\.name)
+
+    /// Reads one entry of a workload's "faults" array.
+    static func read(_ r: inout ObjectReader) throws -> FaultSpec {
+        let kindName = try r.string("kind")
+        let kind: FaultKind
+        switch kindName {
+        case "kill":
+            kind = .kill
+        case "crash-in-op":
+            let op = try r.string("op").uppercased()
+            guard opcodeNames.contains(op) else {
+                throw r.error("op", "unknown FUSE opcode \"\(op)\"; expected one of: \(opcodeNames.joined(separator: ", "))")
+            }
+            let phase = try r.string("phase", default: "before")
+            guard phase == "before" || phase == "after" else {
+                throw r.error("phase", "expected \"before\" (the work) or \"after\" (the work, before the reply), got \"\(phase)\"")
+            }
+            kind = .crashInOp(opcode: op, phase: phase)
+        case "hang":
+            let secs = try r.seconds("for", default: 0.5, range: 0.001...3600)
+            let then = try r.string("then", default: "resume")
+            guard then == "resume" || then == "kill" else {
+                throw r.error("then", "expected \"resume\" or \"kill\", got \"\(then)\"")
+            }
+            kind = .hang(seconds: secs, then: then)
+        default:
+            throw r.error("kind", "unknown fault \"\(kindName)\"; expected kill, crash-in-op or hang")
+        }
+        let at = r.value("at")
+        let every = r.value("every")
+        let after = r.value("afterRequests")
+        let given = [at, every, after].compactMap { $0 }.count
+        guard given == 1 else {
+            throw r.error(given == 0 ? "at" : "every",
+                          "give exactly one of \"at\" (a time), \"every\" (a period) or \"afterRequests\" (a count)")
+        }
+        var trigger: FaultTrigger
+        var copy = r
+        if at != nil {
+            trigger = .at(try copy.seconds("at", default: 0, range: 0...86400))
+        } else if every != nil {
+            trigger = .every(try copy.seconds("every", default: 1, range: 0.05...86400))
+        } else {
+            guard kind == .kill else {
+                throw r.error("afterRequests", "only a kill can be triggered after a number of requests")
+            }
+            trigger = .afterRequests(UInt64(try copy.int("afterRequests", default: 1, range: 1...Int(Int32.max))))
+        }
+        try r.finish()
+        return FaultSpec(kind: kind, trigger: trigger)
+    }
+
+    /// The times (seconds into the measured phase) at which this fault
+    /// fires during `duration`; nil for request-count triggers.
+    public func times(duration: Double) -> [Double]? {
+        switch trigger {
+        case .at(let t): return t < duration ? [t] : []
+        case .every(let p): return Array(stride(from: p, to: duration, by: p))
+        case .afterRequests: return nil
+        }
+    }
+
+    /// Parses the command-line form "kind:key=value,key=value", e.g.
+    /// "kill:every=2s", "crash-in-op:op=WRITE,phase=after,at=1s".
+    public static func parse(_ text: String) throws -> FaultSpec {
+        let parts = text.split(separator: ":", maxSplits: 1)
+        var object: [String: JSONValue] = ["kind": .string(String(parts[0]))]
+        if parts.count > 1 {
+            for pair in parts[1].split(separator: ",") {
+                let kv = pair.split(separator: "=", maxSplits: 1)
+                guard kv.count == 2 else {
+                    throw WorkloadError(file: "--fault \(text)", field: String(pair), problem: "expected key=value")
+                }
+                let key = kv[0] == "after" ? "afterRequests" : String(kv[0])
+                object[key] = Double(kv[1]).map { .number($0) } ?? .string(String(kv[1]))
+            }
+        }
+        var r = try ObjectReader(.object(object), file: "--fault \(text)", path: "")
+        return try read(&r)
+    }
+}
+
+extension FaultSpec {
+    /// The fault in the workload file format.
+    var asWorkloadJSON: JSONValue {
+        var o: [String: JSONValue] = ["kind": .string(kind.name)]
+        switch kind {
+        case .kill: break
+        case .crashInOp(let op, let phase):
+            o["op"] = .string(op)
+            o["phase"] = .string(phase)
+        case .hang(let secs, let then):
+            o["for"] = .number(secs)
+            o["then"] = .string(then)
+        }
+        switch trigger {
+        case .at(let t): o["at"] = .number(t)
+        case .every(let p): o["every"] = .number(p)
+        case .afterRequests(let n): o["afterRequests"] = .number(Double(n))
+        }
+        return .object(o)
+    }
+}

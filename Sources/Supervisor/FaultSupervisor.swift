@@ -1,0 +1,214 @@
+// The thread that injects faults into a running server and restarts it as
+// the strategy says, timing each step on the monotonic clock that the
+// server's stats region and the load threads share.
+import CFuseShim
+import Foundation
+import FuseServer
+import Glibc
+import LoadGen
+import ResultModel
+import Synchronization
+
+/// One fault to inject: which spec, and when (seconds into the measured
+/// phase; nil for a request-count trigger).
+struct ScheduledFault {
+    let index: Int
+    let spec: FaultSpec
+    let at: Double?
+}
+
+/// Server-side timings of one fault, kept until the client side is merged.
+struct FaultTiming {
+    var event: FaultEvent
+    var faultNs: UInt64 = 0
+}
+
+/// A trace line on standard error when $FUSEBENCH_DEBUG is set.
+func debugTrace(_ text: @autoclosure () -> String) {
+    guard getenv("FUSEBENCH_DEBUG") != nil else { return }
+    writeStderr(String(format: "[%.6f] ", Double(fbshim_monotonic_ns()) / 1e9) + text() + "\n")
+}
+
+/// Injects the schedule into `mount` while the load runs.
+final class FaultSupervisor: @unchecked Sendable {
+    let mount: FuseMount
+    let control: LoadControl
+    let schedule: [ScheduledFault]
+    let phases: Phases
+    let finished = Atomic<Bool>(false)
+    private(set) var timings: [FaultTiming] = []
+    private(set) var failure: SupervisorError?
+    private var samples: [(ns: UInt64, counts: [String: UInt64])] = []
+
+    /// Window for revalidation counts and recovery.
+    static let windowNs: UInt64 = 1_000_000_000
+
+    init(mount: FuseMount, control: LoadControl, faults: [FaultSpec], phases: Phases, duration: Double) {
+        self.mount = mount
+        self.control = control
+        self.phases = phases
+        var list: [ScheduledFault] = []
+        var i = 0
+        for f in faults {
+            if let times = f.times(duration: duration) {
+                for t in times { list.append(ScheduledFault(index: 0, spec: f, at: t)) }
+            } else {
+                list.append(ScheduledFault(index: 0, spec: f, at: nil))
+            }
+        }
+        list.sort { ($0.at ?? -1) < ($1.at ?? -1) }
+        schedule = list.map { s in
+            defer { i += 1 }
+            return ScheduledFault(index: i, spec: s.spec, at: s.at)
+        }
+    }
+
+    /// The thread body.
+    func run() {
+        for (n, item) in schedule.enumerated() {
+            if item.at != nil || item.spec.trigger == .afterRequests(0) {
+                let due = phases.measureStart + UInt64((item.at ?? 0) * 1e9)
+                guard sleepSampling(until: due) else { return }
+            } else {
+                guard sleepSampling(until: phases.measureStart) else { return }
+            }
+            let nextDue = n + 1 < schedule.count ? schedule[n + 1].at.map { phases.measureStart + UInt64($0 * 1e9) } : nil
+            do {
+                try inject(item, nextDue: nextDue ?? phases.end)
+            } catch let e as SupervisorError {
+                failure = e
+                mount.abortConnection()
+                control.stop()
+                return
+            } catch {
+                failure = .failed("\(error)")
+                control.stop()
+                return
+            }
+        }
+    }
+
+    /// Sleeps until `ns`, sampling the server's counters every 20 ms;
+    /// false when the run ended first.
+    private func sleepSampling(until ns: UInt64) -> Bool {
+        while true {
+            if finished.load(ordering: .relaxed) || control.stopFlag.load(ordering: .relaxed) { return false }
+            let now = fbshim_monotonic_ns()
+            if now >= ns { return true }
+            samples.append((now, mount.stats.opcodeCounts()))
+            if samples.count > 200 { samples.removeFirst(samples.count - 100) }
+            usleep(UInt32(min(20_000, (ns - now) / 1000 + 1)))
+        }
+    }
+
+    private func inject(_ item: ScheduledFault, nextDue: UInt64) throws {
+        let old = mount.stats
+        let server = mount.server
+        var t = FaultTiming(event: FaultEvent(index: item.index, kind: item.spec.kind.name, detail: nil, atSeconds: 0))
+        let countsAtFault: [String: UInt64]
+        var restart = true
+        switch item.spec.kind {
+        case .kill:
+            if case .afterRequests(let n) = item.spec.trigger {
+                t.event.detail = "after \(n) requests"
+                old.armKill(afterRequests: n)
+                guard waitForDeath(server, until: phases.end) else {
+                    old.disarm()
+                    return record(t, triggered: false)
+                }
+                t.faultNs = fbshim_monotonic_ns()
+            } else {
+                t.faultNs = fbshim_monotonic_ns()
+                control.markFault(item.index, at: t.faultNs)
+                debugTrace("fault \(item.index): SIGKILL to \(server.pid)")
+                server.signal(SIGKILL)
+                let st = server.waitForExit()
+                debugTrace("fault \(item.index): server \(server.pid) reaped, status \(st.map(String.init) ?? "none")")
+            }
+        case .crashInOp(let op, let phase):
+            t.event.detail = "\(op) \(phase)"
+            old.armCrash(Opcode.allCases.first { $0.name == op }!, phase: phase == "after" ? .after : .before)
+            guard waitForDeath(server, until: min(nextDue, phases.end)) else {
+                old.disarm()
+                return record(t, triggered: false)
+            }
+            t.faultNs = old.crashNs != 0 ? old.crashNs : fbshim_monotonic_ns()
+        case .hang(let seconds, let then):
+            t.event.detail = String(format: "%.3g s then %@", seconds, then)
+            t.faultNs = fbshim_monotonic_ns()
+            control.markFault(item.index, at: t.faultNs)
+            server.signal(SIGSTOP)
+            usleep(UInt32(seconds * 1e6))
+            if then == "resume" {
+                server.signal(SIGCONT)
+                restart = false
+            } else {
+                server.signal(SIGKILL)
+                server.waitForExit()
+            }
+        }
+        control.markFault(item.index, at: t.faultNs)
+        t.event.triggered = true
+        t.event.atSeconds = Double(t.faultNs - min(t.faultNs, phases.measureStart)) / 1e9
+        countsAtFault = old.opcodeCounts()
+        let windowStart = t.faultNs - min(t.faultNs, Self.windowNs)
+        let before = samples.last { $0.ns <= windowStart }?.counts ?? [:]
+        let requestsBefore = countsAtFault.compactMapValues { $0 }.reduce(into: [String: UInt64]()) { acc, kv in
+            let d = kv.value - min(kv.value, before[kv.key] ?? 0)
+            if d > 0 { acc[kv.key] = d }
+        }
+        samples.removeAll()
+
+        guard restart else {
+            t.event.outageToServerReply = .nanoseconds(fbshim_monotonic_ns() - t.faultNs)
+            return record(t, triggered: true)
+        }
+        guard mount.strategy != nil else {
+            throw SupervisorError.failed("the server died (\(item.spec.kind.name)) and the run has no restart strategy")
+        }
+        debugTrace("fault \(item.index): restarting (\(mount.strategy!.rawValue))")
+        try mount.restart()
+        debugTrace("fault \(item.index): server \(mount.server.pid) ready")
+        t.event.restarted = true
+        let fresh = mount.stats
+        // The new server's first reply: resent or new requests arrive at once
+        // when clients are waiting; give up after a second.
+        let replyDeadline = fbshim_monotonic_ns() + Self.windowNs
+        while fresh.firstReplyNs == 0 && fbshim_monotonic_ns() < replyDeadline && !finished.load(ordering: .relaxed) {
+            usleep(100)
+        }
+        if fresh.firstReplyNs != 0 { t.event.outageToServerReply = .nanoseconds(fresh.firstReplyNs - t.faultNs) }
+        let now = fbshim_monotonic_ns()
+        let windowEnd = min(now + Self.windowNs, max(nextDue, now))
+        let windowLength = Double(windowEnd - now) / 1e9
+        _ = sleepSampling(until: windowEnd)
+        let report = fresh.report()
+        t.event.resentRequests = report.resentRequests
+        t.event.resentAnomalies = report.resentAnomalies
+        t.event.reopenedHandles = report.reopenedHandles
+        t.event.refusedHandles = report.refusedHandles
+        t.event.unknownNodeIds = report.unknownNodeIds
+        t.event.revalidation = RevalidationCost(
+            windowSeconds: min(1, max(0, windowLength)), requestsBefore: requestsBefore,
+            requestsAfter: fresh.opcodeCounts(),
+            serverTime: .nanoseconds(report.revalidationNs + report.entryRevalidationNs),
+            notifications: report.revalidationNotifications)
+        record(t, triggered: true)
+    }
+
+    private func record(_ t: FaultTiming, triggered: Bool) {
+        var t = t
+        t.event.triggered = triggered
+        timings.append(t)
+    }
+
+    /// Waits for the server to die on its own (an armed hook); false if it
+    /// is still alive at `deadline` or the run ended.
+    private func waitForDeath(_ server: ServerProcess, until deadline: UInt64) -> Bool {
+        while fbshim_monotonic_ns() < deadline && !finished.load(ordering: .relaxed) {
+            if server.poll() != nil { return true }
+            usleep(200)
+        }
+        return server.poll() != nil
+    }
+}

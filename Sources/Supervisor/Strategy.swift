@@ -1,0 +1,59 @@
+// Restart strategies: what happens to the connection, the node ids and the
+// open files when the server dies, and how the next server starts.
+import FuseServer
+
+/// A named restart strategy.
+public enum Strategy: String, CaseIterable, Codable, Sendable {
+    /// What FUSE servers do today: nobody keeps the connection; lazy
+    /// unmount and a fresh mount. Applications see ENOTCONN, ENOENT, EBADF.
+    case remount
+    /// The harness keeps /dev/fuse; the new server resumes the connection;
+    /// FUSE_NOTIFY_RESEND re-delivers requests in flight; handle node ids
+    /// and file handles are resolved on first use; nothing up front.
+    case handoverLazy = "handover-lazy"
+    /// handover-lazy, and before serving the new server invalidates every
+    /// node id and entry the earlier instances handed out (from a journal).
+    case handoverEager = "handover-eager"
+    /// handover-lazy plus FUSE_NOTIFY_INC_EPOCH: dentries are looked up
+    /// again, lazily, on the next walk.
+    case handoverEpoch = "handover-epoch"
+    /// The new server answers ESTALE for every node id and file handle it
+    /// did not hand out itself ("mark every inode bad").
+    case handoverMarkbad = "handover-markbad"
+    /// Ephemeral (counter) node ids and no state, as a typical server gets
+    /// from a handover; unknown ids and handles are refused and counted.
+    case handoverNaive = "handover-naive"
+
+    /// Whether the harness keeps the /dev/fuse descriptor across deaths.
+    public var keepsConnection: Bool { self != .remount }
+
+    /// Whether applications should see no errors at all.
+    public var claimsNoErrors: Bool { self == .handoverLazy || self == .handoverEager || self == .handoverEpoch }
+
+    /// Node-id scheme this strategy forces, if any.
+    public var forcedNodeIds: NodeIdScheme? { self == .handoverNaive ? .ephemeral : nil }
+
+    /// Options of server instance `instance` (1 for the first).
+    func restartOptions(instance: UInt32, initPath: String?, journal: String?) -> RestartOptions {
+        var r = RestartOptions()
+        r.instance = instance
+        r.resumeInit = keepsConnection && instance > 1 ? initPath : nil
+        switch self {
+        case .remount, .handoverLazy, .handoverEpoch:
+            r.staleHandles = .reopen
+        case .handoverEager:
+            r.staleHandles = .reopen
+            r.journal = journal
+            r.eagerRevalidation = true
+        case .handoverMarkbad:
+            r.staleHandles = .refuse
+            r.refuseUnknownNodes = instance > 1
+        case .handoverNaive:
+            r.staleHandles = .refuse
+        }
+        return r
+    }
+
+    /// Names, for messages.
+    public static var names: String { allCases.map(\.rawValue).joined(separator: ", ") }
+}
