@@ -1,6 +1,7 @@
 // One FUSE request in flight: its libfuse handle, its opcode and when it
-// arrived. Every reply goes through here so that each is timed and counted
-// exactly once.
+// arrived. Every reply goes through here, so that each is counted and
+// timed exactly once, the crash hook can fire before or after the work,
+// and resent requests that had already taken effect are recognised.
 import CFuseShim
 import Glibc
 
@@ -22,19 +23,26 @@ struct Request {
         stats.crashIfArmed(op, phase: .before)
     }
 
+    /// Sends a reply: the crash hook's "after" phase first, then the count
+    /// (before the reply, so that a client that sees the reply also sees
+    /// the count; the service time ends there), then the reply itself.
     @inline(__always)
-    private func done(_ rc: Int32, failed: Bool) {
-        stats.record(op, start: start, failed: failed || rc < 0)
+    private func reply(failed: Bool = false, _ send: () -> Int32) {
+        stats.crashIfArmed(op, phase: .after)
+        stats.record(op, start: start, failed: failed)
+        _ = send()
     }
 
     /// Replies an errno (0 for success without data).
     func error(_ code: Int32) {
-        stats.crashIfArmed(op, phase: .after)
         if resent && code != 0 && isResendAnomaly(code) {
             fbshim_atomic_add(&stats.region.pointee.resent_anomalies, 1)
         }
-        done(fuse_reply_err(req, code), failed: code != 0)
+        reply(failed: code != 0) { fuse_reply_err(req, code) }
     }
+
+    /// Replies from a thrown error.
+    func fail(_ e: SysError) { error(e.code) }
 
     /// A resent request that had already taken effect fails differently:
     /// an UNLINK that succeeded answers ENOENT the second time, a CREATE
@@ -46,40 +54,55 @@ struct Request {
         default: return false
         }
     }
-    /// Replies from a thrown error.
-    func fail(_ e: SysError) { error(e.code) }
+
     /// No reply (forget).
     func none() {
-        fuse_reply_none(req)
         stats.record(op, start: start, failed: false)
+        fuse_reply_none(req)
     }
+
     /// A directory entry.
-    func entry(_ e: inout fuse_entry_param) { stats.crashIfArmed(op, phase: .after); done(fuse_reply_entry(req, &e), failed: false) }
+    func entry(_ e: inout fuse_entry_param) {
+        withUnsafePointer(to: &e) { p in reply { fuse_reply_entry(req, p) } }
+    }
+
     /// Created and opened.
-    func create(_ e: inout fuse_entry_param, _ fi: UnsafePointer<fuse_file_info>) { stats.crashIfArmed(op, phase: .after);
-        done(fuse_reply_create(req, &e, fi), failed: false)
+    func create(_ e: inout fuse_entry_param, _ fi: UnsafePointer<fuse_file_info>) {
+        withUnsafePointer(to: &e) { p in reply { fuse_reply_create(req, p, fi) } }
     }
+
     /// Attributes.
-    func attr(_ st: inout stat, _ timeout: Double) { stats.crashIfArmed(op, phase: .after); done(fuse_reply_attr(req, &st, timeout), failed: false) }
+    func attr(_ st: inout stat, _ timeout: Double) {
+        withUnsafePointer(to: &st) { p in reply { fuse_reply_attr(req, p, timeout) } }
+    }
+
     /// Opened.
-    func open(_ fi: UnsafePointer<fuse_file_info>) { stats.crashIfArmed(op, phase: .after); done(fuse_reply_open(req, fi), failed: false) }
+    func open(_ fi: UnsafePointer<fuse_file_info>) { reply { fuse_reply_open(req, fi) } }
+
     /// Bytes written.
-    func write(_ count: Int) { stats.crashIfArmed(op, phase: .after); done(fuse_reply_write(req, count), failed: false) }
+    func write(_ count: Int) { reply { fuse_reply_write(req, count) } }
+
     /// A data buffer.
-    func buf(_ p: UnsafeRawPointer?, _ size: Int) { stats.crashIfArmed(op, phase: .after);
-        done(fuse_reply_buf(req, p?.assumingMemoryBound(to: CChar.self), size), failed: false)
+    func buf(_ p: UnsafeRawPointer?, _ size: Int) {
+        reply { fuse_reply_buf(req, p?.assumingMemoryBound(to: CChar.self), size) }
     }
+
     /// File data straight from a descriptor (spliced when enabled).
-    func data(fd: Int32, size: Int, offset: off_t, splice: Bool) { stats.crashIfArmed(op, phase: .after);
-        let rc = fbshim_reply_fd_data(req, fd, size, offset, splice ? 1 : 0)
-        done(rc, failed: rc < 0)
+    func data(fd: Int32, size: Int, offset: off_t, splice: Bool) {
+        reply { fbshim_reply_fd_data(req, fd, size, offset, splice ? 1 : 0) }
     }
+
     /// A symlink target.
-    func readlink(_ target: UnsafePointer<CChar>) { stats.crashIfArmed(op, phase: .after); done(fuse_reply_readlink(req, target), failed: false) }
+    func readlink(_ target: UnsafePointer<CChar>) { reply { fuse_reply_readlink(req, target) } }
+
     /// File-system statistics.
-    func statfs(_ s: inout statvfs) { stats.crashIfArmed(op, phase: .after); done(fuse_reply_statfs(req, &s), failed: false) }
+    func statfs(_ s: inout statvfs) {
+        withUnsafePointer(to: &s) { p in reply { fuse_reply_statfs(req, p) } }
+    }
+
     /// Size of an xattr value or list.
-    func xattr(_ size: Int) { stats.crashIfArmed(op, phase: .after); done(fuse_reply_xattr(req, size), failed: false) }
+    func xattr(_ size: Int) { reply { fuse_reply_xattr(req, size) } }
+
     /// A new offset.
-    func lseek(_ off: off_t) { stats.crashIfArmed(op, phase: .after); done(fuse_reply_lseek(req, off), failed: false) }
+    func lseek(_ off: off_t) { reply { fuse_reply_lseek(req, off) } }
 }

@@ -72,8 +72,9 @@ public final class LoadGenerator: @unchecked Sendable {
     }
 
     /// Runs the load; calls `progress` about ten times a second on the
-    /// calling thread.
-    public func run(onStart: ((Phases) -> Void)? = nil, progress: ((LoadProgress) -> Void)? = nil) -> LoadResult {
+    /// calling thread, and `onStart` once with the phases, before the
+    /// threads start.
+    public func run(progress: ((LoadProgress) -> Void)? = nil, onStart: ((Phases) -> Void)? = nil) -> LoadResult {
         let files = fileset.allFiles()
         let measuredNs = UInt64(spec.duration * 1e9)
         let buckets = Int((measuredNs + Phases.bucketNs - 1) / Phases.bucketNs)

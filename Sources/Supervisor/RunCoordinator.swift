@@ -85,16 +85,7 @@ public enum RunCoordinator {
         reporter.phase("running \(workload.name) on \(target.rawValue): \(workload.load.threads) threads, "
                        + "\(fmtSeconds(workload.load.warmup)) warm-up, \(fmtSeconds(workload.load.duration)) measured"
                        + (workload.faults.isEmpty ? "" : ", \(workload.faults.count) fault spec(s)"))
-        let load = generator.run(onStart: { phases in
-            guard let m = mount, !workload.faults.isEmpty else { return }
-            let s = FaultSupervisor(mount: m, control: generator.control, faults: workload.faults, phases: phases,
-                                    duration: workload.load.duration)
-            supervisor = s
-            Thread.detachNewThread {
-                s.run()
-                supervisorDone.signal()
-            }
-        }, progress: { p in
+        let load = generator.run(progress: { p in
             reporter.progress(p)
             if supervisor == nil, let m = mount, serverDied == nil, let st = m.server.poll() {
                 serverDied = "the reference server \(m.server.describe(st)) during the run. Its log:\n\(m.server.logTail())"
@@ -105,6 +96,15 @@ public enum RunCoordinator {
                 stalled = true
                 mount?.abortConnection()
                 generator.control.stop()
+            }
+        }, onStart: { phases in
+            guard let m = mount, !workload.faults.isEmpty else { return }
+            let s = FaultSupervisor(mount: m, control: generator.control, faults: workload.faults, phases: phases,
+                                    duration: workload.load.duration)
+            supervisor = s
+            Thread.detachNewThread {
+                s.run()
+                supervisorDone.signal()
             }
         })
         debugTrace("load finished")

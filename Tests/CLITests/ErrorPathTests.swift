@@ -113,6 +113,15 @@ final class ErrorPathTests: XCTestCase {
         throw XCTSkip("run did not start")
     }
 
+    /// Reference server processes started for the harness `pid` (they are
+    /// children of its spawner process).
+    func servers(of pid: pid_t) -> [pid_t] {
+        children(of: pid).flatMap { [$0] + children(of: $0) }.filter { p in
+            let cmd = (try? String(contentsOfFile: "/proc/\(p)/cmdline", encoding: .utf8)) ?? ""
+            return cmd.split(separator: "\0").dropFirst().first == "serve"
+        }
+    }
+
     /// Pids whose parent is `pid`.
     func children(of pid: pid_t) -> [pid_t] {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
@@ -147,7 +156,7 @@ final class ErrorPathTests: XCTestCase {
         let pid = harness.processIdentifier
         let ns = try XCTUnwrap(Isolation.namespace(of: String(pid)))
         XCTAssertNotEqual(ns, Isolation.namespace(), "the harness runs in a mount namespace of its own")
-        let servers = children(of: pid)
+        let servers = servers(of: pid)
         XCTAssertEqual(servers.count, 1, "one server process")
         XCTAssertTrue(processes(in: ns).contains(servers[0]))
 
@@ -185,7 +194,7 @@ final class ErrorPathTests: XCTestCase {
     func testServerDeathDuringARunIsReportedAndCleanedUp() throws {
         let scratch = try TempDir("dead-scratch")
         let (harness, errPath) = try startLongRun(scratch: scratch.path)
-        let servers = children(of: harness.processIdentifier)
+        let servers = servers(of: harness.processIdentifier)
         XCTAssertEqual(servers.count, 1)
         kill(servers[0], SIGKILL)
         XCTAssertTrue(waitUntil(30) { !harness.isRunning }, "the harness did not notice the dead server")
@@ -205,7 +214,7 @@ extension ErrorPathTests {
         setenv("FUSEBENCH_WATCHDOG_SECONDS", "1", 1)
         defer { unsetenv("FUSEBENCH_WATCHDOG_SECONDS") }
         let (harness, errPath) = try startLongRun(scratch: scratch.path)
-        let servers = children(of: harness.processIdentifier)
+        let servers = servers(of: harness.processIdentifier)
         XCTAssertEqual(servers.count, 1)
         kill(servers[0], SIGSTOP)
         XCTAssertTrue(waitUntil(30) { !harness.isRunning }, "the harness hung behind a stopped server")

@@ -85,10 +85,10 @@ final class LoadGeneratorTests: XCTestCase {
         try Fileset(spec: s.fileset, root: dir.path).build(threads: 2)
         let gen = LoadGenerator(spec: s, root: dir.path)
         var calls = 0
-        let result = gen.run { _ in
+        let result = gen.run(progress: { _ in
             calls += 1
             if calls == 3 { gen.control.stop() }
-        }
+        })
         XCTAssertTrue(result.stoppedEarly)
         XCTAssertLessThan(result.measuredSeconds, 5)
     }
