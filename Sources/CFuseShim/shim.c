@@ -249,6 +249,10 @@ static _Thread_local int fbshim_resent_flag;
 void fbshim_set_thread_resent(int resent) { fbshim_resent_flag = resent; }
 int fbshim_thread_resent(void) { return fbshim_resent_flag; }
 
+static _Thread_local uint64_t fbshim_unique;
+void fbshim_set_thread_unique(uint64_t unique) { fbshim_unique = unique; }
+uint64_t fbshim_thread_unique(void) { return fbshim_unique; }
+
 ssize_t fbshim_writev(int fd, struct iovec *iov, int count) { return writev(fd, iov, count); }
 
 int fbshim_pidfd_open(pid_t pid) { return (int)syscall(SYS_pidfd_open, pid, 0); }

@@ -46,6 +46,11 @@ extension PassthroughFS {
             var e = try nodes.withFd(parent) { (p) throws(SysError) in
                 let flags = backingFlags(fi.pointee.flags) | O_CREAT | (fi.pointee.flags & O_EXCL)
                 fileFd = openat(p, name, flags | O_CLOEXEC, mode)
+                if fileFd < 0 && errno == EEXIST && r.mayHaveTakenEffect {
+                    // Resent, and the first attempt created it: open what it created.
+                    r.recognised()
+                    fileFd = openat(p, name, (flags & ~(O_CREAT | O_EXCL | O_TRUNC)) | O_CLOEXEC)
+                }
                 if fileFd < 0 { throw SysError.current }
                 do throws(SysError) {
                     return try makeEntry(p, name, parent: parent)

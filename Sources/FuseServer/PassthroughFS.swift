@@ -27,6 +27,7 @@ public final class PassthroughFS: @unchecked Sendable {
     let files: OpenFiles
     let io: ServerIO
     let journal: Journal?
+    let intents: IntentLog?
     /// The libfuse session, once created (for notifications).
     var session: OpaquePointer?
     /// Called once FUSE_INIT has been handled.
@@ -47,6 +48,7 @@ public final class PassthroughFS: @unchecked Sendable {
         }
         io = ServerIO(stats: stats, resumeInit: initBytes)
         journal = try restart.journal.map { (p) throws(SysError) in try Journal(path: p) }
+        intents = try restart.intents.map { (p) throws(SysError) in try IntentLog(path: p) }
         stats.region.pointee.instance = UInt64(restart.instance)
         // Not O_PATH: open_by_handle_at refuses an O_PATH mount descriptor.
         let fd = Glibc.open(source, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
@@ -231,7 +233,12 @@ public final class PassthroughFS: @unchecked Sendable {
                           _ make: (Int32) throws(SysError) -> Void) {
         do throws(SysError) {
             var e = try nodes.withFd(parent) { (p) throws(SysError) in
-                try make(p)
+                do throws(SysError) {
+                    try make(p)
+                } catch where error.code == EEXIST && r.mayHaveTakenEffect {
+                    // Resent, and the first attempt made it: answer as it would have.
+                    r.recognised()
+                }
                 return try makeEntry(p, name, parent: parent)
             }
             r.entry(&e)
@@ -242,7 +249,11 @@ public final class PassthroughFS: @unchecked Sendable {
         do throws(SysError) {
             var e = try nodes.withFd(ino) { (fd) throws(SysError) in
                 try nodes.withFd(newParent) { (p) throws(SysError) in
-                    try check(linkat(fd, "", p, newName, fbshim_AT_EMPTY_PATH))
+                    do throws(SysError) {
+                        try check(linkat(fd, "", p, newName, fbshim_AT_EMPTY_PATH))
+                    } catch where error.code == EEXIST && r.mayHaveTakenEffect {
+                        r.recognised()
+                    }
                     return try makeEntry(p, newName, parent: newParent)
                 }
             }

@@ -13,12 +13,21 @@ struct Request {
     let stats: StatsRegion
     /// Re-delivered by FUSE_NOTIFY_RESEND after a restart.
     let resent: Bool
+    /// A resent non-idempotent request whose first attempt had started: it
+    /// may already have taken effect.
+    let mayHaveTakenEffect: Bool
 
-    init(_ req: fuse_req_t, _ op: Opcode, _ stats: StatsRegion) {
+    init(_ req: fuse_req_t, _ op: Opcode, _ stats: StatsRegion, intents: IntentLog?) {
         self.req = req
         self.op = op
         self.stats = stats
         resent = fbshim_thread_resent() != 0
+        if op.isNonIdempotent, let intents {
+            let started = intents.begin(fbshim_thread_unique())
+            mayHaveTakenEffect = resent && started
+        } else {
+            mayHaveTakenEffect = false
+        }
         start = fbshim_monotonic_ns()
         stats.crashIfArmed(op, phase: .before)
     }
@@ -33,13 +42,23 @@ struct Request {
         _ = send()
     }
 
-    /// Replies an errno (0 for success without data).
+    /// Replies an errno (0 for success without data). A resent UNLINK,
+    /// RMDIR or RENAME that finds its work done succeeds.
     func error(_ code: Int32) {
+        var code = code
         if resent && code != 0 && isResendAnomaly(code) {
-            fbshim_atomic_add(&stats.region.pointee.resent_anomalies, 1)
+            if mayHaveTakenEffect && code == ENOENT {
+                recognised()
+                code = 0
+            } else {
+                fbshim_atomic_add(&stats.region.pointee.resent_anomalies, 1)
+            }
         }
         reply(failed: code != 0) { fuse_reply_err(req, code) }
     }
+
+    /// Counts a resent request recognised as already done.
+    func recognised() { fbshim_atomic_add(&stats.region.pointee.resent_recognised, 1) }
 
     /// Replies from a thrown error.
     func fail(_ e: SysError) { error(e.code) }

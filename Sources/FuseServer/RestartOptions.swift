@@ -26,6 +26,10 @@ public struct RestartOptions: Sendable, Codable, Equatable {
     public var journal: String?
     /// Before serving, invalidate every node id and entry in the journal.
     public var eagerRevalidation = false
+    /// Intent log shared by the instances of a connection, so that a resent
+    /// non-idempotent request that already took effect is recognised; nil
+    /// for none.
+    public var intents: String?
 
     /// Defaults: a fresh server, instance 1.
     public init() {}

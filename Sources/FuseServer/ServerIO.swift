@@ -43,6 +43,7 @@ final class ServerIO: @unchecked Sendable {
         let unique = buf.loadUnaligned(fromByteOffset: 8, as: UInt64.self)
         let resent = unique & Self.resendBit != 0
         fbshim_set_thread_resent(resent ? 1 : 0)
+        fbshim_set_thread_unique(unique & ~Self.resendBit)
         if resent { fbshim_atomic_add(&stats.region.pointee.resent, 1) }
         if opcode == Self.initOpcode && !captured.exchange(true, ordering: .relaxed) {
             saveInit(buf, n)

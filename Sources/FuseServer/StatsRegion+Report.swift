@@ -35,6 +35,7 @@ extension StatsRegion {
         report.instance = Int(r.pointee.instance)
         report.resentRequests = fbshim_atomic_load(&r.pointee.resent)
         report.resentAnomalies = fbshim_atomic_load(&r.pointee.resent_anomalies)
+        report.resentRecognised = fbshim_atomic_load(&r.pointee.resent_recognised)
         report.reopenedHandles = fbshim_atomic_load(&r.pointee.reopened)
         report.refusedHandles = fbshim_atomic_load(&r.pointee.stale_handles)
         report.revalidationNs = fbshim_atomic_load(&r.pointee.revalidation_ns)

@@ -46,9 +46,9 @@ public struct ClientFaultView: Sendable {
     public var inFlight: UInt64
     /// Longest operation in flight at the fault (the client stall).
     public var stallNs: UInt64
-    /// Earliest successful completion of an operation in flight at the
-    /// fault (monotonic ns), if any.
-    public var firstResumeNs: UInt64?
+    /// Completion times (monotonic ns) of the successful operations that
+    /// were in flight at the fault.
+    public var resumedNs: [UInt64]
     /// Latency of operations completing within 1 s after the fault.
     public var latencyAfter: LatencyDistribution
     /// Failed operations within 1 s after the fault, by operation and errno name.
@@ -164,7 +164,7 @@ public final class LoadGenerator: @unchecked Sendable {
                 guard let f = w.faults[index] else { continue }
                 merged.spanning += f.spanning
                 merged.stallNs = max(merged.stallNs, f.stallNs)
-                merged.firstResume = min(merged.firstResume, f.firstResume)
+                merged.resumed += f.resumed
                 if let h = f.window {
                     if merged.window == nil { merged.window = h } else { merged.window!.add(h) }
                 }
@@ -172,7 +172,7 @@ public final class LoadGenerator: @unchecked Sendable {
             }
             faults[index] = ClientFaultView(
                 inFlight: merged.spanning, stallNs: merged.stallNs,
-                firstResumeNs: merged.firstResume == .max ? nil : merged.firstResume,
+                resumedNs: merged.resumed.sorted(),
                 latencyAfter: merged.window.map { LatencyDistribution($0) } ?? .empty,
                 errorsAfter: Dictionary(uniqueKeysWithValues: merged.errors.map { op, errs in
                     (op.rawValue, Dictionary(errs.map { (errnoName($0.key), $0.value) }, uniquingKeysWith: +))

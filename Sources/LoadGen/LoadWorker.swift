@@ -32,8 +32,9 @@ struct FaultTally {
     var stallNs: UInt64 = 0
     /// Operations in flight at the fault.
     var spanning: UInt64 = 0
-    /// Earliest successful completion of an operation in flight at the fault.
-    var firstResume = UInt64.max
+    /// Completion times of successful operations that were in flight at
+    /// the fault (at most one per thread and fault).
+    var resumed: [UInt64] = []
     /// Latencies of operations completing in the window after the fault.
     var window: Histogram<UInt64>?
     /// Failed operations in the window, by operation and errno.
@@ -135,7 +136,7 @@ final class LoadWorker: @unchecked Sendable {
         if t0 <= fault {
             f.spanning += 1
             f.stallNs = max(f.stallNs, t1 - t0)
-            if err == 0 { f.firstResume = min(f.firstResume, t1) }
+            if err == 0 { f.resumed.append(t1) }
         }
         if t1 < fault + FaultTally.windowNs {
             if f.window == nil {

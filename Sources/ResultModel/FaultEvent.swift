@@ -40,8 +40,8 @@ public struct FaultEvent: Codable, Equatable, Sendable {
     public var restarted: Bool
     /// From the fault to the first reply of the new server (server clock).
     public var outageToServerReply: Metric?
-    /// From the fault to the first successful completion of an operation
-    /// that was in flight at the fault.
+    /// From the fault to the first successful completion, after the new
+    /// server's first reply, of an operation that was in flight at the fault.
     public var outageToClientResume: Metric?
     /// Longest operation in flight at the fault.
     public var clientStall: Metric
@@ -62,6 +62,9 @@ public struct FaultEvent: Codable, Equatable, Sendable {
     /// Resent non-idempotent requests that failed because they had already
     /// taken effect (an UNLINK answering ENOENT, a CREATE answering EEXIST).
     public var resentAnomalies: UInt64
+    /// Resent non-idempotent requests recognised as already done (from the
+    /// intent log) and answered as the first attempt would have been.
+    public var resentRecognised: UInt64 = 0
     /// File handles of the old server reopened by the new one.
     public var reopenedHandles: UInt64
     /// File handles of the old server refused by the new one (EBADF).

@@ -40,6 +40,8 @@ public struct ServerReport: Codable, Equatable, Sendable {
     public var resentRequests: UInt64 = 0
     /// Resent non-idempotent requests that failed because they had taken effect.
     public var resentAnomalies: UInt64 = 0
+    /// Resent requests recognised as already done (answered as the first attempt would have been).
+    public var resentRecognised: UInt64 = 0
     /// Handles of earlier instances reopened.
     public var reopenedHandles: UInt64 = 0
     /// Handles of earlier instances refused.

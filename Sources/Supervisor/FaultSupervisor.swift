@@ -21,6 +21,8 @@ struct ScheduledFault {
 struct FaultTiming {
     var event: FaultEvent
     var faultNs: UInt64 = 0
+    /// The new server's first reply (0: none, or no restart).
+    var firstReplyNs: UInt64 = 0
 }
 
 /// A trace line on standard error when $FUSEBENCH_DEBUG is set.
@@ -160,7 +162,8 @@ final class FaultSupervisor: @unchecked Sendable {
         samples.removeAll()
 
         guard restart else {
-            t.event.outageToServerReply = .nanoseconds(fbshim_monotonic_ns() - t.faultNs)
+            t.firstReplyNs = fbshim_monotonic_ns()
+            t.event.outageToServerReply = .nanoseconds(t.firstReplyNs - t.faultNs)
             return record(t, triggered: true)
         }
         guard mount.strategy != nil else {
@@ -177,7 +180,10 @@ final class FaultSupervisor: @unchecked Sendable {
         while fresh.firstReplyNs == 0 && fbshim_monotonic_ns() < replyDeadline && !finished.load(ordering: .relaxed) {
             usleep(100)
         }
-        if fresh.firstReplyNs != 0 { t.event.outageToServerReply = .nanoseconds(fresh.firstReplyNs - t.faultNs) }
+        if fresh.firstReplyNs != 0 {
+            t.firstReplyNs = fresh.firstReplyNs
+            t.event.outageToServerReply = .nanoseconds(fresh.firstReplyNs - t.faultNs)
+        }
         let now = fbshim_monotonic_ns()
         let windowEnd = min(now + Self.windowNs, max(nextDue, now))
         let windowLength = Double(windowEnd - now) / 1e9
@@ -185,6 +191,7 @@ final class FaultSupervisor: @unchecked Sendable {
         let report = fresh.report()
         t.event.resentRequests = report.resentRequests
         t.event.resentAnomalies = report.resentAnomalies
+        t.event.resentRecognised = report.resentRecognised
         t.event.reopenedHandles = report.reopenedHandles
         t.event.refusedHandles = report.refusedHandles
         t.event.unknownNodeIds = report.unknownNodeIds

@@ -97,7 +97,8 @@ public final class FuseMount: @unchecked Sendable {
         defer { close(ready[0]) }
         var opts = options
         if let forced = strategy?.forcedNodeIds { opts.nodeIds = forced }
-        let restart = (strategy ?? .remount).restartOptions(instance: instance, initPath: initPath, journal: journalPath)
+        let restart = (strategy ?? .remount).restartOptions(instance: instance, initPath: initPath, journal: journalPath,
+                                                            intents: "\(dir)/intents")
         let enc = JSONEncoder()
         let process: ServerProcess
         do {

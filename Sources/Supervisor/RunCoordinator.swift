@@ -155,7 +155,10 @@ public enum RunCoordinator {
                 e.latencyAfter = c.latencyAfter
                 e.errorsAfter = c.errorsAfter
                 e.applicationErrors.value = Double(c.errorsAfter.values.flatMap(\.values).reduce(0, +))
-                if let r = c.firstResumeNs, r >= t.faultNs { e.outageToClientResume = .nanoseconds(r - t.faultNs) }
+                // Operations answered before the new server's first reply were
+                // not waiting for it (answered just before the fault, or from cache).
+                let served = max(t.firstReplyNs, t.faultNs)
+                if let r = c.resumedNs.first(where: { $0 >= served }) { e.outageToClientResume = .nanoseconds(r - t.faultNs) }
             }
             let faultOffset = t.faultNs - min(t.faultNs, load.measureStartNs)
             let next = n + 1 < timings.count ? timings[n + 1].faultNs - min(timings[n + 1].faultNs, load.measureStartNs)

@@ -34,10 +34,13 @@ public enum Strategy: String, CaseIterable, Codable, Sendable {
     public var forcedNodeIds: NodeIdScheme? { self == .handoverNaive ? .ephemeral : nil }
 
     /// Options of server instance `instance` (1 for the first).
-    func restartOptions(instance: UInt32, initPath: String?, journal: String?) -> RestartOptions {
+    func restartOptions(instance: UInt32, initPath: String?, journal: String?, intents: String?) -> RestartOptions {
         var r = RestartOptions()
         r.instance = instance
         r.resumeInit = keepsConnection && instance > 1 ? initPath : nil
+        // Resent requests only exist when the connection is kept; the naive
+        // server keeps nothing.
+        r.intents = keepsConnection && self != .handoverNaive ? intents : nil
         switch self {
         case .remount, .handoverLazy, .handoverEpoch:
             r.staleHandles = .reopen

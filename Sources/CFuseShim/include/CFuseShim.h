@@ -127,6 +127,10 @@ ssize_t fbshim_writev(int fd, struct iovec *iov, int count);
 /// that read it, so the op callback can ask.
 void fbshim_set_thread_resent(int resent);
 int fbshim_thread_resent(void);
+/// Per-thread: the unique of the request this thread read last, with the
+/// resend bit cleared.
+void fbshim_set_thread_unique(uint64_t unique);
+uint64_t fbshim_thread_unique(void);
 /// setrlimit(RLIMIT_CORE, 0): an injected crash leaves no core file.
 void fbshim_disable_core_dumps(void);
 /// pidfd_open(2) and pidfd_send_signal(2): exact handles on processes.
@@ -191,7 +195,8 @@ struct fbshim_stats_region {
     uint64_t crash_armed;    // 1 while armed
     uint64_t crash_ns;       // when the hook fired
     uint64_t kill_after_requests; // SIGKILL itself after this many requests
-    uint64_t reserved[16];
+    uint64_t resent_recognised;   // resent requests recognised as already done
+    uint64_t reserved[15];
     uint64_t init_len;       // the connection's FUSE_INIT request, as read
     uint8_t init_bytes[512];
     struct fbshim_op_stats ops[FBSHIM_STATS_OPCODES];
