@@ -64,6 +64,12 @@ public enum FuseSessionRunner {
         }
         defer { fuse_session_unmount(se) }
 
+        if let standby = fs.restart.standbyFd {
+            // Warm standby: everything is ready; wait for the harness's go.
+            var b: UInt8 = 0
+            while read(standby, &b, 1) < 0 && errno == EINTR {}
+            close(standby)
+        }
         let cfg = fuse_loop_cfg_create()
         defer { fuse_loop_cfg_destroy(cfg) }
         fuse_loop_cfg_set_max_threads(cfg, UInt32(max(1, fs.options.threads)))

@@ -26,6 +26,9 @@ public struct RestartOptions: Sendable, Codable, Equatable {
     public var journal: String?
     /// Before serving, invalidate every node id and entry in the journal.
     public var eagerRevalidation = false
+    /// Descriptor to wait on before serving: a warm standby is fully set up
+    /// and starts reading /dev/fuse only once a byte (or EOF) arrives.
+    public var standbyFd: Int32?
     /// Intent log shared by the instances of a connection, so that a resent
     /// non-idempotent request that already took effect is recognised; nil
     /// for none.

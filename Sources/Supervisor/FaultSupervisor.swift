@@ -67,6 +67,11 @@ final class FaultSupervisor: @unchecked Sendable {
 
     /// The thread body.
     func run() {
+        do { try mount.prepareStandby() } catch {
+            failure = error as? SupervisorError ?? .failed("\(error)")
+            control.stop()
+            return
+        }
         for (n, item) in schedule.enumerated() {
             if item.at != nil || item.spec.trigger == .afterRequests(0) {
                 let due = phases.measureStart + UInt64((item.at ?? 0) * 1e9)
@@ -183,6 +188,10 @@ final class FaultSupervisor: @unchecked Sendable {
         if fresh.firstReplyNs != 0 {
             t.firstReplyNs = fresh.firstReplyNs
             t.event.outageToServerReply = .nanoseconds(fresh.firstReplyNs - t.faultNs)
+        }
+        // The next standby, as soon as the new server answers.
+        do { try mount.prepareStandby() } catch {
+            throw error as? SupervisorError ?? .failed("cannot start a standby server: \(error)")
         }
         let now = fbshim_monotonic_ns()
         let windowEnd = min(now + Self.windowNs, max(nextDue, now))

@@ -86,19 +86,45 @@ public final class FuseMount: @unchecked Sendable {
         }
     }
 
-    /// Spawns server `instance` on `fd` and waits until it has handled INIT.
-    private func start(fd: Int32) throws {
+    /// A server process started but not yet serving.
+    private struct Pending {
+        let process: ServerProcess
+        let instance: UInt32
+        let statsPath: String
+        let readyFd: Int32
+        /// Write end of a warm standby's go pipe (-1 when it serves at once).
+        let goFd: Int32
+    }
+
+    /// A warm standby for the next handover (keep strategies with standby).
+    private var standby: Pending?
+    /// Whether handovers go to a warm standby (set before the first fault).
+    public var useStandby = true
+
+    /// Spawns server `instance` on `fd`; as a warm standby it waits for go.
+    private func spawn(instance: UInt32, fd: Int32, asStandby: Bool) throws -> Pending {
         let statsPath = "\(dir)/server-stats-\(instance)"
         var ready: [Int32] = [0, 0]
+        var go: [Int32] = [-1, -1]
         guard pipe(&ready) == 0, fcntl(ready[0], F_SETFD, FD_CLOEXEC) == 0,
-              fcntl(ready[1], F_SETFD, FD_CLOEXEC) == 0 else {
+              fcntl(ready[1], F_SETFD, FD_CLOEXEC) == 0,
+              !asStandby || (pipe(&go) == 0 && fcntl(go[0], F_SETFD, FD_CLOEXEC) == 0
+                             && fcntl(go[1], F_SETFD, FD_CLOEXEC) == 0) else {
             throw SupervisorError.failed("pipe failed: \(String(cString: strerror(errno)))")
         }
-        defer { close(ready[0]) }
+        defer {
+            close(ready[1])
+            if go[0] >= 0 { close(go[0]) }
+        }
         var opts = options
         if let forced = strategy?.forcedNodeIds { opts.nodeIds = forced }
-        let restart = (strategy ?? .remount).restartOptions(instance: instance, initPath: initPath, journal: journalPath,
+        var restart = (strategy ?? .remount).restartOptions(instance: instance, initPath: initPath, journal: journalPath,
                                                             intents: "\(dir)/intents")
+        var descriptors = [(fd, Int32(3)), (ready[1], 4), (Lifeline.readEnd, 5)]
+        if asStandby {
+            restart.standbyFd = 6
+            descriptors.append((go[0], 6))
+        }
         let enc = JSONEncoder()
         let process: ServerProcess
         do {
@@ -108,30 +134,55 @@ public final class FuseMount: @unchecked Sendable {
                             "--stats-file", statsPath,
                             "--config-json", String(decoding: try enc.encode(opts), as: UTF8.self),
                             "--restart-json", String(decoding: try enc.encode(restart), as: UTF8.self), mountpoint],
-                descriptors: [(fd, 3), (ready[1], 4), (Lifeline.readEnd, 5)], logPath: logPath)
+                descriptors: descriptors, logPath: logPath)
         } catch {
-            close(ready[1])
+            close(ready[0])
+            if go[1] >= 0 { close(go[1]) }
             throw error
         }
-        close(ready[1])
-        server = process
-        statsPaths.append(statsPath)
-        if let problem = Self.waitReady(ready[0], server: process) {
-            process.killAndReap()
+        return Pending(process: process, instance: instance, statsPath: statsPath, readyFd: ready[0], goFd: go[1])
+    }
+
+    /// Makes `p` the current server once it has handled INIT.
+    private func activate(_ p: Pending) throws {
+        defer { close(p.readyFd) }
+        if p.goFd >= 0 {
+            _ = write(p.goFd, "g", 1)
+            close(p.goFd)
+        }
+        server = p.process
+        instance = p.instance
+        statsPaths.append(p.statsPath)
+        if let problem = Self.waitReady(p.readyFd, server: p.process) {
+            p.process.killAndReap()
             abortConnection()
             throw problem
         }
-        do { stats = try StatsRegion(path: statsPath, create: false, writable: true) } catch {
-            throw SupervisorError.failed("cannot map the server's stats file \(statsPath): \(errnoText(error.code))")
+        do { stats = try StatsRegion(path: p.statsPath, create: false, writable: true) } catch {
+            throw SupervisorError.failed("cannot map the server's stats file \(p.statsPath): \(errnoText(error.code))")
         }
     }
+
+    /// Spawns server `instance` on `fd` and waits until it has handled INIT.
+    private func start(fd: Int32) throws {
+        try activate(try spawn(instance: instance, fd: fd, asStandby: false))
+    }
+
+    /// Starts the warm standby for the next handover, if the strategy keeps
+    /// the connection and standbys are on. Call while the server is healthy.
+    public func prepareStandby() throws {
+        guard useStandby, standby == nil, strategy?.keepsConnection == true, keptFd >= 0 else { return }
+        standby = try spawn(instance: instance + 1, fd: keptFd, asStandby: true)
+    }
+
+    /// Whether the next handover goes to a warm standby.
+    public var hasStandby: Bool { standby != nil }
 
     /// Starts the next server after the current one died, as the strategy
     /// says: resume the kept connection (after FUSE_NOTIFY_RESEND, and
     /// FUSE_NOTIFY_INC_EPOCH for handover-epoch), or remount.
     public func restart() throws {
         guard let strategy else { throw SupervisorError.failed("no restart strategy") }
-        instance += 1
         if strategy.keepsConnection {
             // Before anyone reads: requests the dead server had read go back to the queue.
             guard fbshim_notify_bare(keptFd, 7 /* FUSE_NOTIFY_RESEND */) == 0 else {
@@ -140,8 +191,15 @@ public final class FuseMount: @unchecked Sendable {
             if strategy == .handoverEpoch && fbshim_notify_bare(keptFd, 8 /* FUSE_NOTIFY_INC_EPOCH */) != 0 {
                 throw SupervisorError.failed("FUSE_NOTIFY_INC_EPOCH failed: \(String(cString: strerror(errno)))")
             }
-            try start(fd: keptFd)
+            if let s = standby {
+                standby = nil
+                try activate(s)
+            } else {
+                instance += 1
+                try start(fd: keptFd)
+            }
         } else {
+            instance += 1
             _ = fbshim_umount2(mountpoint, Int32(MNT_DETACH))
             mounted = false
             try mountFresh()
@@ -207,6 +265,14 @@ public final class FuseMount: @unchecked Sendable {
         if keptFd >= 0 {
             close(keptFd)
             keptFd = -1
+        }
+        if let s = standby {
+            // Never served: EOF on its go pipe lets it start, find the
+            // connection gone, and exit; kill it to be sure.
+            close(s.goFd)
+            close(s.readyFd)
+            s.process.killAndReap()
+            standby = nil
         }
         if let s = server.wait(timeout: timeout) { return s }
         server.killAndReap()
