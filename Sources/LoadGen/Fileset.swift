@@ -1,6 +1,7 @@
 // The files a workload reads and writes, built before the measured phase:
-// data/dNNNN/fNNNNNN of fixed size, and one private directory per thread
-// (priv/tNNN) where creates, unlinks, mkdirs and renames cannot collide.
+// data/dNNNN/fNNNNNN of fixed size in stamped sectors (SectorStamp), and one
+// private directory per thread (priv/tNNN) where creates, unlinks, mkdirs
+// and renames cannot collide.
 import Foundation
 import Glibc
 
@@ -30,12 +31,9 @@ public struct Fileset: Sendable {
     /// Private directory of thread `t`.
     public func privateDir(_ t: Int) -> String { "\(root)/priv/t\(String(format: "%03d", t))" }
 
-    /// The byte at `offset` of file number `index`: a pattern that tells
-    /// files and offsets apart, so that reads can be checked.
-    @inline(__always)
-    public static func patternByte(file index: Int, offset: Int) -> UInt8 {
-        UInt8(truncatingIfNeeded: (offset &* 31) ^ (index &* 131) ^ (offset >> 12))
-    }
+    /// The index of the thread (of `threads`) that owns file `index`: the
+    /// only one that writes it, so that its writes can be verified.
+    public static func owner(ofFile index: Int, threads: Int) -> Int { index % threads }
 
     /// Creates the fileset (and `threads` private directories) under root.
     public func build(threads: Int) throws {
@@ -43,7 +41,8 @@ public struct Fileset: Sendable {
         for d in allDirs() { try fm.createDirectory(atPath: d, withIntermediateDirectories: true) }
         for t in 0..<threads { try fm.createDirectory(atPath: privateDir(t), withIntermediateDirectories: true) }
         let chunk = min(max(spec.fileSize, 1), 1 << 20)
-        var buf = [UInt8](repeating: 0, count: chunk)
+        let buf = UnsafeMutableRawPointer.allocate(byteCount: chunk + SectorStamp.size, alignment: 4096)
+        defer { buf.deallocate() }
         var index = 0
         for d in 0..<spec.dirs {
             for f in 0..<spec.filesPerDir {
@@ -53,7 +52,9 @@ public struct Fileset: Sendable {
                 var off = 0
                 while off < spec.fileSize {
                     let n = min(chunk, spec.fileSize - off)
-                    for i in 0..<n { buf[i] = Self.patternByte(file: index, offset: off + i) }
+                    // Stamp 0: the content before any write of the run.
+                    SectorStamp.fill(buf, count: (n + SectorStamp.size - 1) / SectorStamp.size * SectorStamp.size,
+                                     file: UInt32(index), offset: off, stamp: 0)
                     let w = pwrite(fd, buf, n, off_t(off))
                     if w != n {
                         close(fd)

@@ -38,6 +38,8 @@ public struct LoadResult: Sendable {
     public var measureStartNs: UInt64
     /// Client-side measurements around each fault, by fault index.
     public var faults: [Int: ClientFaultView]
+    /// What each thread wrote, to verify after the run.
+    public var ledgers: [WriteLedger]
 }
 
 /// What the clients saw around one fault.
@@ -182,6 +184,7 @@ public final class LoadGenerator: @unchecked Sendable {
             measureStartedAt: wallStart, measuredSeconds: measuredSeconds, operations: operations, total: total,
             timeline: Timeline(bucketMs: Int(Phases.bucketNs / 1_000_000), completed: Array(completed.prefix(n)),
                                errors: Array(failed.prefix(n))),
-            stoppedEarly: stoppedEarly, measureStartNs: measureStartNs, faults: faults)
+            stoppedEarly: stoppedEarly, measureStartNs: measureStartNs, faults: faults,
+            ledgers: workers.map(\.ledger))
     }
 }

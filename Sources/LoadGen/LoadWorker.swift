@@ -72,6 +72,10 @@ final class LoadWorker: @unchecked Sendable {
     var failed: [UInt64]
     var faults: [Int: FaultTally] = [:]
     var created: [String] = []
+    var ledger = WriteLedger()
+    var stampSeq: UInt64 = 0
+    /// Indices of the fileset files this thread owns (writes).
+    let owned: [Int]
     var madeDirs: [String] = []
     var sequence = 0
     let buffer: UnsafeMutableRawPointer
@@ -88,10 +92,10 @@ final class LoadWorker: @unchecked Sendable {
         self.control = control
         progress = control.workers[index]
         rng = SplitMix(seed: spec.seed, stream: UInt64(index))
+        owned = (0..<files.count).filter { Fileset.owner(ofFile: $0, threads: spec.threads) == index }
         completed = [UInt64](repeating: 0, count: buckets)
         failed = [UInt64](repeating: 0, count: buckets)
-        buffer = UnsafeMutableRawPointer.allocate(byteCount: bufferSize, alignment: 4096)
-        for i in 0..<bufferSize { buffer.storeBytes(of: UInt8(truncatingIfNeeded: i &* 7 ^ index), toByteOffset: i, as: UInt8.self) }
+        buffer = UnsafeMutableRawPointer.allocate(byteCount: bufferSize + SectorStamp.size, alignment: 4096)
     }
 
     deinit { buffer.deallocate() }
@@ -177,35 +181,42 @@ final class LoadWorker: @unchecked Sendable {
             if fd < 0 { return (.open, 0, errno) }
             return (.open, 0, close(fd) == 0 ? 0 : errno)
         case .read:
-            return withOpen(randomFile().1, O_RDONLY, .read) { fd in
+            let (file, path) = randomFile()
+            return withOpen(path, O_RDONLY, .read) { fd in
                 var total = 0
                 let bs = min(s.blockSize, bufferSize)
                 while true {
                     let n = Glibc.read(fd, buffer, bs)
                     if n < 0 { return (total, errno) }
                     if n == 0 { return (total, 0) }
+                    checkIdentity(file: file, offset: total, count: n)
                     total += n
                 }
             }
         case .randread:
-            return withOpen(randomFile().1, O_RDONLY, .randread) { fd in
+            let (file, path) = randomFile()
+            return withOpen(path, O_RDONLY, .randread) { fd in
                 let bs = min(s.blockSize, bufferSize)
                 let blocks = max(1, spec.fileset.fileSize / bs)
-                let n = pread(fd, buffer, bs, off_t(rng.below(blocks) * bs))
+                let off = rng.below(blocks) * bs
+                let n = pread(fd, buffer, bs, off_t(off))
+                if n > 0 { checkIdentity(file: file, offset: off, count: n) }
                 return n < 0 ? (0, errno) : (n, 0)
             }
         case .write:
-            return withOpen(randomFile().1, O_WRONLY, .write) { fd in
+            let (file, path) = ownedFile()
+            return withOpen(path, O_WRONLY, .write) { fd in
                 let bs = min(s.blockSize, bufferSize)
                 let span = max(0, spec.fileset.fileSize - s.size) / bs
                 let start = span > 0 ? rng.below(span + 1) * bs : 0
-                return writeAll(fd, at: start, size: s.size, blockSize: bs)
+                return writeStamped(fd, file: file, at: start, size: s.size, blockSize: bs)
             }
         case .fsync:
-            return withOpen(randomFile().1, O_WRONLY, .fsync) { fd in
+            let (file, path) = ownedFile()
+            return withOpen(path, O_WRONLY, .fsync) { fd in
                 let bs = min(s.blockSize, bufferSize)
                 let blocks = max(1, spec.fileset.fileSize / bs)
-                let (n, e) = writeAll(fd, at: rng.below(blocks) * bs, size: bs, blockSize: bs)
+                let (n, e) = writeStamped(fd, file: file, at: rng.below(blocks) * bs, size: bs, blockSize: bs)
                 if e != 0 { return (n, e) }
                 return (n, Glibc.fsync(fd) == 0 ? 0 : errno)
             }
@@ -214,7 +225,10 @@ final class LoadWorker: @unchecked Sendable {
         case .unlink:
             if created.isEmpty { return create(s) }
             let path = created.swapRemove(at: rng.below(created.count))
-            return (.unlink, 0, Glibc.unlink(path) == 0 ? 0 : errno)
+            let rc = Glibc.unlink(path) == 0 ? 0 : errno
+            // Gone either way: not found means an earlier attempt removed it.
+            ledger.created[relative(path)] = nil
+            return (.unlink, 0, rc)
         case .mkdir:
             return makeDir()
         case .rmdir:
@@ -225,7 +239,12 @@ final class LoadWorker: @unchecked Sendable {
             if created.isEmpty { return create(s) }
             let i = rng.below(created.count)
             let to = nextName("r")
-            if Glibc.rename(created[i], to) != 0 { return (.rename, 0, errno) }
+            if Glibc.rename(created[i], to) != 0 {
+                // Its outcome is unknown: stop vouching for either name.
+                ledger.created[relative(created[i])] = nil
+                return (.rename, 0, errno)
+            }
+            ledger.created[relative(to)] = ledger.created.removeValue(forKey: relative(created[i]))
             created[i] = to
             return (.rename, 0, 0)
         case .readdir:
@@ -253,10 +272,14 @@ final class LoadWorker: @unchecked Sendable {
         return (kind, n, e != 0 ? e : c)
     }
 
-    private func writeAll(_ fd: Int32, at offset: Int, size: Int, blockSize: Int) -> (Int, Int32) {
+    private func writeAll(_ fd: Int32, at offset: Int, size: Int, blockSize: Int, file: UInt32,
+                          stamp: UInt64) -> (Int, Int32) {
         var done = 0
         while done < size {
-            let n = pwrite(fd, buffer, min(blockSize, size - done), off_t(offset + done))
+            let n0 = min(blockSize, size - done)
+            SectorStamp.fill(buffer, count: (n0 + SectorStamp.size - 1) / SectorStamp.size * SectorStamp.size,
+                             file: file, offset: offset + done, stamp: stamp)
+            let n = pwrite(fd, buffer, n0, off_t(offset + done))
             if n < 0 { return (done, errno) }
             done += n
         }
@@ -268,9 +291,54 @@ final class LoadWorker: @unchecked Sendable {
         let fd = Glibc.open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
         if fd < 0 { return (.create, 0, errno) }
         created.append(path)
-        let (n, e) = writeAll(fd, at: 0, size: s.op == .create ? s.size : 0, blockSize: min(s.blockSize, bufferSize))
+        let size = s.op == .create ? s.size : 0
+        let file = Self.createdFileId(thread: index)
+        let stamp = nextStamp()
+        let (n, e) = writeAll(fd, at: 0, size: size, blockSize: min(s.blockSize, bufferSize), file: file, stamp: stamp)
         let c = close(fd) == 0 ? 0 : errno
+        if e == 0 && c == 0 { ledger.created[relative(path)] = (file: file, size: size, stamp: stamp) }
         return (.create, n, e != 0 ? e : c)
+    }
+
+    /// The file id written into the sectors of files thread `thread` creates.
+    static func createdFileId(thread: Int) -> UInt32 { 0x8000_0000 | UInt32(thread) }
+
+    private func nextStamp() -> UInt64 {
+        stampSeq += 1
+        return UInt64(index + 1) << 40 | stampSeq
+    }
+
+    private func relative(_ path: String) -> String { String(path.dropFirst(root.count + 1)) }
+
+    /// A fileset file this thread owns (any file when it owns none).
+    private func ownedFile() -> (Int, String) {
+        if owned.isEmpty { return randomFile() }
+        let i = owned[rng.below(owned.count)]
+        return (i, files[i])
+    }
+
+    /// Writes stamped sectors and records the outcome in the ledger (only
+    /// for files this thread owns and sector-aligned writes).
+    private func writeStamped(_ fd: Int32, file: Int, at offset: Int, size: Int, blockSize: Int) -> (Int, Int32) {
+        let stamp = nextStamp()
+        let (n, e) = writeAll(fd, at: offset, size: size, blockSize: blockSize, file: UInt32(file), stamp: stamp)
+        if !owned.isEmpty && offset % SectorStamp.size == 0 && blockSize % SectorStamp.size == 0 {
+            ledger.wrote(file: UInt32(file), offset: offset, count: size, stamp: stamp, acknowledged: e == 0)
+        }
+        return (n, e)
+    }
+
+    /// Counts a read whose sectors name another file.
+    private func checkIdentity(file: Int, offset: Int, count: Int) {
+        var s = (SectorStamp.size - offset % SectorStamp.size) % SectorStamp.size
+        while s + SectorStamp.size <= count {
+            let r = SectorStamp.read(buffer + s, offset: offset + s)
+            if !r.valid || r.file != UInt32(file) {
+                ledger.wrongFileReads += 1
+                return
+            }
+            s += SectorStamp.size
+        }
     }
 
     private func makeDir() -> (OpKind, Int, Int32) {

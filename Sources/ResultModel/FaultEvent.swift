@@ -47,9 +47,9 @@ public struct FaultEvent: Codable, Equatable, Sendable {
     public var clientStall: Metric
     /// Operations in flight at the fault.
     public var operationsInFlight: UInt64
-    /// Time until the throughput timeline is back to 90 % of its median over
-    /// the second before the fault (10 ms resolution); absent when it did not
-    /// recover before the next fault or the end.
+    /// Time until the throughput of successful operations is back to 90 %
+    /// of its median over the second before the fault (10 ms resolution);
+    /// absent when it did not recover before the next fault or the end.
     public var recoveryToThroughput: Metric?
     /// Latency of operations completing within 1 s after the fault.
     public var latencyAfter: LatencyDistribution

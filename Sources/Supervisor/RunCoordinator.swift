@@ -138,6 +138,7 @@ public enum RunCoordinator {
                                threads: workload.load.threads, operations: load.operations, total: load.total,
                                timeline: load.timeline, server: reports.first)
         result.strategy = strategy?.rawValue
+        result.integrity = IntegrityVerifier.verify(root: backing, spec: workload.load, ledgers: load.ledgers)
         if reports.count > 1 { result.restartedServers = Array(reports.dropFirst()) }
         if let s = supervisor { result.faults = merge(s.timings, load: load) }
         return result
@@ -146,6 +147,9 @@ public enum RunCoordinator {
     /// Adds the client side of each fault to the server-side timings.
     static func merge(_ timings: [FaultTiming], load: LoadResult) -> [FaultEvent] {
         let endNs = UInt64(load.measuredSeconds * 1e9)
+        // Recovery counts successful operations: failing fast is not throughput.
+        var succeeded = load.timeline
+        succeeded.completed = zip(load.timeline.completed, load.timeline.errors).map { $0 - min($0, $1) }
         return timings.enumerated().map { n, t in
             var e = t.event
             guard e.triggered else { return e }
@@ -163,7 +167,7 @@ public enum RunCoordinator {
             let faultOffset = t.faultNs - min(t.faultNs, load.measureStartNs)
             let next = n + 1 < timings.count ? timings[n + 1].faultNs - min(timings[n + 1].faultNs, load.measureStartNs)
                                              : endNs
-            e.recoveryToThroughput = Recovery.timeToThroughput(load.timeline, faultNs: faultOffset,
+            e.recoveryToThroughput = Recovery.timeToThroughput(succeeded, faultNs: faultOffset,
                                                                limitNs: max(next, faultOffset)).map { .nanoseconds($0) }
             return e
         }

@@ -31,6 +31,8 @@ enum Summary {
             }
             out += "\n"
         }
+        let faulted = doc.runs.filter { $0.faults != nil }
+        if !faulted.isEmpty { out += strategyTable(faulted) }
         if let cs = doc.comparisons {
             out += "reference / native (median of repeats):\n"
             out += pad("workload", 14) + pad("throughput", 12, right: true) + pad("p50", 10, right: true)
@@ -41,6 +43,39 @@ enum Summary {
                     + pad(r("latencyP99"), 10, right: true) + "\n"
             }
         }
+        return out
+    }
+
+    /// One row per strategy: outage, stall, recovery (medians over the
+    /// faults that fired), errors, resent requests and integrity.
+    static func strategyTable(_ runs: [RunResult]) -> String {
+        func median(_ v: [Double]) -> Double? {
+            let s = v.sorted()
+            guard !s.isEmpty else { return nil }
+            return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
+        }
+        func ms(_ v: Double?) -> String { v.map { String(format: "%.2f", $0 / 1e6) } ?? "-" }
+        var out = "strategies side by side (medians over faults; times in ms):\n"
+        out += pad("strategy", 18) + pad("faults", 7, right: true) + pad("outage", 9, right: true)
+            + pad("resume", 9, right: true) + pad("stall", 9, right: true) + pad("recover", 9, right: true)
+            + pad("app errors", 12, right: true) + pad("resent", 8, right: true) + pad("recognised", 11, right: true)
+            + pad("integrity", 11, right: true) + "\n"
+        for r in runs {
+            let fs = (r.faults ?? []).filter(\.triggered)
+            let integrity = r.integrity.map { $0.clean ? "ok" : "FAILED" } ?? "-"
+            out += pad(r.strategy ?? "-", 18) + pad("\(fs.count)", 7, right: true)
+                + pad(ms(median(fs.compactMap { $0.outageToServerReply?.value })), 9, right: true)
+                + pad(ms(median(fs.compactMap { $0.outageToClientResume?.value })), 9, right: true)
+                + pad(ms(median(fs.map(\.clientStall.value))), 9, right: true)
+                + pad(ms(median(fs.compactMap { $0.recoveryToThroughput?.value })), 9, right: true)
+                + pad("\(r.total.errorCount)", 12, right: true)
+                + pad("\(fs.reduce(0) { $0 + $1.resentRequests })", 8, right: true)
+                + pad("\(fs.reduce(0) { $0 + $1.resentRecognised })", 11, right: true)
+                + pad(integrity, 11, right: true) + "\n"
+        }
+        out += "(outage: fault to the new server's first reply; resume: to the first blocked operation completing;\n"
+        out += " stall: longest operation in flight at a fault; recover: back to 90 % of the prior throughput;\n"
+        out += " app errors: failed operations over the whole run)\n\n"
         return out
     }
 

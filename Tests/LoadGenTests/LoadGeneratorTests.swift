@@ -31,7 +31,8 @@ final class LoadGeneratorTests: XCTestCase {
         for (i, path) in set.allFiles().enumerated() {
             let d = try XCTUnwrap(FileManager.default.contents(atPath: path))
             XCTAssertEqual(d.count, 5000)
-            XCTAssertEqual(d[4321], Fileset.patternByte(file: i, offset: 4321))
+            let sector = d.withUnsafeBytes { SectorStamp.read($0.baseAddress! + 4608, offset: 4608) }
+            XCTAssertEqual(sector, SectorStamp.Reading(valid: true, file: UInt32(i), stamp: 0, intact: true))
         }
         var st = stat()
         XCTAssertEqual(lstat(set.privateDir(1), &st), 0)
