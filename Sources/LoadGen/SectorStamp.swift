@@ -44,6 +44,14 @@ public enum SectorStamp {
         public var stamp: UInt64
         /// The body matches the header (and `offset`).
         public var intact: Bool
+
+        /// A reading.
+        public init(valid: Bool, file: UInt32, stamp: UInt64, intact: Bool) {
+            self.valid = valid
+            self.file = file
+            self.stamp = stamp
+            self.intact = intact
+        }
     }
 
     /// Reads the sector at `p`, expected at file offset `offset`.

@@ -39,8 +39,10 @@ public final class FuseMount: @unchecked Sendable {
     private var keptFd: Int32 = -1
     private var mounted = false
 
-    /// Seconds to wait for a server's ready signal.
-    public static let readyTimeout = 15.0
+    /// Seconds to wait for a server's ready signal ($FUSEBENCH_READY_TIMEOUT overrides).
+    public static var readyTimeout: Double {
+        getenv("FUSEBENCH_READY_TIMEOUT").flatMap { Double(String(cString: $0)) } ?? 15
+    }
 
     /// Mounts `source` at `mountpoint` and starts the first server. Stats
     /// files, the server log, the saved INIT and the journal go to `dir`.

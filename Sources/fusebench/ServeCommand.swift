@@ -84,6 +84,11 @@ struct ServeCommand: ParsableCommand {
         } catch {
             throw CLIError.failed("cannot open the backing directory \(source): \(errnoText(error.code))")
         }
+        // Test hook (documented in the README): instance N never serves, so
+        // that the harness's recovery watchdog can be shown to work.
+        if let hang = getenv("FUSEBENCH_TEST_HANG_INSTANCE"), UInt32(String(cString: hang)) == restart.instance {
+            while true { pause() }
+        }
         let ready = readyFd
         let target: MountTarget = fuseFd.map { .fuseFd($0) } ?? .path(mountpoint)
         try FuseSessionRunner.run(fs, target: target, fsname: source) {

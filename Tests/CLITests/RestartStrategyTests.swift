@@ -1,0 +1,153 @@
+// Crash injection and restart strategies on real mounts, through the built
+// binary: each strategy and each fault kind, asserting what the strategy
+// claims (no application errors, integrity), that no client hangs past the
+// watchdog, and that nothing stays mounted.
+import Foundation
+import Glibc
+import ResultModel
+import TestSupport
+import XCTest
+
+final class RestartStrategyTests: XCTestCase {
+    var dir: TempDir!
+
+    override func setUpWithError() throws {
+        try Isolation.requireMountSandbox()
+        dir = try TempDir("restart")
+    }
+
+    override func tearDown() {
+        Isolation.assertNothingMounted(under: "/tmp")
+        dir?.remove()
+    }
+
+    /// Runs the smoke workload with `fault` under `strategy`; returns the run.
+    func run(_ strategy: String, fault: String, duration: String = "1.2", env: [String: String] = [:],
+             file: StaticString = #filePath, line: UInt = #line) throws -> RunResult {
+        let out = dir.file("\(strategy).json")
+        let r = try Binary.run(["run", "workloads/smoke.json", "--strategy", strategy, "--fault", fault,
+                                "--duration", duration, "--warmup", "0.1", "--output", out, "--quiet"],
+                               environment: env, timeout: 120)
+        XCTAssertEqual(r.status, 0, r.stderr, file: file, line: line)
+        let doc = try ResultFile.read(out)
+        XCTAssertEqual(doc.runs.count, 1, file: file, line: line)
+        return doc.runs[0]
+    }
+
+    /// Properties every strategy must have after kills.
+    func assertCommon(_ run: RunResult, restarts: Int, file: StaticString = #filePath, line: UInt = #line) throws {
+        let faults = try XCTUnwrap(run.faults, file: file, line: line)
+        let fired = faults.filter(\.triggered)
+        XCTAssertGreaterThanOrEqual(fired.count, restarts, file: file, line: line)
+        XCTAssertTrue(fired.allSatisfy(\.restarted), file: file, line: line)
+        XCTAssertEqual(run.restartedServers?.count, fired.count, "one new server per fault", file: file, line: line)
+        for f in fired {
+            let outage = try XCTUnwrap(f.outageToServerReply, "fault \(f.index) has no outage", file: file, line: line)
+            XCTAssertGreaterThan(outage.value, 0, file: file, line: line)
+            XCTAssertLessThan(f.clientStall.value, 10e9, "no client hung", file: file, line: line)
+        }
+        let integrity = try XCTUnwrap(run.integrity, file: file, line: line)
+        XCTAssertGreaterThan(integrity.bytesChecked, 0, file: file, line: line)
+        XCTAssertTrue(integrity.clean, "integrity: \(integrity)", file: file, line: line)
+    }
+
+    func testHandoverLazyLosesNothingAndStallsBriefly() throws {
+        let r = try run("handover-lazy", fault: "kill:every=0.35s")
+        try assertCommon(r, restarts: 2)
+        XCTAssertEqual(r.total.errors, [:], "handover-lazy claims no application errors")
+        for f in r.faults!.filter(\.triggered) {
+            XCTAssertNotNil(f.outageToClientResume)
+            XCTAssertEqual(f.resentAnomalies, 0)
+        }
+    }
+
+    func testHandoverEagerInvalidatesEverythingBeforeServing() throws {
+        let r = try run("handover-eager", fault: "kill:every=0.35s")
+        try assertCommon(r, restarts: 2)
+        XCTAssertEqual(r.total.errors, [:])
+        for f in r.faults!.filter(\.triggered) {
+            XCTAssertGreaterThan(f.revalidation?.notifications ?? 0, 0, "the storm sent notifications")
+        }
+    }
+
+    func testHandoverEpochHasNoErrors() throws {
+        let r = try run("handover-epoch", fault: "kill:every=0.35s")
+        try assertCommon(r, restarts: 2)
+        XCTAssertEqual(r.total.errors, [:])
+    }
+
+    func testRemountLosesTheConnection() throws {
+        let r = try run("remount", fault: "kill:every=0.35s")
+        try assertCommon(r, restarts: 2)
+        let seen = Set(r.total.errors.keys)
+        XCTAssertFalse(seen.isDisjoint(with: ["ENOTCONN", "ENOENT", "ECONNABORTED", "EBADF"]),
+                       "remount shows applications errors: \(r.total.errors)")
+    }
+
+    func testMarkbadAndNaiveRefuseWhatTheyDoNotKnow() throws {
+        for strategy in ["handover-markbad", "handover-naive"] {
+            let r = try run(strategy, fault: "kill:every=0.35s")
+            try assertCommon(r, restarts: 2)
+            let refused = r.faults!.reduce(0) { $0 + $1.unknownNodeIds + $1.refusedHandles }
+            XCTAssertGreaterThan(refused, 0, "\(strategy) refused and counted unknown ids or handles")
+        }
+    }
+
+    func testCrashInsideAnOperationBeforeAndAfterTheWork() throws {
+        for phase in ["before", "after"] {
+            let r = try run("handover-lazy", fault: "crash-in-op:op=WRITE,phase=\(phase),at=0.2s")
+            try assertCommon(r, restarts: 1)
+            XCTAssertEqual(r.faults?.first?.detail, "WRITE \(phase)")
+            XCTAssertEqual(r.total.errors, [:], "the resent WRITE completes (\(phase))")
+            XCTAssertGreaterThanOrEqual(r.faults?.first?.resentRequests ?? 0, 1, "the WRITE in flight was resent")
+        }
+    }
+
+    func testKillAfterRequests() throws {
+        let r = try run("handover-lazy", fault: "kill:after=2000")
+        try assertCommon(r, restarts: 1)
+        XCTAssertEqual(r.faults?.first?.detail, "after 2000 requests")
+        // Counted from the start of the measured phase; warm-up requests come on top.
+        XCTAssertGreaterThanOrEqual(r.server?.requests ?? 0, 2000, "the first server answered 2000 measured requests")
+        XCTAssertGreaterThan(r.faults?.first?.atSeconds ?? 0, 0)
+    }
+
+    func testHangResumedOrKilled() throws {
+        let resumed = try run("handover-lazy", fault: "hang:at=0.2s,for=300ms,then=resume")
+        let f = try XCTUnwrap(resumed.faults?.first)
+        XCTAssertTrue(f.triggered)
+        XCTAssertFalse(f.restarted, "a resumed server is not replaced")
+        XCTAssertNil(resumed.restartedServers)
+        XCTAssertGreaterThanOrEqual(f.clientStall.value, 0.25e9, "clients waited for the stopped server")
+        XCTAssertEqual(resumed.total.errors, [:])
+
+        let killed = try run("handover-lazy", fault: "hang:at=0.2s,for=200ms,then=kill")
+        try assertCommon(killed, restarts: 1)
+        XCTAssertEqual(killed.total.errors, [:])
+    }
+
+    func testNoRecoveryTripsTheWatchdogAndAbortsTheConnection() throws {
+        let started = Date()
+        let r = try Binary.run(["run", "workloads/smoke.json", "--strategy", "handover-lazy", "--fault", "kill:at=0.2s",
+                                "--duration", "5", "--warmup", "0.1", "--quiet", "--output", dir.file("never.json")],
+                               environment: ["FUSEBENCH_TEST_HANG_INSTANCE": "2", "FUSEBENCH_READY_TIMEOUT": "1"],
+                               timeout: 60)
+        XCTAssertEqual(r.status, 4, r.stderr)
+        XCTAssertTrue(r.stderr.contains("did not answer FUSE_INIT"), r.stderr)
+        XCTAssertLessThan(Date().timeIntervalSince(started), 30, "never hangs")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir.file("never.json")))
+    }
+
+    func testFaultsWithoutAStrategyAreRefused() throws {
+        let r = try Binary.run(["run", "workloads/smoke.json", "--fault", "kill:at=1s"])
+        XCTAssertEqual(r.status, 2, r.stderr)
+        XCTAssertTrue(r.stderr.contains("restart strategy"), r.stderr)
+        let bad = try Binary.run(["run", "workloads/smoke.json", "--strategy", "reboot"])
+        XCTAssertEqual(bad.status, 2)
+        XCTAssertTrue(bad.stderr.contains("handover-lazy"), bad.stderr)
+        let badFault = try Binary.run(["run", "workloads/smoke.json", "--strategy", "remount", "--fault",
+                                       "crash-in-op:op=FROB,at=1s"])
+        XCTAssertEqual(badFault.status, 2)
+        XCTAssertTrue(badFault.stderr.contains("unknown FUSE opcode"), badFault.stderr)
+    }
+}

@@ -1,0 +1,67 @@
+// Fault specs: the command-line form, the workload form, schedules, and
+// the errors for malformed ones.
+import Foundation
+import LoadGen
+import Supervisor
+import XCTest
+
+final class FaultSpecTests: XCTestCase {
+    func testCommandLineForms() throws {
+        XCTAssertEqual(try FaultSpec.parse("kill:every=2s"), FaultSpec(kind: .kill, trigger: .every(2)))
+        XCTAssertEqual(try FaultSpec.parse("kill:at=500ms"), FaultSpec(kind: .kill, trigger: .at(0.5)))
+        XCTAssertEqual(try FaultSpec.parse("kill:after=20000"), FaultSpec(kind: .kill, trigger: .afterRequests(20000)))
+        XCTAssertEqual(try FaultSpec.parse("crash-in-op:op=write,phase=after,at=1s"),
+                       FaultSpec(kind: .crashInOp(opcode: "WRITE", phase: "after"), trigger: .at(1)))
+        XCTAssertEqual(try FaultSpec.parse("hang:at=1s,for=250ms,then=kill"),
+                       FaultSpec(kind: .hang(seconds: 0.25, then: "kill"), trigger: .at(1)))
+    }
+
+    func testBadSpecsNameTheProblem() {
+        for (text, phrase) in [("explode:at=1s", "unknown fault"), ("kill", "exactly one of"),
+                               ("kill:at=1s,every=2s", "exactly one of"), ("hang:after=10", "only a kill"),
+                               ("crash-in-op:op=NOPE,at=1s", "unknown FUSE opcode"),
+                               ("crash-in-op:op=READ,phase=during,at=1s", "\"before\""),
+                               ("kill:at=soon", "duration"), ("kill:at", "key=value")] {
+            XCTAssertThrowsError(try FaultSpec.parse(text), text) { e in
+                XCTAssertTrue("\(e)".contains(phrase), "\(text): \(e)")
+            }
+        }
+    }
+
+    func testSchedules() {
+        XCTAssertEqual(FaultSpec(kind: .kill, trigger: .every(2)).times(duration: 7), [2, 4, 6])
+        XCTAssertEqual(FaultSpec(kind: .kill, trigger: .every(2)).times(duration: 6), [2, 4])
+        XCTAssertEqual(FaultSpec(kind: .kill, trigger: .at(3)).times(duration: 2), [])
+        XCTAssertNil(FaultSpec(kind: .kill, trigger: .afterRequests(5)).times(duration: 2))
+    }
+
+    func testWorkloadFaultsAndStrategiesRoundTrip() throws {
+        let json = #"""
+            {"name":"w","mix":[{"op":"stat"}],
+             "faults":[{"kind":"kill","every":"2s"},{"kind":"hang","at":1,"for":"100ms","then":"resume"}],
+             "strategies":["remount","handover-lazy"]}
+            """#
+        let w = try Workload.parse(Data(json.utf8), file: "w.json")
+        XCTAssertEqual(w.faults.count, 2)
+        XCTAssertEqual(w.strategies, [.remount, .handoverLazy])
+        XCTAssertEqual(try Workload.parse(JSONEncoder().encode(w.asRun), file: "again"), w)
+        XCTAssertThrowsError(try Workload.parse(Data(#"{"name":"w","mix":[{"op":"stat"}],"strategies":["x"]}"#.utf8),
+                                                file: "w.json")) { e in
+            XCTAssertEqual((e as? WorkloadError)?.field, "strategies[0]")
+        }
+        let shipped = try Workload.load(path: TestPaths.root + "/workloads/crash-compare.json")
+        XCTAssertEqual(shipped.strategies.count, Strategy.allCases.count, "crash-compare runs every strategy")
+        XCTAssertFalse(shipped.faults.isEmpty)
+    }
+}
+
+enum TestPaths {
+    static var root: String {
+        var url = URL(fileURLWithPath: #filePath)
+        while url.path != "/" {
+            url = url.deletingLastPathComponent()
+            if FileManager.default.fileExists(atPath: url.appendingPathComponent("Package.swift").path) { return url.path }
+        }
+        return "."
+    }
+}
