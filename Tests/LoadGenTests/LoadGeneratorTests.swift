@@ -31,7 +31,7 @@ final class LoadGeneratorTests: XCTestCase {
         for (i, path) in set.allFiles().enumerated() {
             let d = try XCTUnwrap(FileManager.default.contents(atPath: path))
             XCTAssertEqual(d.count, 5000)
-            let sector = d.withUnsafeBytes { SectorStamp.read($0.baseAddress! + 4608, offset: 4608) }
+            let sector = d.withUnsafeBytes { SectorStamp.read($0.baseAddress! + 4096, offset: 4096) }
             XCTAssertEqual(sector, SectorStamp.Reading(valid: true, file: UInt32(i), stamp: 0, intact: true))
         }
         var st = stat()
