@@ -30,6 +30,12 @@ public enum Strategy: String, CaseIterable, Codable, Sendable {
     /// Whether applications should see no errors at all.
     public var claimsNoErrors: Bool { self == .handoverLazy || self == .handoverEager || self == .handoverEpoch }
 
+    /// Whether no acknowledged write may be lost and no read may return
+    /// another file's data. Only handover-naive makes no such claim: its
+    /// counter ids start over in each server, so an id the kernel cached
+    /// can name another file after a restart.
+    public var claimsIntegrity: Bool { self != .handoverNaive }
+
     /// Node-id scheme this strategy forces, if any.
     public var forcedNodeIds: NodeIdScheme? { self == .handoverNaive ? .ephemeral : nil }
 

@@ -34,8 +34,10 @@ final class RestartStrategyTests: XCTestCase {
         return doc.runs[0]
     }
 
-    /// Properties every strategy must have after kills.
-    func assertCommon(_ run: RunResult, restarts: Int, file: StaticString = #filePath, line: UInt = #line) throws {
+    /// Properties every strategy must have after kills; integrity must be
+    /// clean unless the strategy makes no claim (handover-naive).
+    func assertCommon(_ run: RunResult, restarts: Int, integrityClaimed: Bool = true,
+                      file: StaticString = #filePath, line: UInt = #line) throws {
         let faults = try XCTUnwrap(run.faults, file: file, line: line)
         let fired = faults.filter(\.triggered)
         XCTAssertGreaterThanOrEqual(fired.count, restarts, file: file, line: line)
@@ -48,7 +50,9 @@ final class RestartStrategyTests: XCTestCase {
         }
         let integrity = try XCTUnwrap(run.integrity, file: file, line: line)
         XCTAssertGreaterThan(integrity.bytesChecked, 0, file: file, line: line)
-        XCTAssertTrue(integrity.clean, "integrity: \(integrity)", file: file, line: line)
+        if integrityClaimed {
+            XCTAssertTrue(integrity.clean, "\(run.strategy ?? "") integrity: \(integrity)", file: file, line: line)
+        }
     }
 
     func testHandoverLazyLosesNothingAndStallsBriefly() throws {
@@ -87,7 +91,7 @@ final class RestartStrategyTests: XCTestCase {
     func testMarkbadAndNaiveRefuseWhatTheyDoNotKnow() throws {
         for strategy in ["handover-markbad", "handover-naive"] {
             let r = try run(strategy, fault: "kill:every=0.35s")
-            try assertCommon(r, restarts: 2)
+            try assertCommon(r, restarts: 2, integrityClaimed: strategy != "handover-naive")
             let refused = r.faults!.reduce(0) { $0 + $1.unknownNodeIds + $1.refusedHandles }
             XCTAssertGreaterThan(refused, 0, "\(strategy) refused and counted unknown ids or handles")
         }
