@@ -9,8 +9,16 @@ import Foundation
 import Glibc
 
 extension PassthroughFS {
-    func revalidateEagerly(_ entries: [Journal.Entry]) {
+    func revalidateEagerly(_ journaled: [Journal.Entry]) {
         guard let se = session else { return }
+        // Every instance journals what it hands out: the same entry can be
+        // there once per instance. Invalidate each once.
+        var seenEntries = Set<[UInt8]>()
+        let entries = journaled.filter { e in
+            var key = withUnsafeBytes(of: e.parent) { Array($0) }
+            key += e.name
+            return seenEntries.insert(key).inserted
+        }
         let start = fbshim_monotonic_ns()
         var seen = Set<UInt64>()
         var sent: UInt64 = 0
