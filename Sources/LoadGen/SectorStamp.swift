@@ -3,16 +3,20 @@
 // three and the offset. A reader can tell from any sector which file and
 // which write it belongs to, and whether its bytes are intact.
 
-/// The sector format of fileset files and of everything the load writes.
+/// The sector format of fileset files and of everything the load writes:
+/// a 24-byte header {magic, file index, stamp, offset} and a body that
+/// depends on the file and the stamp (computed once per write and copied,
+/// so stamping costs little more than the copy).
 public enum SectorStamp {
     /// Sector size.
     public static let size = 512
     static let magic: UInt32 = 0x5257_4246 // "FBWR"
+    static let headerWords = 3
+    static let words = size / 8
 
-    /// The 64-bit word at `word` of the sector body.
     @inline(__always)
-    static func word(file: UInt32, offset: Int, stamp: UInt64, word: Int) -> UInt64 {
-        var x = UInt64(file) &* 0x9E37_79B9_7F4A_7C15 ^ UInt64(offset + word * 8) &* 0xBF58_476D_1CE4_E5B9 ^ stamp
+    static func word(file: UInt32, stamp: UInt64, word: Int) -> UInt64 {
+        var x = UInt64(file) &* 0x9E37_79B9_7F4A_7C15 ^ UInt64(word) &* 0xBF58_476D_1CE4_E5B9 ^ stamp
         x ^= x >> 29
         return x &* 0x94D0_49BB_1331_11EB
     }
@@ -20,16 +24,19 @@ public enum SectorStamp {
     /// Fills `count` bytes (a multiple of 512) at `p` with the sectors of
     /// `file` at file offset `offset` (512-aligned) written by `stamp`.
     public static func fill(_ p: UnsafeMutableRawPointer, count: Int, file: UInt32, offset: Int, stamp: UInt64) {
+        guard count >= size else { return }
+        // The first sector's body, then copies of it.
+        for w in headerWords..<words {
+            p.storeBytes(of: word(file: file, stamp: stamp, word: w), toByteOffset: w * 8, as: UInt64.self)
+        }
         var s = 0
         while s + size <= count {
             let base = p + s
+            if s > 0 { (base + headerWords * 8).copyMemory(from: p + headerWords * 8, byteCount: size - headerWords * 8) }
             base.storeBytes(of: magic, toByteOffset: 0, as: UInt32.self)
             base.storeBytes(of: file, toByteOffset: 4, as: UInt32.self)
             base.storeBytes(of: stamp, toByteOffset: 8, as: UInt64.self)
-            for w in 2..<(size / 8) {
-                base.storeBytes(of: word(file: file, offset: offset + s, stamp: stamp, word: w), toByteOffset: w * 8,
-                                as: UInt64.self)
-            }
+            base.storeBytes(of: UInt64(offset + s), toByteOffset: 16, as: UInt64.self)
             s += size
         }
     }
@@ -42,7 +49,7 @@ public enum SectorStamp {
         public var file: UInt32
         /// Stamp in the header.
         public var stamp: UInt64
-        /// The body matches the header (and `offset`).
+        /// The body matches the header, and the header's offset is `offset`.
         public var intact: Bool
 
         /// A reading.
@@ -60,11 +67,10 @@ public enum SectorStamp {
         let file = p.loadUnaligned(fromByteOffset: 4, as: UInt32.self)
         let stamp = p.loadUnaligned(fromByteOffset: 8, as: UInt64.self)
         guard m == magic else { return Reading(valid: false, file: 0, stamp: 0, intact: false) }
-        var intact = true
-        for w in 2..<(size / 8) where p.loadUnaligned(fromByteOffset: w * 8, as: UInt64.self)
-            != word(file: file, offset: offset, stamp: stamp, word: w) {
+        var intact = p.loadUnaligned(fromByteOffset: 16, as: UInt64.self) == UInt64(offset)
+        for w in headerWords..<words where intact
+            && p.loadUnaligned(fromByteOffset: w * 8, as: UInt64.self) != word(file: file, stamp: stamp, word: w) {
             intact = false
-            break
         }
         return Reading(valid: true, file: file, stamp: stamp, intact: intact)
     }
