@@ -17,8 +17,7 @@ public enum IntegrityVerifier {
         for (i, path) in fileset.allFiles().enumerated() {
             let ledger = ledgers[Fileset.owner(ofFile: i, threads: spec.threads)]
             check(path, file: UInt32(i), size: spec.fileset.fileSize, buf: buf, report: &report) { sector in
-                let e = ledger.sectors[WriteLedger.key(UInt32(i), sector)]
-                return (e?.acked ?? 0, e?.uncertain)
+                ledger.expected(file: UInt32(i), sector: sector)
             }
         }
         for ledger in ledgers {

@@ -78,7 +78,10 @@ final class LoadWorker: @unchecked Sendable {
     let owned: [Int]
     var madeDirs: [String] = []
     var sequence = 0
+    /// Where reads land.
     let buffer: UnsafeMutableRawPointer
+    /// What writes send: sector bodies filled once, headers per write.
+    let writeBuffer: UnsafeMutableRawPointer
     let bufferSize = 1 << 20
 
     init(index: Int, spec: LoadSpec, fileset: Fileset, files: [String], control: LoadControl, buckets: Int) {
@@ -96,9 +99,14 @@ final class LoadWorker: @unchecked Sendable {
         completed = [UInt64](repeating: 0, count: buckets)
         failed = [UInt64](repeating: 0, count: buckets)
         buffer = UnsafeMutableRawPointer.allocate(byteCount: bufferSize + SectorStamp.size, alignment: 4096)
+        writeBuffer = UnsafeMutableRawPointer.allocate(byteCount: bufferSize + SectorStamp.size, alignment: 4096)
+        SectorStamp.fill(writeBuffer, count: bufferSize + SectorStamp.size, file: 0, offset: 0, stamp: 0)
     }
 
-    deinit { buffer.deallocate() }
+    deinit {
+        buffer.deallocate()
+        writeBuffer.deallocate()
+    }
 
     /// Runs until the end of the phases or a stop.
     func run(_ phases: Phases) {
@@ -277,9 +285,9 @@ final class LoadWorker: @unchecked Sendable {
         var done = 0
         while done < size {
             let n0 = min(blockSize, size - done)
-            SectorStamp.fill(buffer, count: (n0 + SectorStamp.size - 1) / SectorStamp.size * SectorStamp.size,
-                             file: file, offset: offset + done, stamp: stamp)
-            let n = pwrite(fd, buffer, n0, off_t(offset + done))
+            SectorStamp.fill(writeBuffer, count: (n0 + SectorStamp.size - 1) / SectorStamp.size * SectorStamp.size,
+                             file: file, offset: offset + done, stamp: stamp, bodyReady: true)
+            let n = pwrite(fd, writeBuffer, n0, off_t(offset + done))
             if n < 0 { return (done, errno) }
             done += n
         }
@@ -323,7 +331,8 @@ final class LoadWorker: @unchecked Sendable {
         let stamp = nextStamp()
         let (n, e) = writeAll(fd, at: offset, size: size, blockSize: blockSize, file: UInt32(file), stamp: stamp)
         if !owned.isEmpty && offset % SectorStamp.size == 0 && blockSize % SectorStamp.size == 0 {
-            ledger.wrote(file: UInt32(file), offset: offset, count: size, stamp: stamp, acknowledged: e == 0)
+            ledger.wrote(file: UInt32(file), fileSize: spec.fileset.fileSize, offset: offset, count: size, stamp: stamp,
+                         acknowledged: e == 0)
         }
         return (n, e)
     }

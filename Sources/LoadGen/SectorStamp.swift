@@ -4,9 +4,11 @@
 // which write it belongs to, and whether its bytes are intact.
 
 /// The sector format of fileset files and of everything the load writes:
-/// a 24-byte header {magic, file index, stamp, offset} and a body that
-/// depends on the file and the stamp (computed once per write and copied,
-/// so stamping costs little more than the copy).
+/// a 24-byte header {magic, file index, stamp, offset} and a fixed body
+/// pattern. The header says which file, which write and which offset a
+/// sector belongs to; the body shows it is not torn or garbage. A writer
+/// fills the body once and then writes only headers, so stamping costs the
+/// load almost nothing.
 public enum SectorStamp {
     /// Sector size.
     public static let size = 512
@@ -15,24 +17,23 @@ public enum SectorStamp {
     static let words = size / 8
 
     @inline(__always)
-    static func word(file: UInt32, stamp: UInt64, word: Int) -> UInt64 {
-        var x = UInt64(file) &* 0x9E37_79B9_7F4A_7C15 ^ UInt64(word) &* 0xBF58_476D_1CE4_E5B9 ^ stamp
+    static func word(_ w: Int) -> UInt64 {
+        var x = UInt64(w) &* 0xBF58_476D_1CE4_E5B9 ^ 0x5EC7_0C0D_E5EC_7012
         x ^= x >> 29
         return x &* 0x94D0_49BB_1331_11EB
     }
 
     /// Fills `count` bytes (a multiple of 512) at `p` with the sectors of
     /// `file` at file offset `offset` (512-aligned) written by `stamp`.
-    public static func fill(_ p: UnsafeMutableRawPointer, count: Int, file: UInt32, offset: Int, stamp: UInt64) {
-        guard count >= size else { return }
-        // The first sector's body, then copies of it.
-        for w in headerWords..<words {
-            p.storeBytes(of: word(file: file, stamp: stamp, word: w), toByteOffset: w * 8, as: UInt64.self)
-        }
+    /// With `bodyReady`, the bodies are already there: only headers change.
+    public static func fill(_ p: UnsafeMutableRawPointer, count: Int, file: UInt32, offset: Int, stamp: UInt64,
+                            bodyReady: Bool = false) {
         var s = 0
         while s + size <= count {
             let base = p + s
-            if s > 0 { (base + headerWords * 8).copyMemory(from: p + headerWords * 8, byteCount: size - headerWords * 8) }
+            if !bodyReady {
+                for w in headerWords..<words { base.storeBytes(of: word(w), toByteOffset: w * 8, as: UInt64.self) }
+            }
             base.storeBytes(of: magic, toByteOffset: 0, as: UInt32.self)
             base.storeBytes(of: file, toByteOffset: 4, as: UInt32.self)
             base.storeBytes(of: stamp, toByteOffset: 8, as: UInt64.self)
@@ -69,36 +70,63 @@ public enum SectorStamp {
         guard m == magic else { return Reading(valid: false, file: 0, stamp: 0, intact: false) }
         var intact = p.loadUnaligned(fromByteOffset: 16, as: UInt64.self) == UInt64(offset)
         for w in headerWords..<words where intact
-            && p.loadUnaligned(fromByteOffset: w * 8, as: UInt64.self) != word(file: file, stamp: stamp, word: w) {
+            && p.loadUnaligned(fromByteOffset: w * 8, as: UInt64.self) != word(w) {
             intact = false
         }
         return Reading(valid: true, file: file, stamp: stamp, intact: intact)
     }
 }
 
-/// What one thread wrote: for every sector of the files it owns, the stamp
-/// of the last acknowledged write and of a later write whose outcome is
-/// unknown (it failed or was cut off), and the files it created.
+/// The stamps of one file's sectors: the last acknowledged write and a
+/// later write whose outcome is unknown (0: none), per sector.
+public struct SectorLog: Sendable {
+    /// Last acknowledged stamp per sector (0: the original content).
+    public var acked: [UInt64]
+    /// A later, unacknowledged stamp per sector (0: none).
+    public var uncertain: [UInt64]
+
+    init(sectors: Int) {
+        acked = [UInt64](repeating: 0, count: sectors)
+        uncertain = acked
+    }
+}
+
+/// What one thread wrote: the sector stamps of the files it owns, and the
+/// files it created. Flat arrays, so recording a write costs a few stores
+/// per sector.
 public struct WriteLedger: Sendable {
-    /// Per (file index, sector number): acknowledged and uncertain stamps.
-    public var sectors: [UInt64: (acked: UInt64, uncertain: UInt64?)] = [:]
-    /// Files created and closed successfully, by path: (file id, size, stamp).
+    /// Sector stamps by file index (files this thread wrote).
+    public var files: [UInt32: SectorLog] = [:]
+    /// Files created and closed successfully, by path relative to the
+    /// root: (file id, size, stamp).
     public var created: [String: (file: UInt32, size: Int, stamp: UInt64)] = [:]
-    /// Reads that returned another file's data, or bytes that are not what
-    /// was written.
+    /// Reads that returned another file's data.
     public var wrongFileReads: UInt64 = 0
 
-    @inline(__always)
-    static func key(_ file: UInt32, _ sector: Int) -> UInt64 { UInt64(file) << 32 | UInt64(sector) }
-
-    /// Records a write of `count` bytes at `offset` of `file` with `stamp`.
-    mutating func wrote(file: UInt32, offset: Int, count: Int, stamp: UInt64, acknowledged: Bool) {
-        var s = offset / SectorStamp.size
-        while s * SectorStamp.size < offset + count {
-            let k = Self.key(file, s)
-            let old = sectors[k] ?? (acked: 0, uncertain: nil)
-            sectors[k] = acknowledged ? (acked: stamp, uncertain: nil) : (acked: old.acked, uncertain: stamp)
-            s += 1
+    /// Records a write of `count` bytes at `offset` of `file` (whose size is
+    /// `fileSize`) with `stamp`.
+    mutating func wrote(file: UInt32, fileSize: Int, offset: Int, count: Int, stamp: UInt64, acknowledged: Bool) {
+        let sectors = (fileSize + SectorStamp.size - 1) / SectorStamp.size
+        let first = offset / SectorStamp.size
+        let end = min(sectors, (offset + count + SectorStamp.size - 1) / SectorStamp.size)
+        guard first < end else { return }
+        // Taken out and put back, so the arrays are modified in place.
+        var log = files.removeValue(forKey: file) ?? SectorLog(sectors: sectors)
+        for s in first..<end {
+            if acknowledged {
+                log.acked[s] = stamp
+                log.uncertain[s] = 0
+            } else {
+                log.uncertain[s] = stamp
+            }
         }
+        files[file] = log
+    }
+
+    /// Expected (acknowledged, uncertain) stamps of sector `sector` of `file`.
+    func expected(file: UInt32, sector: Int) -> (UInt64, UInt64?) {
+        guard let log = files[file], sector < log.acked.count else { return (0, nil) }
+        let u = log.uncertain[sector]
+        return (log.acked[sector], u == 0 ? nil : u)
     }
 }

@@ -13,7 +13,7 @@ final class IntegrityTests: XCTestCase {
         SectorStamp.fill(p, count: 1024, file: 7, offset: 4096, stamp: 42)
         XCTAssertEqual(SectorStamp.read(p + 512, offset: 4608),
                        SectorStamp.Reading(valid: true, file: 7, stamp: 42, intact: true))
-        XCTAssertFalse(SectorStamp.read(p, offset: 0).intact, "the offset is part of the pattern")
+        XCTAssertFalse(SectorStamp.read(p, offset: 0).intact, "the header says where the sector belongs")
         p.storeBytes(of: 0xFF, toByteOffset: 700, as: UInt8.self)
         XCTAssertFalse(SectorStamp.read(p + 512, offset: 4608).intact)
     }
