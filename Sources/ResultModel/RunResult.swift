@@ -21,6 +21,8 @@ public struct RunResult: Codable, Equatable, Sendable {
     /// The FUSE server's own statistics (absent for native runs); the first
     /// instance when the server was restarted.
     public var server: ServerReport?
+    /// Trial number (0-based) when the same run was repeated.
+    public var trial: Int?
     /// Restart strategy, when the run injected faults.
     public var strategy: String?
     /// The faults and what each did.

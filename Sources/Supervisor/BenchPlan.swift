@@ -18,7 +18,9 @@ public enum BenchPlan {
                 // Alternate which target goes first, so drift favours neither.
                 let order: [Target] = i % 2 == 0 ? [.native, .reference] : [.reference, .native]
                 for t in order {
-                    mine.append(try RunCoordinator.run(w, target: t, executable: executable, reporter: reporter))
+                    var r = try RunCoordinator.run(w, target: t, executable: executable, reporter: reporter)
+                    r.trial = i
+                    mine.append(r)
                 }
             }
             runs += mine

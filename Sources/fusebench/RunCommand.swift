@@ -36,11 +36,15 @@ struct RunCommand: ParsableCommand {
         """, valueName: "spec"))
     var fault: [String] = []
 
+    @Option(name: .customLong("repeat"), help: "Trials: run everything this many times (for the gate's statistics).")
+    var repeat_: Int = 1
+
     @OptionGroup var overrides: LoadOverrides
 
     @OptionGroup var out: ResultOutput
 
     func validate() throws {
+        guard (1...100).contains(repeat_) else { throw ValidationError("--repeat must be between 1 and 100") }
         if let strategy {
             for name in strategy.split(separator: ",") where Strategy(rawValue: String(name)) == nil {
                 throw ValidationError("--strategy: unknown strategy \"\(name)\"; expected: \(Strategy.names)")
@@ -66,10 +70,16 @@ struct RunCommand: ParsableCommand {
             fbshim_install_stop_signals()
             let printer = ProgressPrinter(quiet: out.quiet)
             defer { printer.clear() }
-            return try strategies.map { s in
-                try RunCoordinator.run(w, target: target, strategy: s, executable: ToolInfo.executable,
-                                       reporter: printer)
+            var runs: [RunResult] = []
+            for trial in 0..<repeat_ {
+                for s in strategies {
+                    var r = try RunCoordinator.run(w, target: target, strategy: s, executable: ToolInfo.executable,
+                                                   reporter: printer)
+                    if repeat_ > 1 { r.trial = trial }
+                    runs.append(r)
+                }
             }
+            return runs
         }
         let doc = ResultDocument(kind: "run", tool: ToolInfo.identity, command: CommandLine.arguments,
                                  environment: .current(), runs: runs)
