@@ -8,7 +8,10 @@ BIN       := .build/$(CONFIG)/fusebench
 APT_PKGS  := libfuse3-dev fuse3 libjson-c-dev pkg-config util-linux
 SHELL     := /bin/bash
 
-.PHONY: all deps build run bench test clean
+GATE_BIN  := .build/debug/fusebench
+GATE_RUN  := $(GATE_BIN) bench workloads/gate.json --repeat 5 --quiet
+
+.PHONY: all deps build run bench test gate baseline clean
 
 all: build
 
@@ -38,11 +41,26 @@ bench: build
 	$(BIN) bench --repeat 3 --output results/bench-latest.json
 
 # Tests mount real file systems: they run in a private mount namespace so
-# that nothing they mount can outlive them.
+# that nothing they mount can outlive them. The performance gate runs first
+# (a short benchmark against the committed baseline), then the test suite.
 test: deps
 	$(SWIFT) build
+	$(MAKE) --no-print-directory gate
 	FUSEBENCH_OUTER_MNT_NS=$$(readlink /proc/self/ns/mnt) \
 	  unshare --mount --propagation private $(SWIFT) test --disable-swift-testing
+
+# The CI performance gate: reference/native ratios of workloads/gate.json
+# (debug build, 5 trials) against results/baselines/ci.json; exit 5 on a
+# regression.
+gate:
+	$(GATE_RUN) --output .build/gate-current.json > .build/gate-bench.txt
+	$(GATE_BIN) gate --baseline results/baselines/ci.json --current .build/gate-current.json \
+	  --markdown .build/gate-report.md
+
+# Re-records the gate's baseline (commit results/baselines/ci.json).
+baseline:
+	$(SWIFT) build
+	$(GATE_RUN) --output results/baselines/ci.json
 
 clean:
 	rm -rf .build

@@ -11,7 +11,9 @@ private func server(_ req: fuse_req_t?) -> PassthroughFS {
 @inline(__always)
 private func serve(_ req: fuse_req_t?, _ op: Opcode, _ body: (PassthroughFS, Request) -> Void) {
     let fs = server(req)
-    body(fs, Request(req!, op, fs.stats, intents: fs.intents))
+    let r = Request(req!, op, fs.stats, intents: fs.intents)
+    if fs.debugDelayMicros > 0 { usleep(fs.debugDelayMicros) }
+    body(fs, r)
 }
 
 extension PassthroughFS {

@@ -28,6 +28,9 @@ public final class PassthroughFS: @unchecked Sendable {
     let io: ServerIO
     let journal: Journal?
     let intents: IntentLog?
+    /// Debug option: microseconds every request waits before it is served
+    /// ($FUSEBENCH_SERVER_DELAY_US), to show that the CI gate catches a slowdown.
+    let debugDelayMicros: UInt32 = getenv("FUSEBENCH_SERVER_DELAY_US").flatMap { UInt32(String(cString: $0)) } ?? 0
     /// The libfuse session, once created (for notifications).
     var session: OpaquePointer?
     /// Called once FUSE_INIT has been handled.

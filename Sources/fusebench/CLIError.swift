@@ -13,12 +13,19 @@ enum CLIError: Error, CustomStringConvertible {
     case environment(String)
     /// A watchdog aborted (exit 4).
     case watchdog(String)
+    /// The gate found a regression (exit 5).
+    case regression(String)
+    /// A result file (the baseline) is missing or unreadable (exit 6).
+    case unreadableResult(String)
+    /// A result file has a schema version this build does not read (exit 7).
+    case incompatibleSchema(String)
     /// Interrupted by a signal (exit 130).
     case interrupted
 
     var description: String {
         switch self {
-        case .failed(let m), .input(let m), .environment(let m), .watchdog(let m): return m
+        case .failed(let m), .input(let m), .environment(let m), .watchdog(let m), .regression(let m),
+             .unreadableResult(let m), .incompatibleSchema(let m): return m
         case .interrupted: return "interrupted; cleaned up"
         }
     }
@@ -29,8 +36,21 @@ enum CLIError: Error, CustomStringConvertible {
         case .input: return 2
         case .environment: return 3
         case .watchdog: return 4
+        case .regression: return 5
+        case .unreadableResult: return 6
+        case .incompatibleSchema: return 7
         case .interrupted: return 130
         }
     }
 }
 
+
+/// Reads a result file, mapping its errors to exit codes 6 and 7.
+func readResult(_ path: String, role: String) throws -> ResultDocument {
+    do { return try ResultFile.read(path) } catch let e as ResultFileError {
+        switch e {
+        case .unreadable: throw CLIError.unreadableResult("\(role): \(e)")
+        case .incompatible: throw CLIError.incompatibleSchema("\(role): \(e); re-create it with this version")
+        }
+    }
+}

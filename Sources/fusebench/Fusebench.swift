@@ -14,10 +14,13 @@ struct Fusebench: ParsableCommand {
         (usage, workload file); 3 unsuitable environment (not root, no \
         /dev/fuse, no mount namespace, backing file system without file \
         handles); 4 aborted by a watchdog (a mount or server stopped \
-        answering); 130 interrupted.
+        answering); 5 the gate found a regression; 6 a result file (the \
+        baseline) is missing or unreadable; 7 a result file has an \
+        incompatible schema version; 130 interrupted.
         """,
         version: ToolInfo.version,
-        subcommands: [RunCommand.self, BenchCommand.self, ServeCommand.self, ValidateCommand.self, SpawnerCommand.self,
+        subcommands: [RunCommand.self, BenchCommand.self, CompareCommand.self, GateCommand.self, ExportCommand.self,
+                      ServeCommand.self, ValidateCommand.self, SpawnerCommand.self,
                       ResolveNodeCommand.self]
     )
 
