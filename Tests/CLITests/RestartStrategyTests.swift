@@ -57,10 +57,28 @@ final class RestartStrategyTests: XCTestCase {
 
     func testHandoverLazyLosesNothingAndStallsBriefly() throws {
         let r = try run("handover-lazy", fault: "kill:every=0.35s")
+        // The HTML report of this result: self-contained, one line per run, faults marked.
+        let html = dir.file("report.html")
+        let rep = try Binary.run(["report", dir.file("handover-lazy.json"), "--html", html])
+        XCTAssertEqual(rep.status, 0, rep.stderr)
+        let page = try String(contentsOfFile: html, encoding: .utf8)
+        XCTAssertTrue(page.hasPrefix("<!doctype html>"))
+        XCTAssertFalse(page.contains("http://") || page.contains("https://") || page.contains("<script"),
+                       "no network, no scripts")
+        XCTAssertGreaterThanOrEqual(page.components(separatedBy: "<polyline").count - 1, 2, "timeline and zoom")
+        XCTAssertEqual(page.components(separatedBy: "stroke-dasharray").count - 1,
+                       r.faults!.filter(\.triggered).count + 1, "one mark per fault, and the zoom's")
+        XCTAssertTrue(page.contains("handover-lazy"))
         try assertCommon(r, restarts: 2)
         XCTAssertEqual(r.total.errors, [:], "handover-lazy claims no application errors")
-        for f in r.faults!.filter(\.triggered) {
-            XCTAssertNotNil(f.outageToClientResume)
+        let fired = r.faults!.filter(\.triggered)
+        // A fault with no request pending (the ops in flight had just been
+        // answered) has no operation to resume; some fault has one.
+        XCTAssertTrue(fired.contains { $0.outageToClientResume != nil })
+        for f in fired {
+            if let resume = f.outageToClientResume, let outage = f.outageToServerReply {
+                XCTAssertGreaterThanOrEqual(resume.value, outage.value, "a waiting op resumes after the server answers")
+            }
             XCTAssertEqual(f.resentAnomalies, 0)
         }
     }

@@ -1,0 +1,205 @@
+// A self-contained HTML page for a result: inline SVG, no scripts, no
+// network. Throughput over time (one line per run, faults marked), a zoom
+// on the first fault of each run side by side, latency percentiles per
+// operation, and the strategy comparison.
+import Foundation
+
+/// Renders a result document as HTML.
+public enum HTMLReport {
+    static let palette = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf"]
+
+    /// The page.
+    public static func render(_ doc: ResultDocument, title: String) -> String {
+        var body = "<h1>\(esc(title))</h1>\n"
+        body += "<p class=meta>fusebench \(esc(doc.tool.version)) \(esc(doc.tool.gitRevision ?? "")) · "
+            + "\(esc(doc.createdAt)) · \(esc(doc.environment.kernel)) · libfuse \(esc(doc.environment.libfuse)) · "
+            + "\(doc.environment.cpuCount) × \(esc(doc.environment.cpuModel))</p>\n"
+        let byWorkload = Dictionary(grouping: doc.runs, by: \.workloadName)
+        for (name, runs) in byWorkload.sorted(by: { $0.key < $1.key }) {
+            body += "<h2>\(esc(name))</h2>\n"
+            body += "<h3>Successful operations per second over the measured phase (100 ms steps; dashed lines: faults)</h3>\n"
+            body += timelineChart(runs)
+            if runs.contains(where: { $0.faults?.contains(where: \.triggered) == true }) {
+                body += "<h3>Around the first fault: successful operations per second (10 ms steps, aligned on the fault)</h3>\n"
+                body += faultZoom(runs)
+                body += strategyTable(runs)
+            }
+            body += "<h3>Latency percentiles per operation (log scale)</h3>\n"
+            body += latencyChart(runs)
+        }
+        if let comparisons = doc.comparisons, !comparisons.isEmpty {
+            body += "<h2>Ratios</h2>\n<table><tr><th>workload</th><th>metric</th><th>target / baseline</th></tr>\n"
+            for c in comparisons {
+                for (k, m) in c.ratios.sorted(by: { $0.key < $1.key }) {
+                    body += "<tr><td>\(esc(c.workload))</td><td>\(esc(k))</td><td>\(String(format: "%.3f", m.value))</td></tr>\n"
+                }
+            }
+            body += "</table>\n"
+        }
+        return """
+            <!doctype html>
+            <html lang=en><head><meta charset=utf-8><title>\(esc(title))</title>
+            <style>
+            body{font:14px/1.4 sans-serif;margin:24px;color:#222;max-width:1100px}
+            h1{font-size:22px}h2{font-size:18px;border-bottom:1px solid #ccc;margin-top:32px}h3{font-size:14px;margin:18px 0 4px}
+            .meta{color:#666}table{border-collapse:collapse;margin:8px 0}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}
+            th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}svg{background:#fff}
+            .legend span{display:inline-block;margin-right:14px}.legend i{display:inline-block;width:18px;height:3px;margin-right:4px;vertical-align:middle}
+            </style></head><body>
+            \(body)
+            </body></html>
+            """
+    }
+
+    static func esc(_ s: String) -> String {
+        s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
+            .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
+    }
+
+    static func label(_ r: RunResult) -> String {
+        [r.target, r.strategy, r.trial.map { "trial \($0)" }].compactMap { $0 }.joined(separator: " · ")
+    }
+
+    static func legend(_ runs: [RunResult]) -> String {
+        "<div class=legend>" + runs.enumerated().map { i, r in
+            "<span><i style=\"background:\(palette[i % palette.count])\"></i>\(esc(label(r)))</span>"
+        }.joined() + "</div>\n"
+    }
+
+    /// Polyline chart: x in seconds, y in ops/s.
+    static func lineChart(_ series: [(points: [(Double, Double)], color: String)], xRange: ClosedRange<Double>,
+                          marks: [(Double, String)], xLabel: String) -> String {
+        let w = 1000.0, h = 270.0, left = 60.0, bottom = 40.0, top = 10.0, right = 10.0
+        let yMax = max(1, series.flatMap { $0.points.map(\.1) }.max() ?? 1) * 1.08
+        func x(_ v: Double) -> Double { left + (v - xRange.lowerBound) / max(1e-9, xRange.upperBound - xRange.lowerBound) * (w - left - right) }
+        func y(_ v: Double) -> Double { h - bottom - v / yMax * (h - bottom - top) }
+        var svg = "<svg viewBox=\"0 0 \(Int(w)) \(Int(h))\" width=\"100%\" role=img>\n"
+        for i in 0...4 {
+            let v = yMax * Double(i) / 4
+            svg += "<line x1=\(left) x2=\(w - right) y1=\(y(v)) y2=\(y(v)) stroke=#eee />"
+            svg += "<text x=\(left - 6) y=\(y(v) + 4) font-size=11 text-anchor=end>\(Self.short(v))</text>\n"
+        }
+        for i in 0...5 {
+            let v = xRange.lowerBound + (xRange.upperBound - xRange.lowerBound) * Double(i) / 5
+            let text = abs(v) >= 10 ? String(format: "%.0f", v) : String(format: "%.3g", v)
+            svg += "<text x=\(x(v)) y=\(h - 14) font-size=11 text-anchor=middle>\(text)</text>\n"
+        }
+        svg += "<text x=\(w - right) y=\(h - 1) font-size=11 text-anchor=end>\(esc(xLabel))</text>\n"
+        for (t, color) in marks {
+            svg += "<line x1=\(x(t)) x2=\(x(t)) y1=\(top) y2=\(h - bottom) stroke=\(color) stroke-dasharray=\"4 3\" stroke-width=1 />\n"
+        }
+        for s in series where !s.points.isEmpty {
+            let pts = s.points.map { String(format: "%.1f,%.1f", x($0.0), y($0.1)) }.joined(separator: " ")
+            svg += "<polyline fill=none stroke=\(s.color) stroke-width=1.5 points=\"\(pts)\" />\n"
+        }
+        svg += "<line x1=\(left) x2=\(left) y1=\(top) y2=\(h - bottom) stroke=#999 /><line x1=\(left) x2=\(w - right) y1=\(h - bottom) y2=\(h - bottom) stroke=#999 />"
+        return svg + "</svg>\n"
+    }
+
+    static func short(_ v: Double) -> String {
+        v >= 1e6 ? String(format: "%.1fM", v / 1e6) : v >= 1e3 ? String(format: "%.0fk", v / 1e3) : String(format: "%.0f", v)
+    }
+
+    /// Successful operations per bucket.
+    static func succeeded(_ t: Timeline) -> [UInt64] {
+        zip(t.completed, t.errors).map { $0 - min($0, $1) }
+    }
+
+    static func timelineChart(_ runs: [RunResult]) -> String {
+        var series: [(points: [(Double, Double)], color: String)] = []
+        var marks: [(Double, String)] = []
+        var xMax = 0.0
+        for (i, r) in runs.enumerated() {
+            let color = palette[i % palette.count]
+            let step = 10
+            let width = Double(r.timeline.bucketMs * step) / 1000
+            var pts: [(Double, Double)] = []
+            let ok = succeeded(r.timeline)
+            var b = 0
+            while b < ok.count {
+                let chunk = ok[b..<min(b + step, ok.count)]
+                pts.append((Double(b) * Double(r.timeline.bucketMs) / 1000 + width / 2,
+                            Double(chunk.reduce(0, +)) / (Double(chunk.count) * Double(r.timeline.bucketMs) / 1000)))
+                b += step
+            }
+            series.append((pts, color))
+            xMax = max(xMax, r.measuredSeconds)
+            for f in r.faults ?? [] where f.triggered { marks.append((f.atSeconds, color)) }
+        }
+        return lineChart(series, xRange: 0...max(xMax, 0.01), marks: marks, xLabel: "seconds") + legend(runs)
+    }
+
+    static func faultZoom(_ runs: [RunResult]) -> String {
+        let before = 0.2, after = 0.4
+        var series: [(points: [(Double, Double)], color: String)] = []
+        for (i, r) in runs.enumerated() {
+            guard let f = r.faults?.first(where: \.triggered) else { continue }
+            let bucket = Double(r.timeline.bucketMs) / 1000
+            let pts = succeeded(r.timeline).enumerated().compactMap { b, c -> (Double, Double)? in
+                let t = Double(b) * bucket + bucket / 2 - f.atSeconds
+                return t >= -before && t <= after ? (t * 1000, Double(c) / bucket) : nil
+            }
+            series.append((pts, palette[i % palette.count]))
+        }
+        return lineChart(series, xRange: (-before * 1000)...(after * 1000), marks: [(0, "#000")], xLabel: "ms from the fault")
+            + legend(runs.filter { $0.faults?.contains(where: \.triggered) == true })
+    }
+
+    static func strategyTable(_ runs: [RunResult]) -> String {
+        func ms(_ v: Double?) -> String { v.map { String(format: "%.2f", $0 / 1e6) } ?? "–" }
+        var t = "<table><tr><th>run</th><th>faults</th><th>outage ms</th><th>resume ms</th><th>stall ms</th>"
+            + "<th>recovery ms</th><th>app errors</th><th>resent</th><th>integrity</th></tr>\n"
+        for r in runs {
+            let fs = (r.faults ?? []).filter(\.triggered)
+            t += "<tr><td>\(esc(label(r)))</td><td>\(fs.count)</td>"
+                + "<td>\(ms(Statistics.median(fs.compactMap { $0.outageToServerReply?.value })))</td>"
+                + "<td>\(ms(Statistics.median(fs.compactMap { $0.outageToClientResume?.value })))</td>"
+                + "<td>\(ms(Statistics.median(fs.map(\.clientStall.value))))</td>"
+                + "<td>\(ms(Statistics.median(fs.compactMap { $0.recoveryToThroughput?.value })))</td>"
+                + "<td>\(r.total.errorCount)</td><td>\(fs.reduce(0) { $0 + $1.resentRequests })</td>"
+                + "<td>\(r.integrity.map { $0.clean ? "ok" : "FAILED" } ?? "–")</td></tr>\n"
+        }
+        return t + "</table><p class=meta>medians over the faults of each run</p>\n"
+    }
+
+    static func latencyChart(_ runs: [RunResult]) -> String {
+        let ops = Array(Set(runs.flatMap { $0.operations.keys })).sorted()
+        let rowH = 14.0, groupGap = 10.0, left = 90.0, w = 1000.0, right = 20.0
+        let all = runs.flatMap { $0.operations.values.flatMap { [$0.latency.p50, $0.latency.max] } }.filter { $0 > 0 }
+        guard let lo = all.min(), let hi = all.max() else { return "" }
+        let lmin = log10(Double(max(1, lo))) - 0.1, lmax = log10(Double(hi)) + 0.1
+        func x(_ v: UInt64) -> Double { left + (log10(Double(max(1, v))) - lmin) / (lmax - lmin) * (w - left - right) }
+        let h = Double(ops.count) * (Double(runs.count) * rowH + groupGap) + 40
+        var svg = "<svg viewBox=\"0 0 \(Int(w)) \(Int(h))\" width=\"100%\" role=img>\n"
+        var decade = pow(10, floor(lmin))
+        while log10(decade) <= lmax {
+            if log10(decade) >= lmin {
+                let xx = left + (log10(decade) - lmin) / (lmax - lmin) * (w - left - right)
+                let label = decade >= 1e9 ? "\(Int(decade / 1e9))s" : decade >= 1e6 ? "\(Int(decade / 1e6))ms"
+                    : decade >= 1e3 ? "\(Int(decade / 1e3))us" : "\(Int(decade))ns"
+                svg += "<line x1=\(xx) x2=\(xx) y1=0 y2=\(h - 25) stroke=#eee /><text x=\(xx) y=\(h - 10) font-size=11 text-anchor=middle>\(label)</text>\n"
+            }
+            decade *= 10
+        }
+        var yy = 10.0
+        for op in ops {
+            svg += "<text x=4 y=\(yy + rowH * Double(runs.count) / 2 + 4) font-size=12>\(esc(op))</text>\n"
+            for (i, r) in runs.enumerated() {
+                let color = palette[i % palette.count]
+                if let l = r.operations[op]?.latency, l.count > 0 {
+                    let cy = yy + rowH / 2
+                    svg += "<line x1=\(x(l.p50)) x2=\(x(l.p999)) y1=\(cy) y2=\(cy) stroke=\(color) stroke-width=4 opacity=0.35 />"
+                    svg += "<line x1=\(x(l.p999)) x2=\(x(l.max)) y1=\(cy) y2=\(cy) stroke=\(color) stroke-width=1 />"
+                    for (v, rad) in [(l.p50, 3.5), (l.p99, 2.5)] {
+                        svg += "<circle cx=\(x(v)) cy=\(cy) r=\(rad) fill=\(color) />"
+                    }
+                    svg += "\n"
+                }
+                yy += rowH
+            }
+            yy += groupGap
+        }
+        return svg + "</svg>\n" + legend(runs)
+            + "<p class=meta>dot: p50, small dot: p99, thick bar: p50 to p99.9, thin line: to max</p>\n"
+    }
+}
