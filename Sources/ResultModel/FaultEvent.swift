@@ -73,6 +73,12 @@ public struct FaultEvent: Codable, Equatable, Sendable {
     public var unknownNodeIds: UInt64
     /// Revalidation requests around the restart.
     public var revalidation: RevalidationCost?
+    /// Time, right after the restart, to stat every fileset file again
+    /// through the mount: until every file cached before the fault is usable
+    /// ("revalidate" faults).
+    public var revalidationSweep: Metric?
+    /// Requests the new server saw during that sweep, by opcode.
+    public var revalidationSweepRequests: [String: UInt64]?
 
     /// An event; the measurements are filled in by the supervisor.
     public init(index: Int, kind: String, detail: String?, atSeconds: Double) {

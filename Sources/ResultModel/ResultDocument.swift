@@ -60,6 +60,8 @@ public struct ResultDocument: Codable, Equatable, Sendable {
     public var runs: [RunResult]
     /// Ratios between runs of one invocation (bench); left out when empty.
     public var comparisons: [Comparison]?
+    /// Lines fitted through sweep points (revalidation studies).
+    public var fits: [LinearFit]?
 
     /// A document.
     public init(kind: String, tool: ToolIdentity, command: [String], environment: EnvironmentInfo,
@@ -72,6 +74,8 @@ public struct ResultDocument: Codable, Equatable, Sendable {
         self.environment = environment
         self.runs = runs
         self.comparisons = comparisons
+        let f = LinearFit.revalidationFits(runs)
+        fits = f.isEmpty ? nil : f
     }
 }
 

@@ -21,6 +21,11 @@ public struct RunResult: Codable, Equatable, Sendable {
     /// The FUSE server's own statistics (absent for native runs); the first
     /// instance when the server was restarted.
     public var server: ServerReport?
+    /// The sweep point, when the workload swept a field.
+    public var sweep: SweepPoint?
+    /// Files stat'ed through the mount before the load so that the kernel
+    /// had them cached ("prime" workloads).
+    public var primedFiles: Int?
     /// Trial number (0-based) when the same run was repeated.
     public var trial: Int?
     /// Restart strategy, when the run injected faults.
@@ -51,5 +56,19 @@ public struct RunResult: Codable, Equatable, Sendable {
     public var workloadName: String {
         if case .object(let o) = workload, case .string(let n)? = o["name"] { return n }
         return "?"
+    }
+}
+
+/// One point of a sweep: the field and the value it had.
+public struct SweepPoint: Codable, Equatable, Sendable {
+    /// Field path, e.g. "fileset.filesPerDir".
+    public var field: String
+    /// Its value at this point.
+    public var value: JSONValue
+
+    /// A point.
+    public init(field: String, value: JSONValue) {
+        self.field = field
+        self.value = value
     }
 }

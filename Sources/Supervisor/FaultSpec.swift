@@ -41,11 +41,14 @@ public struct FaultSpec: Equatable, Sendable, Codable {
     public var kind: FaultKind
     /// When.
     public var trigger: FaultTrigger
+    /// After the restart, stat every fileset file and time it.
+    public var revalidate = false
 
     /// A fault.
-    public init(kind: FaultKind, trigger: FaultTrigger) {
+    public init(kind: FaultKind, trigger: FaultTrigger, revalidate: Bool = false) {
         self.kind = kind
         self.trigger = trigger
+        self.revalidate = revalidate
     }
 
     static let opcodeNames = Opcode.allCases.map(\.name)
@@ -97,8 +100,9 @@ public struct FaultSpec: Equatable, Sendable, Codable {
             }
             trigger = .afterRequests(UInt64(try copy.int("afterRequests", default: 1, range: 1...Int(Int32.max))))
         }
+        let revalidate = try r.bool("revalidate", default: false)
         try r.finish()
-        return FaultSpec(kind: kind, trigger: trigger)
+        return FaultSpec(kind: kind, trigger: trigger, revalidate: revalidate)
     }
 
     /// The times (seconds into the measured phase) at which this fault
@@ -149,6 +153,7 @@ extension FaultSpec {
         case .every(let p): o["every"] = .number(p)
         case .afterRequests(let n): o["afterRequests"] = .number(Double(n))
         }
+        if revalidate { o["revalidate"] = .bool(true) }
         return .object(o)
     }
 }

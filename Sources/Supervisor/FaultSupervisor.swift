@@ -37,6 +37,8 @@ final class FaultSupervisor: @unchecked Sendable {
     let control: LoadControl
     let schedule: [ScheduledFault]
     let phases: Phases
+    /// Fileset files under the mount, for revalidation sweeps.
+    let files: [String]
     let finished = Atomic<Bool>(false)
     private(set) var timings: [FaultTiming] = []
     private(set) var failure: SupervisorError?
@@ -45,8 +47,10 @@ final class FaultSupervisor: @unchecked Sendable {
     /// Window for revalidation counts and recovery.
     static let windowNs: UInt64 = 1_000_000_000
 
-    init(mount: FuseMount, control: LoadControl, faults: [FaultSpec], phases: Phases, duration: Double) {
+    init(mount: FuseMount, control: LoadControl, faults: [FaultSpec], phases: Phases, duration: Double,
+         files: [String]) {
         self.mount = mount
+        self.files = files
         self.control = control
         self.phases = phases
         var list: [ScheduledFault] = []
@@ -188,6 +192,18 @@ final class FaultSupervisor: @unchecked Sendable {
         if fresh.firstReplyNs != 0 {
             t.firstReplyNs = fresh.firstReplyNs
             t.event.outageToServerReply = .nanoseconds(fresh.firstReplyNs - t.faultNs)
+        }
+        if item.spec.revalidate {
+            // Until every file cached before the fault is usable again.
+            let before = fresh.opcodeCounts()
+            let t0 = fbshim_monotonic_ns()
+            var st = stat()
+            for f in files { _ = lstat(f, &st) }
+            t.event.revalidationSweep = .nanoseconds(fbshim_monotonic_ns() - t0)
+            t.event.revalidationSweepRequests = fresh.opcodeCounts().reduce(into: [:]) { acc, kv in
+                let d = kv.value - min(kv.value, before[kv.key] ?? 0)
+                if d > 0 { acc[kv.key] = d }
+            }
         }
         let now = fbshim_monotonic_ns()
         let windowEnd = min(now + Self.windowNs, max(nextDue, now))

@@ -76,6 +76,16 @@ public enum RunCoordinator {
             root = mnt
         }
 
+        var primed: Int?
+        if workload.prime {
+            let files = Fileset(spec: workload.load.fileset, root: root).allFiles()
+            reporter.phase("priming: stat of \(files.count) files through \(target.rawValue)")
+            var st = stat()
+            for f in files where lstat(f, &st) != 0 {
+                throw SupervisorError.failed("priming: stat \(f) failed: \(String(cString: strerror(errno)))")
+            }
+            primed = files.count
+        }
         let generator = LoadGenerator(spec: workload.load, root: root)
         let limit = UInt64(watchdogSeconds * 1e9)
         var stalled = false
@@ -100,7 +110,8 @@ public enum RunCoordinator {
         }, onStart: { phases in
             guard let m = mount, !workload.faults.isEmpty else { return }
             let s = FaultSupervisor(mount: m, control: generator.control, faults: workload.faults, phases: phases,
-                                    duration: workload.load.duration)
+                                    duration: workload.load.duration,
+                                    files: Fileset(spec: workload.load.fileset, root: root).allFiles())
             supervisor = s
             Thread.detachNewThread {
                 s.run()
@@ -138,6 +149,8 @@ public enum RunCoordinator {
                                threads: workload.load.threads, operations: load.operations, total: load.total,
                                timeline: load.timeline, server: reports.first)
         result.strategy = strategy?.rawValue
+        result.sweep = workload.sweepPoint
+        result.primedFiles = primed
         result.integrity = IntegrityVerifier.verify(root: backing, spec: workload.load, ledgers: load.ledgers)
         if reports.count > 1 { result.restartedServers = Array(reports.dropFirst()) }
         if let s = supervisor { result.faults = merge(s.timings, load: load) }

@@ -20,6 +20,11 @@ public struct Workload: Codable, Equatable, Sendable {
     /// Restart strategies to run the workload with, one run each (empty:
     /// one run, no restarts; a fault then ends the run with an error).
     public var strategies: [Strategy] = []
+    /// The sweep point this workload is, when it came from a sweep.
+    public var sweepPoint: SweepPoint?
+    /// Before the load, stat every fileset file through the mount once, so
+    /// that the kernel has all of them cached (revalidation studies).
+    public var prime = false
 
     /// A workload.
     public init(name: String, description: String, load: LoadSpec, server: ServerOptions,
@@ -32,7 +37,69 @@ public struct Workload: Codable, Equatable, Sendable {
         self.strategies = strategies
     }
 
-    /// Reads and checks a workload file. Throws WorkloadError.
+    /// Reads and checks a workload file, expanding its sweep: one workload
+    /// per sweep value (one in all without a sweep). Throws WorkloadError.
+    public static func loadPoints(path: String) throws -> [Workload] {
+        let data = try readData(path)
+        let value = try decode(data, file: path)
+        guard case .object(var o) = value, let sweepValue = o.removeValue(forKey: "sweep") else {
+            return [try parse(data, file: path)]
+        }
+        var r = try ObjectReader(sweepValue, file: path, path: "sweep")
+        let field = try r.string("field")
+        guard let values = try r.array("values"), !values.isEmpty else {
+            throw r.error("values", "expected a non-empty array of values for \(field)")
+        }
+        try r.finish()
+        return try values.enumerated().map { i, v in
+            var point = o
+            guard setPath(&point, field.split(separator: ".").map(String.init), v) else {
+                throw WorkloadError(file: path, field: "sweep.field",
+                                    problem: "\(field) is not a field of this workload (give a path such as fileset.filesPerDir)")
+            }
+            var w = try parse(JSONEncoder().encode(JSONValue.object(point)), file: "\(path) (sweep.values[\(i)])")
+            w.sweepPoint = SweepPoint(field: field, value: v)
+            return w
+        }
+    }
+
+    /// Sets `path` in an object, creating intermediate objects; false when
+    /// a step is not an object.
+    static func setPath(_ o: inout [String: JSONValue], _ path: [String], _ v: JSONValue) -> Bool {
+        guard let first = path.first else { return false }
+        if path.count == 1 {
+            o[first] = v
+            return true
+        }
+        var inner: [String: JSONValue]
+        switch o[first] {
+        case .object(let x)?: inner = x
+        case nil: inner = [:]
+        default: return false
+        }
+        guard setPath(&inner, Array(path.dropFirst()), v) else { return false }
+        o[first] = .object(inner)
+        return true
+    }
+
+    static func readData(_ path: String) throws -> Data {
+        do { return try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
+            throw WorkloadError(file: path, field: "", problem: "cannot read the file (\(error.localizedDescription)); "
+                                + "give the path of a workload JSON file such as workloads/smoke.json")
+        }
+    }
+
+    static func decode(_ data: Data, file: String) throws -> JSONValue {
+        do {
+            _ = try JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed])
+            return try JSONDecoder().decode(JSONValue.self, from: data)
+        } catch {
+            let detail = ((error as NSError).userInfo[NSDebugDescriptionErrorKey] as? String) ?? "\(error)"
+            throw WorkloadError(file: file, field: "", problem: "not valid JSON: \(detail)")
+        }
+    }
+
+    /// Reads and checks a workload file without a sweep. Throws WorkloadError.
     public static func load(path: String) throws -> Workload {
         let data: Data
         do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
@@ -44,15 +111,7 @@ public struct Workload: Codable, Equatable, Sendable {
 
     /// Parses workload JSON; `file` names it in errors.
     public static func parse(_ data: Data, file: String) throws -> Workload {
-        let value: JSONValue
-        do {
-            _ = try JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed])
-            value = try JSONDecoder().decode(JSONValue.self, from: data)
-        } catch {
-            let detail = ((error as NSError).userInfo[NSDebugDescriptionErrorKey] as? String) ?? "\(error)"
-            throw WorkloadError(file: file, field: "", problem: "not valid JSON: \(detail)")
-        }
-        var r = try ObjectReader(value, file: file, path: "")
+        var r = try ObjectReader(try decode(data, file: file), file: file, path: "")
         let name = try r.string("name")
         guard !name.isEmpty, name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" }) else {
             throw r.error("name", "expected letters, digits, '-' or '_', got \"\(name)\"")
@@ -64,6 +123,10 @@ public struct Workload: Codable, Equatable, Sendable {
             var f = try ObjectReader(v, file: file, path: "faults[\(i)]")
             return try FaultSpec.read(&f)
         }
+        let prime = try r.bool("prime", default: false)
+        if r.value("sweep") != nil {
+            throw r.error("sweep", "a sweep is expanded when the file is loaded with its points (fusebench run does this)")
+        }
         let strategies = try (try r.array("strategies") ?? []).enumerated().map { i, v -> Strategy in
             guard case .string(let s) = v, let st = Strategy(rawValue: s) else {
                 throw r.error("strategies[\(i)]", "unknown strategy \(v.compact); expected one of: \(Strategy.names)")
@@ -71,8 +134,10 @@ public struct Workload: Codable, Equatable, Sendable {
             return st
         }
         try r.finish()
-        return Workload(name: name, description: description, load: load, server: server, faults: faults,
-                        strategies: strategies)
+        var w = Workload(name: name, description: description, load: load, server: server, faults: faults,
+                         strategies: strategies)
+        w.prime = prime
+        return w
     }
 
     /// The workload as run, for results: the workload file format with
@@ -85,6 +150,7 @@ public struct Workload: Codable, Equatable, Sendable {
         o["server"] = (try? JSONValue.from(server)) ?? .null
         if !faults.isEmpty { o["faults"] = .array(faults.map(\.asWorkloadJSON)) }
         if !strategies.isEmpty { o["strategies"] = .array(strategies.map { .string($0.rawValue) }) }
+        if prime { o["prime"] = .bool(true) }
         return .object(o)
     }
 }
@@ -109,3 +175,4 @@ extension ServerOptions {
         return o
     }
 }
+

@@ -39,6 +39,13 @@ func loadWorkload(_ path: String) throws -> Workload {
     }
 }
 
+/// Loads a workload file with its sweep expanded (one workload per point).
+func loadWorkloadPoints(_ path: String) throws -> [Workload] {
+    do { return try Workload.loadPoints(path: path) } catch let e as WorkloadError {
+        throw CLIError.input(e.description)
+    }
+}
+
 /// Maps supervisor errors to CLI errors with their exit codes.
 func mapped<T>(_ body: () throws -> T) throws -> T {
     do { return try body() } catch let e as SupervisorError {

@@ -53,15 +53,19 @@ struct RunCommand: ParsableCommand {
     }
 
     func run() throws {
-        var w = try loadWorkload(workload)
-        overrides.apply(&w)
-        if !fault.isEmpty {
-            do { w.faults = try fault.map(FaultSpec.parse) } catch let e as WorkloadError {
-                throw CLIError.input(e.description)
+        var points = try loadWorkloadPoints(workload)
+        let faults: [FaultSpec]?
+        do { faults = fault.isEmpty ? nil : try fault.map(FaultSpec.parse) } catch let e as WorkloadError {
+            throw CLIError.input(e.description)
+        }
+        for i in points.indices {
+            overrides.apply(&points[i])
+            if let faults { points[i].faults = faults }
+            if let strategy {
+                points[i].strategies = strategy.split(separator: ",").compactMap { Strategy(rawValue: String($0)) }
             }
         }
-        if let strategy { w.strategies = strategy.split(separator: ",").compactMap { Strategy(rawValue: String($0)) } }
-        let strategies: [Strategy?] = w.strategies.isEmpty ? [nil] : w.strategies
+        let w = points[0]
         let runs: [RunResult] = try mapped {
             if target == .reference {
                 try HostCheck.requireFuse()
@@ -71,12 +75,16 @@ struct RunCommand: ParsableCommand {
             let printer = ProgressPrinter(quiet: out.quiet)
             defer { printer.clear() }
             var runs: [RunResult] = []
-            for trial in 0..<repeat_ {
-                for s in strategies {
-                    var r = try RunCoordinator.run(w, target: target, strategy: s, executable: ToolInfo.executable,
-                                                   reporter: printer)
-                    if repeat_ > 1 { r.trial = trial }
-                    runs.append(r)
+            for point in points {
+                let strategies: [Strategy?] = point.strategies.isEmpty ? [nil] : point.strategies
+                for trial in 0..<repeat_ {
+                    for s in strategies {
+                        if let sp = point.sweepPoint { printer.phase("sweep \(sp.field) = \(sp.value.compact)") }
+                        var r = try RunCoordinator.run(point, target: target, strategy: s,
+                                                       executable: ToolInfo.executable, reporter: printer)
+                        if repeat_ > 1 { r.trial = trial }
+                        runs.append(r)
+                    }
                 }
             }
             return runs

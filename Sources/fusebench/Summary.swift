@@ -32,7 +32,12 @@ enum Summary {
             out += "\n"
         }
         let faulted = doc.runs.filter { $0.faults != nil }
-        if !faulted.isEmpty { out += strategyTable(faulted) }
+        if doc.runs.contains(where: { $0.sweep != nil }) {
+            out += sweepTable(faulted)
+        } else if !faulted.isEmpty {
+            out += strategyTable(faulted)
+        }
+        if let fits = doc.fits { out += fitText(fits) }
         if let cs = doc.comparisons {
             out += "reference / native (median of repeats):\n"
             out += pad("workload", 14) + pad("throughput", 12, right: true) + pad("p50", 10, right: true)
@@ -77,6 +82,43 @@ enum Summary {
         out += " stall: longest operation in flight at a fault; recover: back to 90 % of the prior throughput;\n"
         out += " app errors: failed operations over the whole run)\n\n"
         return out
+    }
+
+    /// One row per sweep point and strategy.
+    static func sweepTable(_ runs: [RunResult]) -> String {
+        func ms(_ v: Double?) -> String { v.map { String(format: "%.2f", $0 / 1e6) } ?? "-" }
+        var out = "revalidation after a restart, by cached inodes (times in ms):\n"
+        out += pad("strategy", 18) + pad("inodes", 9, right: true) + pad("outage", 9, right: true)
+            + pad("storm", 9, right: true) + pad("notifies", 10, right: true) + pad("all usable", 12, right: true)
+            + pad("LOOKUP+GETATTR", 16, right: true) + pad("p99 after us", 14, right: true) + "\n"
+        for r in runs.sorted(by: { ($0.strategy ?? "", $0.primedFiles ?? 0) < ($1.strategy ?? "", $1.primedFiles ?? 0) }) {
+            guard let f = r.faults?.first(where: \.triggered) else { continue }
+            let req = (f.revalidationSweepRequests ?? [:]).filter { ["LOOKUP", "GETATTR"].contains($0.key) }.values.reduce(0, +)
+            out += pad(r.strategy ?? r.target, 18) + pad("\(r.primedFiles ?? 0)", 9, right: true)
+                + pad(ms(f.outageToServerReply?.value), 9, right: true)
+                + pad(ms(f.revalidation?.serverTime.value), 9, right: true)
+                + pad("\(f.revalidation?.notifications ?? 0)", 10, right: true)
+                + pad(ms(f.revalidationSweep?.value), 12, right: true) + pad("\(req)", 16, right: true)
+                + pad(String(format: "%.1f", Double(f.latencyAfter.p99) / 1e3), 14, right: true) + "\n"
+        }
+        return out + "(outage: kill to the new server's first reply, '-' when no request reached it; storm: server time\n"
+            + " invalidating; all usable: stat of every cached file after the restart; LOOKUP+GETATTR: requests it caused)\n\n"
+    }
+
+    /// The fitted cost per inode, and whether each strategy stays flat.
+    static func fitText(_ fits: [LinearFit]) -> String {
+        var out = "fitted against cached inodes (least squares):\n"
+        for f in fits {
+            let per = f.unit == "ns" ? String(format: "%.2f us per inode", f.slope / 1e3)
+                                     : String(format: "%.3f %@ per inode", f.slope, f.unit)
+            out += "  " + pad(f.strategy, 18) + pad(f.metric, 22) + per + String(format: "  (r2 %.2f, %d points)", f.r2, f.points) + "\n"
+        }
+        for (s, fs) in Dictionary(grouping: fits, by: \.strategy).sorted(by: { $0.key < $1.key }) {
+            guard let req = fs.first(where: { $0.metric == "revalidationRequests" }) else { continue }
+            out += "  \(s): " + (abs(req.slope) < 0.01 ? "flat in N (no revalidation requests per cached inode)"
+                                 : String(format: "grows with N: %.2f revalidation requests per cached inode", req.slope)) + "\n"
+        }
+        return out + "\n"
     }
 
     /// Nanoseconds in a readable unit.

@@ -14,8 +14,10 @@ struct ValidateCommand: ParsableCommand {
 
     func run() throws {
         for path in workloads {
-            let w = try loadWorkload(path)
-            print("\(path): ok (\(w.name): \(w.load.mix.map(\.op.rawValue).joined(separator: ", ")))")
+            let points = try loadWorkloadPoints(path)
+            let w = points[0]
+            let sweep = points.count > 1 ? ", \(points.count) sweep points" : ""
+            print("\(path): ok (\(w.name): \(w.load.mix.map(\.op.rawValue).joined(separator: ", "))\(sweep))")
         }
     }
 }

@@ -1,0 +1,46 @@
+// A small revalidation sweep on real mounts: the eager storm and the epoch
+// bump cost requests per cached inode after a restart, lazy handles none.
+import Foundation
+import ResultModel
+import TestSupport
+import XCTest
+
+final class RevalidationSweepTests: XCTestCase {
+    func testStormGrowsWithCachedInodesAndLazyStaysFlat() throws {
+        try Isolation.requireMountSandbox()
+        let dir = try TempDir("sweep")
+        let workload = dir.file("w.json")
+        try """
+            {"name":"rs","threads":1,"warmup":"0.1s","duration":"0.8s","prime":true,
+             "fileset":{"dirs":4,"filesPerDir":25,"fileSize":0},
+             "sweep":{"field":"fileset.filesPerDir","values":[25,100]},
+             "mix":[{"op":"stat","weight":1}],
+             "server":{"threads":4,"entryTimeout":3600,"attrTimeout":3600},
+             "faults":[{"kind":"kill","at":"0.3s","revalidate":true}],
+             "strategies":["handover-eager","handover-lazy"]}
+            """.write(toFile: workload, atomically: true, encoding: .utf8)
+        let out = dir.file("r.json")
+        let r = try Binary.run(["run", workload, "--output", out, "--quiet"], timeout: 180)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("handover-lazy: flat in N"), r.stdout)
+        let doc = try ResultFile.read(out)
+        XCTAssertEqual(doc.runs.count, 4)
+        XCTAssertEqual(Set(doc.runs.compactMap(\.primedFiles)), [100, 400])
+        for run in doc.runs {
+            let f = try XCTUnwrap(run.faults?.first)
+            XCTAssertNotNil(f.revalidationSweep)
+            let requests = (f.revalidationSweepRequests ?? [:])["LOOKUP", default: 0]
+            if run.strategy == "handover-eager" {
+                XCTAssertGreaterThanOrEqual(requests, UInt64(run.primedFiles!), "every cached inode looked up again")
+                XCTAssertGreaterThanOrEqual(f.revalidation?.notifications ?? 0, UInt64(run.primedFiles!))
+            } else {
+                XCTAssertEqual(requests, 0, "lazy: cached inodes stay usable without a request")
+            }
+        }
+        let fits = try XCTUnwrap(doc.fits)
+        let eager = try XCTUnwrap(fits.first { $0.strategy == "handover-eager" && $0.metric == "revalidationRequests" })
+        XCTAssertGreaterThan(eager.slope, 0.9)
+        let lazy = try XCTUnwrap(fits.first { $0.strategy == "handover-lazy" && $0.metric == "revalidationRequests" })
+        XCTAssertEqual(lazy.slope, 0, accuracy: 0.01)
+    }
+}
