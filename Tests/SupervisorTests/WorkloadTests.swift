@@ -3,6 +3,7 @@
 // expected.
 import Foundation
 import LoadGen
+import ResultModel
 import Supervisor
 import TestSupport
 import XCTest
@@ -15,11 +16,33 @@ final class WorkloadTests: XCTestCase {
             XCTAssertTrue(files.contains("\(required).json"), required)
         }
         for f in files {
-            let w = try Workload.load(path: "\(dir)/\(f)")
-            XCTAssertEqual(w.name + ".json", f)
-            XCTAssertFalse(w.description.isEmpty, f)
-            let again = try Workload.parse(try JSONEncoder().encode(w.asRun), file: "asRun")
-            XCTAssertEqual(again, w, "the workload as run parses back to itself")
+            for w in try Workload.loadPoints(path: "\(dir)/\(f)") {
+                XCTAssertEqual(w.name + ".json", f)
+                XCTAssertFalse(w.description.isEmpty, f)
+                var again = try Workload.parse(try JSONEncoder().encode(w.asRun), file: "asRun")
+                again.sweepPoint = w.sweepPoint
+                XCTAssertEqual(again, w, "the workload as run parses back to itself")
+            }
+        }
+    }
+
+    func testSweepsExpandIntoOneWorkloadPerValue() throws {
+        let dir = try TempDir("sweepfile")
+        let path = dir.file("s.json")
+        try #"{"name":"s","mix":[{"op":"stat"}],"sweep":{"field":"fileset.filesPerDir","values":[1,10,100]}}"#
+            .write(toFile: path, atomically: true, encoding: .utf8)
+        let points = try Workload.loadPoints(path: path)
+        XCTAssertEqual(points.map(\.load.fileset.filesPerDir), [1, 10, 100])
+        XCTAssertEqual(points.map { $0.sweepPoint?.field }, ["fileset.filesPerDir", "fileset.filesPerDir", "fileset.filesPerDir"])
+        try #"{"name":"s","mix":[{"op":"stat"}],"sweep":{"field":"name.x","values":[1]}}"#
+            .write(toFile: path, atomically: true, encoding: .utf8)
+        XCTAssertThrowsError(try Workload.loadPoints(path: path)) { e in
+            XCTAssertEqual((e as? WorkloadError)?.field, "sweep.field")
+        }
+        try #"{"name":"s","mix":[{"op":"stat"}],"sweep":{"field":"threads","values":[1, 0]}}"#
+            .write(toFile: path, atomically: true, encoding: .utf8)
+        XCTAssertThrowsError(try Workload.loadPoints(path: path)) { e in
+            XCTAssertEqual((e as? WorkloadError)?.field, "threads", "each point is checked like a workload")
         }
     }
 
