@@ -17,6 +17,10 @@ public enum HTMLReport {
         let byWorkload = Dictionary(grouping: doc.runs, by: \.workloadName)
         for (name, runs) in byWorkload.sorted(by: { $0.key < $1.key }) {
             body += "<h2>\(esc(name))</h2>\n"
+            if runs.contains(where: { $0.primedFiles != nil && $0.faults?.contains { $0.revalidationSweep != nil } == true }) {
+                body += "<h3>Storm against lazy: time until every cached file is usable again after a restart (ms)</h3>\n"
+                body += revalidationCurve(runs)
+            }
             body += "<h3>Successful operations per second over the measured phase (100 ms steps; dashed lines: faults)</h3>\n"
             body += timelineChart(runs)
             if runs.contains(where: { $0.faults?.contains(where: \.triggered) == true }) {
@@ -127,6 +131,28 @@ public enum HTMLReport {
             for f in r.faults ?? [] where f.triggered { marks.append((f.atSeconds, color)) }
         }
         return lineChart(series, xRange: 0...max(xMax, 0.01), marks: marks, xLabel: "seconds") + legend(runs)
+    }
+
+    /// One line per strategy: x = log10(cached inodes), y = revalidation sweep in ms.
+    static func revalidationCurve(_ runs: [RunResult]) -> String {
+        let groups = Dictionary(grouping: runs.filter { $0.primedFiles != nil }, by: { $0.strategy ?? $0.target })
+            .sorted { $0.key < $1.key }
+        var series: [(points: [(Double, Double)], color: String)] = []
+        var xs: [Double] = []
+        for (i, (_, rs)) in groups.enumerated() {
+            let pts = rs.compactMap { r -> (Double, Double)? in
+                guard let v = r.faults?.first(where: { $0.revalidationSweep != nil })?.revalidationSweep?.value else { return nil }
+                let x = log10(Double(max(1, r.primedFiles!)))
+                xs.append(x)
+                return (x, v / 1e6)
+            }.sorted { $0.0 < $1.0 }
+            series.append((pts, palette[i % palette.count]))
+        }
+        guard let lo = xs.min(), let hi = xs.max(), hi > lo else { return "" }
+        let legendHTML = "<div class=legend>" + groups.enumerated().map { i, g in
+            "<span><i style=\"background:\(palette[i % palette.count])\"></i>\(esc(g.key))</span>"
+        }.joined() + "</div>\n"
+        return lineChart(series, xRange: lo...hi, marks: [], xLabel: "log10(cached inodes)") + legendHTML
     }
 
     static func faultZoom(_ runs: [RunResult]) -> String {
