@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mount.h>
-#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/uio.h>
 #include <sys/socket.h>
@@ -93,10 +92,6 @@ int fbshim_fallocate(int fd, int mode, off_t offset, off_t len) {
 }
 
 int fbshim_syncfs(int fd) { return syncfs(fd); }
-
-int fbshim_set_parent_death_signal(int sig) {
-    return prctl(PR_SET_PDEATHSIG, (unsigned long)sig, 0, 0, 0);
-}
 
 int fbshim_enter_private_mount_namespace(void) {
     if (unshare(CLONE_NEWNS) != 0) return -1;

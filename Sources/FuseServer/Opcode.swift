@@ -24,7 +24,4 @@ public enum Opcode: Int, CaseIterable, Sendable {
         default: return String(describing: self).uppercased()
         }
     }
-
-    /// Opcode by wire number.
-    public static func byNumber(_ n: Int) -> Opcode? { Opcode(rawValue: n) }
 }

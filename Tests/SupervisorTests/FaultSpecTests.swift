@@ -3,6 +3,7 @@
 import Foundation
 import LoadGen
 import Supervisor
+import TestSupport
 import XCTest
 
 final class FaultSpecTests: XCTestCase {
@@ -49,19 +50,9 @@ final class FaultSpecTests: XCTestCase {
                                                 file: "w.json")) { e in
             XCTAssertEqual((e as? WorkloadError)?.field, "strategies[0]")
         }
-        let shipped = try Workload.load(path: TestPaths.root + "/workloads/crash-compare.json")
+        let shipped = try Workload.load(path: Binary.packageRoot + "/workloads/crash-compare.json")
         XCTAssertEqual(shipped.strategies.count, Strategy.allCases.count, "crash-compare runs every strategy")
         XCTAssertFalse(shipped.faults.isEmpty)
     }
 }
 
-enum TestPaths {
-    static var root: String {
-        var url = URL(fileURLWithPath: #filePath)
-        while url.path != "/" {
-            url = url.deletingLastPathComponent()
-            if FileManager.default.fileExists(atPath: url.appendingPathComponent("Package.swift").path) { return url.path }
-        }
-        return "."
-    }
-}

@@ -69,8 +69,6 @@ ssize_t fbshim_copy_file_range(int fd_in, off_t *off_in, int fd_out,
 int fbshim_fallocate(int fd, int mode, off_t offset, off_t len);
 /// syncfs(2).
 int fbshim_syncfs(int fd);
-/// prctl(PR_SET_PDEATHSIG, sig): prctl is variadic.
-int fbshim_set_parent_death_signal(int sig);
 /// unshare(CLONE_NEWNS) and then make every mount private (MS_REC|MS_PRIVATE)
 /// so nothing mounted afterwards propagates to the parent namespace.
 /// Affects the calling thread only: call it, then exec.
