@@ -114,12 +114,29 @@ final class ErrorPathTests: XCTestCase {
     }
 
     /// Reference server processes started for the harness `pid` (they are
-    /// children of its spawner process).
+    /// children of its spawner process); looks for up to 5 s.
     func servers(of pid: pid_t) -> [pid_t] {
-        children(of: pid).flatMap { [$0] + children(of: $0) }.filter { p in
-            let cmd = (try? String(contentsOfFile: "/proc/\(p)/cmdline", encoding: .utf8)) ?? ""
-            return cmd.split(separator: "\0").dropFirst().first == "serve"
+        var found: [pid_t] = []
+        _ = waitUntil(5) {
+            found = children(of: pid).flatMap { [$0] + children(of: $0) }.filter { p in
+                let cmd = (try? String(contentsOfFile: "/proc/\(p)/cmdline", encoding: .utf8)) ?? ""
+                return cmd.split(separator: "\0").dropFirst().first == "serve"
+            }
+            return !found.isEmpty
         }
+        return found
+    }
+
+    /// The one server of `harness`, or a failed test (never a crash).
+    func theServer(of harness: Process, file: StaticString = #filePath, line: UInt = #line) throws -> pid_t {
+        let found = servers(of: harness.processIdentifier)
+        guard found.count == 1 else {
+            XCTFail("expected one server process, found \(found)", file: file, line: line)
+            kill(harness.processIdentifier, SIGKILL)
+            harness.waitUntilExit()
+            throw XCTSkip("no server process")
+        }
+        return found[0]
     }
 
     /// Pids whose parent is `pid`.
@@ -156,9 +173,8 @@ final class ErrorPathTests: XCTestCase {
         let pid = harness.processIdentifier
         let ns = try XCTUnwrap(Isolation.namespace(of: String(pid)))
         XCTAssertNotEqual(ns, Isolation.namespace(), "the harness runs in a mount namespace of its own")
-        let servers = servers(of: pid)
-        XCTAssertEqual(servers.count, 1, "one server process")
-        XCTAssertTrue(processes(in: ns).contains(servers[0]))
+        let server = try theServer(of: harness)
+        XCTAssertTrue(processes(in: ns).contains(server))
 
         kill(pid, SIGKILL)
         harness.waitUntilExit()
@@ -194,9 +210,7 @@ final class ErrorPathTests: XCTestCase {
     func testServerDeathDuringARunIsReportedAndCleanedUp() throws {
         let scratch = try TempDir("dead-scratch")
         let (harness, errPath) = try startLongRun(scratch: scratch.path)
-        let servers = servers(of: harness.processIdentifier)
-        XCTAssertEqual(servers.count, 1)
-        kill(servers[0], SIGKILL)
+        kill(try theServer(of: harness), SIGKILL)
         XCTAssertTrue(waitUntil(30) { !harness.isRunning }, "the harness did not notice the dead server")
         harness.waitUntilExit()
         XCTAssertEqual(harness.terminationStatus, 1)
@@ -214,16 +228,15 @@ extension ErrorPathTests {
         setenv("FUSEBENCH_WATCHDOG_SECONDS", "1", 1)
         defer { unsetenv("FUSEBENCH_WATCHDOG_SECONDS") }
         let (harness, errPath) = try startLongRun(scratch: scratch.path)
-        let servers = servers(of: harness.processIdentifier)
-        XCTAssertEqual(servers.count, 1)
-        kill(servers[0], SIGSTOP)
+        let server = try theServer(of: harness)
+        kill(server, SIGSTOP)
         XCTAssertTrue(waitUntil(30) { !harness.isRunning }, "the harness hung behind a stopped server")
         if harness.isRunning { kill(harness.processIdentifier, SIGKILL) }
         harness.waitUntilExit()
         XCTAssertEqual(harness.terminationStatus, 4)
         let err = (try? String(contentsOfFile: errPath, encoding: .utf8)) ?? ""
         XCTAssertTrue(err.contains("made no progress"), err)
-        XCTAssertTrue(waitUntil(10) { kill(servers[0], 0) != 0 || isZombie(servers[0]) }, "stopped server was not killed")
+        XCTAssertTrue(waitUntil(10) { kill(server, 0) != 0 || isZombie(server) }, "stopped server was not killed")
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: "\(scratch.path)/fusebench-scratch"), [])
     }
 
