@@ -101,6 +101,14 @@ public struct FaultEvent: Codable, Equatable, Sendable {
     }
 }
 
+extension FaultEvent {
+    /// LOOKUP and GETATTR requests during the revalidation sweep: the
+    /// requests that revalidating cached inodes cost.
+    public var revalidationLookups: UInt64 {
+        (revalidationSweepRequests ?? [:]).filter { ["LOOKUP", "GETATTR"].contains($0.key) }.values.reduce(0, +)
+    }
+}
+
 extension Metric {
     /// A duration in nanoseconds (lower is better).
     public static func nanoseconds(_ v: UInt64) -> Metric { Metric(Double(v), unit: "ns", better: .lower) }

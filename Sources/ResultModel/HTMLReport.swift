@@ -104,11 +104,6 @@ public enum HTMLReport {
         v >= 1e6 ? String(format: "%.1fM", v / 1e6) : v >= 1e3 ? String(format: "%.0fk", v / 1e3) : String(format: "%.0f", v)
     }
 
-    /// Successful operations per bucket.
-    static func succeeded(_ t: Timeline) -> [UInt64] {
-        zip(t.completed, t.errors).map { $0 - min($0, $1) }
-    }
-
     static func timelineChart(_ runs: [RunResult]) -> String {
         var series: [(points: [(Double, Double)], color: String)] = []
         var marks: [(Double, String)] = []
@@ -118,7 +113,7 @@ public enum HTMLReport {
             let step = 10
             let width = Double(r.timeline.bucketMs * step) / 1000
             var pts: [(Double, Double)] = []
-            let ok = succeeded(r.timeline)
+            let ok = r.timeline.succeeded
             var b = 0
             while b < ok.count {
                 let chunk = ok[b..<min(b + step, ok.count)]
@@ -161,7 +156,7 @@ public enum HTMLReport {
         for (i, r) in runs.enumerated() {
             guard let f = r.faults?.first(where: \.triggered) else { continue }
             let bucket = Double(r.timeline.bucketMs) / 1000
-            let pts = succeeded(r.timeline).enumerated().compactMap { b, c -> (Double, Double)? in
+            let pts = r.timeline.succeeded.enumerated().compactMap { b, c -> (Double, Double)? in
                 let t = Double(b) * bucket + bucket / 2 - f.atSeconds
                 return t >= -before && t <= after ? (t * 1000, Double(c) / bucket) : nil
             }
@@ -176,14 +171,10 @@ public enum HTMLReport {
         var t = "<table><tr><th>run</th><th>faults</th><th>outage ms</th><th>resume ms</th><th>stall ms</th>"
             + "<th>recovery ms</th><th>app errors</th><th>resent</th><th>integrity</th></tr>\n"
         for r in runs {
-            let fs = (r.faults ?? []).filter(\.triggered)
-            t += "<tr><td>\(esc(label(r)))</td><td>\(fs.count)</td>"
-                + "<td>\(ms(Statistics.median(fs.compactMap { $0.outageToServerReply?.value })))</td>"
-                + "<td>\(ms(Statistics.median(fs.compactMap { $0.outageToClientResume?.value })))</td>"
-                + "<td>\(ms(Statistics.median(fs.map(\.clientStall.value))))</td>"
-                + "<td>\(ms(Statistics.median(fs.compactMap { $0.recoveryToThroughput?.value })))</td>"
-                + "<td>\(r.total.errorCount)</td><td>\(fs.reduce(0) { $0 + $1.resentRequests })</td>"
-                + "<td>\(r.integrity.map { $0.clean ? "ok" : "FAILED" } ?? "–")</td></tr>\n"
+            let s = StrategySummary(r)
+            t += "<tr><td>\(esc(label(r)))</td><td>\(s.faults)</td><td>\(ms(s.outage))</td><td>\(ms(s.resume))</td>"
+                + "<td>\(ms(s.stall))</td><td>\(ms(s.recovery))</td><td>\(s.applicationErrors)</td>"
+                + "<td>\(s.resent)</td><td>\(s.integrity ?? "–")</td></tr>\n"
         }
         return t + "</table><p class=meta>medians over the faults of each run</p>\n"
     }

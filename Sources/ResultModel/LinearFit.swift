@@ -51,8 +51,7 @@ public struct LinearFit: Codable, Equatable, Sendable {
             }
             let specs: [(String, String, (FaultEvent) -> Double?)] = [
                 ("revalidationSweep", "ns", { $0.revalidationSweep?.value }),
-                ("revalidationRequests", "requests",
-                 { Double(($0.revalidationSweepRequests ?? [:]).filter { ["LOOKUP", "GETATTR"].contains($0.key) }.values.reduce(0, +)) }),
+                ("revalidationRequests", "requests", { Double($0.revalidationLookups) }),
                 ("outageToServerReply", "ns", { $0.outageToServerReply?.value ?? 0 }),
             ]
             for (metric, unit, f) in specs {

@@ -13,10 +13,7 @@ public enum Recovery {
         let faultBucket = Int(faultNs / width)
         let baseline = t.completed[max(0, faultBucket - Int(1_000_000_000 / width))..<min(faultBucket, t.completed.count)]
         guard !baseline.isEmpty else { return nil }
-        let sorted = baseline.sorted()
-        let median = sorted.count % 2 == 1 ? Double(sorted[sorted.count / 2])
-                                           : Double(sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
-        guard median > 0 else { return nil }
+        guard let median = Statistics.median(baseline.map { Double($0) }), median > 0 else { return nil }
         let last = min(t.completed.count, Int((limitNs + width - 1) / width))
         var b = faultBucket + 1
         while b < last {

@@ -19,3 +19,8 @@ public struct Timeline: Codable, Equatable, Sendable {
         self.errors = errors
     }
 }
+
+extension Timeline {
+    /// Successful operations per bucket (completed minus failed).
+    public var succeeded: [UInt64] { zip(completed, errors).map { $0 - min($0, $1) } }
+}

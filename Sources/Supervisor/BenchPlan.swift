@@ -32,9 +32,7 @@ public enum BenchPlan {
     /// Ratios reference/native of the medians over repeats.
     public static func compare(_ name: String, _ runs: [RunResult]) -> Comparison {
         func median(_ target: String, _ f: (RunResult) -> Double) -> Double {
-            let v = runs.filter { $0.target == target }.map(f).sorted()
-            guard !v.isEmpty else { return .nan }
-            return v.count % 2 == 1 ? v[v.count / 2] : (v[v.count / 2 - 1] + v[v.count / 2]) / 2
+            Statistics.median(runs.filter { $0.target == target }.map(f)) ?? .nan
         }
         func ratio(_ f: (RunResult) -> Double) -> Double {
             let b = median("native", f)

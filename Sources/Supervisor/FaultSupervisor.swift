@@ -164,10 +164,7 @@ final class FaultSupervisor: @unchecked Sendable {
         countsAtFault = old.opcodeCounts()
         let windowStart = t.faultNs - min(t.faultNs, Self.windowNs)
         let before = samples.last { $0.ns <= windowStart }?.counts ?? [:]
-        let requestsBefore = countsAtFault.compactMapValues { $0 }.reduce(into: [String: UInt64]()) { acc, kv in
-            let d = kv.value - min(kv.value, before[kv.key] ?? 0)
-            if d > 0 { acc[kv.key] = d }
-        }
+        let requestsBefore = Self.increase(countsAtFault, since: before)
         samples.removeAll()
 
         guard restart else {
@@ -200,10 +197,7 @@ final class FaultSupervisor: @unchecked Sendable {
             var st = stat()
             for f in files { _ = lstat(f, &st) }
             t.event.revalidationSweep = .nanoseconds(fbshim_monotonic_ns() - t0)
-            t.event.revalidationSweepRequests = fresh.opcodeCounts().reduce(into: [:]) { acc, kv in
-                let d = kv.value - min(kv.value, before[kv.key] ?? 0)
-                if d > 0 { acc[kv.key] = d }
-            }
+            t.event.revalidationSweepRequests = Self.increase(fresh.opcodeCounts(), since: before)
         }
         let now = fbshim_monotonic_ns()
         let windowEnd = min(now + Self.windowNs, max(nextDue, now))
@@ -235,6 +229,14 @@ final class FaultSupervisor: @unchecked Sendable {
         var t = t
         t.event.triggered = triggered
         timings.append(t)
+    }
+
+    /// Per opcode, how much `now` grew since `before` (opcodes that did not are left out).
+    static func increase(_ now: [String: UInt64], since before: [String: UInt64]) -> [String: UInt64] {
+        now.reduce(into: [:]) { acc, kv in
+            let d = kv.value - min(kv.value, before[kv.key] ?? 0)
+            if d > 0 { acc[kv.key] = d }
+        }
     }
 
     /// Waits for the server to die on its own (an armed hook); false if it

@@ -162,7 +162,7 @@ public enum RunCoordinator {
         let endNs = UInt64(load.measuredSeconds * 1e9)
         // Recovery counts successful operations: failing fast is not throughput.
         var succeeded = load.timeline
-        succeeded.completed = zip(load.timeline.completed, load.timeline.errors).map { $0 - min($0, $1) }
+        succeeded.completed = load.timeline.succeeded
         return timings.enumerated().map { n, t in
             var e = t.event
             guard e.triggered else { return e }

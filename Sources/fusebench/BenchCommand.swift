@@ -32,13 +32,8 @@ struct BenchCommand: ParsableCommand {
             overrides.apply(&w)
             return w
         }
-        let (runs, comparisons) = try mapped {
-            try HostCheck.requireFuse()
-            try MountNamespace.enter()
-            fbshim_install_stop_signals()
-            let printer = ProgressPrinter(quiet: out.quiet)
-            defer { printer.clear() }
-            return try BenchPlan.run(ws, repeats: repeat_, executable: ToolInfo.executable, reporter: printer)
+        let (runs, comparisons) = try withHarness(needsFuse: true, quiet: out.quiet) { printer in
+            try BenchPlan.run(ws, repeats: repeat_, executable: ToolInfo.executable, reporter: printer)
         }
         let doc = ResultDocument(kind: "bench", tool: ToolInfo.identity, command: CommandLine.arguments,
                                  environment: .current(), runs: runs, comparisons: comparisons)

@@ -1,6 +1,7 @@
 // Options that override a workload's load settings from the command line,
 // shared by `run` and `bench`.
 import ArgumentParser
+import CFuseShim
 import LoadGen
 import Supervisor
 
@@ -43,6 +44,23 @@ func loadWorkload(_ path: String) throws -> Workload {
 func loadWorkloadPoints(_ path: String) throws -> [Workload] {
     do { return try Workload.loadPoints(path: path) } catch let e as WorkloadError {
         throw CLIError.input(e.description)
+    }
+}
+
+/// The harness prelude of `run` and `bench`: checks for FUSE and enters a
+/// private mount namespace when a FUSE target is involved, installs the stop
+/// signals, and runs `body` with a progress printer; supervisor errors map to
+/// their exit codes.
+func withHarness<T>(needsFuse: Bool, quiet: Bool, _ body: (ProgressPrinter) throws -> T) throws -> T {
+    try mapped {
+        if needsFuse {
+            try HostCheck.requireFuse()
+            try MountNamespace.enter()
+        }
+        fbshim_install_stop_signals()
+        let printer = ProgressPrinter(quiet: quiet)
+        defer { printer.clear() }
+        return try body(printer)
     }
 }
 

@@ -66,14 +66,7 @@ struct RunCommand: ParsableCommand {
             }
         }
         let w = points[0]
-        let runs: [RunResult] = try mapped {
-            if target == .reference {
-                try HostCheck.requireFuse()
-                try MountNamespace.enter()
-            }
-            fbshim_install_stop_signals()
-            let printer = ProgressPrinter(quiet: out.quiet)
-            defer { printer.clear() }
+        let runs: [RunResult] = try withHarness(needsFuse: target == .reference, quiet: out.quiet) { printer in
             var runs: [RunResult] = []
             for point in points {
                 let strategies: [Strategy?] = point.strategies.isEmpty ? [nil] : point.strategies

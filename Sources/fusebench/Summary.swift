@@ -54,29 +54,18 @@ enum Summary {
     /// One row per strategy: outage, stall, recovery (medians over the
     /// faults that fired), errors, resent requests and integrity.
     static func strategyTable(_ runs: [RunResult]) -> String {
-        func median(_ v: [Double]) -> Double? {
-            let s = v.sorted()
-            guard !s.isEmpty else { return nil }
-            return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
-        }
         func ms(_ v: Double?) -> String { v.map { String(format: "%.2f", $0 / 1e6) } ?? "-" }
         var out = "strategies side by side (medians over faults; times in ms):\n"
         out += pad("strategy", 18) + pad("faults", 7, right: true) + pad("outage", 9, right: true)
             + pad("resume", 9, right: true) + pad("stall", 9, right: true) + pad("recover", 9, right: true)
             + pad("app errors", 12, right: true) + pad("resent", 8, right: true) + pad("recognised", 11, right: true)
             + pad("integrity", 11, right: true) + "\n"
-        for r in runs {
-            let fs = (r.faults ?? []).filter(\.triggered)
-            let integrity = r.integrity.map { $0.clean ? "ok" : "FAILED" } ?? "-"
-            out += pad(r.strategy ?? "-", 18) + pad("\(fs.count)", 7, right: true)
-                + pad(ms(median(fs.compactMap { $0.outageToServerReply?.value })), 9, right: true)
-                + pad(ms(median(fs.compactMap { $0.outageToClientResume?.value })), 9, right: true)
-                + pad(ms(median(fs.map(\.clientStall.value))), 9, right: true)
-                + pad(ms(median(fs.compactMap { $0.recoveryToThroughput?.value })), 9, right: true)
-                + pad("\(r.total.errorCount)", 12, right: true)
-                + pad("\(fs.reduce(0) { $0 + $1.resentRequests })", 8, right: true)
-                + pad("\(fs.reduce(0) { $0 + $1.resentRecognised })", 11, right: true)
-                + pad(integrity, 11, right: true) + "\n"
+        for s in runs.map(StrategySummary.init) {
+            out += pad(s.strategy, 18) + pad("\(s.faults)", 7, right: true)
+                + pad(ms(s.outage), 9, right: true) + pad(ms(s.resume), 9, right: true)
+                + pad(ms(s.stall), 9, right: true) + pad(ms(s.recovery), 9, right: true)
+                + pad("\(s.applicationErrors)", 12, right: true) + pad("\(s.resent)", 8, right: true)
+                + pad("\(s.recognised)", 11, right: true) + pad(s.integrity ?? "-", 11, right: true) + "\n"
         }
         out += "(outage: fault to the new server's first reply; resume: to the first blocked operation completing;\n"
         out += " stall: longest operation in flight at a fault; recover: back to 90 % of the prior throughput;\n"
@@ -93,7 +82,7 @@ enum Summary {
             + pad("LOOKUP+GETATTR", 16, right: true) + pad("p99 after us", 14, right: true) + "\n"
         for r in runs.sorted(by: { ($0.strategy ?? "", $0.primedFiles ?? 0) < ($1.strategy ?? "", $1.primedFiles ?? 0) }) {
             guard let f = r.faults?.first(where: \.triggered) else { continue }
-            let req = (f.revalidationSweepRequests ?? [:]).filter { ["LOOKUP", "GETATTR"].contains($0.key) }.values.reduce(0, +)
+            let req = f.revalidationLookups
             out += pad(r.strategy ?? r.target, 18) + pad("\(r.primedFiles ?? 0)", 9, right: true)
                 + pad(ms(f.outageToServerReply?.value), 9, right: true)
                 + pad(ms(f.revalidation?.serverTime.value), 9, right: true)

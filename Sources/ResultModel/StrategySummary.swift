@@ -1,0 +1,33 @@
+// One row of the strategy comparison (medians over a run's faults), shared
+// by the text summary and the HTML report.
+
+/// What a run with faults amounts to.
+public struct StrategySummary: Sendable {
+    /// The strategy (or target) of the run.
+    public var strategy: String
+    /// Faults that fired.
+    public var faults: Int
+    /// Medians over the faults, in ns; nil when no fault had the value.
+    public var outage: Double?, resume: Double?, stall: Double?, recovery: Double?
+    /// Failed operations over the whole run.
+    public var applicationErrors: UInt64
+    /// Resent requests, and those recognised as already done.
+    public var resent: UInt64, recognised: UInt64
+    /// "ok", "FAILED", or nil without an integrity check.
+    public var integrity: String?
+
+    /// The summary of `run`.
+    public init(_ run: RunResult) {
+        let fs = (run.faults ?? []).filter(\.triggered)
+        strategy = run.strategy ?? run.target
+        faults = fs.count
+        outage = Statistics.median(fs.compactMap { $0.outageToServerReply?.value })
+        resume = Statistics.median(fs.compactMap { $0.outageToClientResume?.value })
+        stall = Statistics.median(fs.map(\.clientStall.value))
+        recovery = Statistics.median(fs.compactMap { $0.recoveryToThroughput?.value })
+        applicationErrors = run.total.errorCount
+        resent = fs.reduce(0) { $0 + $1.resentRequests }
+        recognised = fs.reduce(0) { $0 + $1.resentRecognised }
+        integrity = run.integrity.map { $0.clean ? "ok" : "FAILED" }
+    }
+}
