@@ -51,6 +51,9 @@ public struct ClientFaultView: Sendable {
     /// Completion times (monotonic ns) of the successful operations that
     /// were in flight at the fault.
     public var resumedNs: [UInt64]
+    /// Slow operations (1 ms or more) that started after the fault, as
+    /// (start, end) in monotonic ns.
+    public var slowAfter: [(start: UInt64, end: UInt64)]
     /// Latency of operations completing within 1 s after the fault.
     public var latencyAfter: LatencyDistribution
     /// Failed operations within 1 s after the fault, by operation and errno name.
@@ -167,6 +170,7 @@ public final class LoadGenerator: @unchecked Sendable {
                 merged.spanning += f.spanning
                 merged.stallNs = max(merged.stallNs, f.stallNs)
                 merged.resumed += f.resumed
+                merged.slowAfter += f.slowAfter
                 if let h = f.window {
                     if merged.window == nil { merged.window = h } else { merged.window!.add(h) }
                 }
@@ -175,6 +179,7 @@ public final class LoadGenerator: @unchecked Sendable {
             faults[index] = ClientFaultView(
                 inFlight: merged.spanning, stallNs: merged.stallNs,
                 resumedNs: merged.resumed.sorted(),
+                slowAfter: merged.slowAfter.map { (start: $0.0, end: $0.1) },
                 latencyAfter: merged.window.map { LatencyDistribution($0) } ?? .empty,
                 errorsAfter: Dictionary(uniqueKeysWithValues: merged.errors.map { op, errs in
                     (op.rawValue, Dictionary(errs.map { (errnoName($0.key), $0.value) }, uniquingKeysWith: +))

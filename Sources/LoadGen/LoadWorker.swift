@@ -35,6 +35,10 @@ struct FaultTally {
     /// Completion times of successful operations that were in flight at
     /// the fault (at most one per thread and fault).
     var resumed: [UInt64] = []
+    /// Slow operations (1 ms or more) that started after the fault, as
+    /// (start, end): those started before the server answered again were
+    /// stalled by the outage too. At most 64 per thread.
+    var slowAfter: [(UInt64, UInt64)] = []
     /// Latencies of operations completing in the window after the fault.
     var window: Histogram<UInt64>?
     /// Failed operations in the window, by operation and errno.
@@ -149,6 +153,8 @@ final class LoadWorker: @unchecked Sendable {
             f.spanning += 1
             f.stallNs = max(f.stallNs, t1 - t0)
             if err == 0 { f.resumed.append(t1) }
+        } else if t1 - t0 >= 1_000_000 && f.slowAfter.count < 64 {
+            f.slowAfter.append((t0, t1))
         }
         if t1 < fault + FaultTally.windowNs {
             if f.window == nil {

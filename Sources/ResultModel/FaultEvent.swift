@@ -43,7 +43,8 @@ public struct FaultEvent: Codable, Equatable, Sendable {
     /// From the fault to the first successful completion, after the new
     /// server's first reply, of an operation that was in flight at the fault.
     public var outageToClientResume: Metric?
-    /// Longest operation in flight at the fault.
+    /// Longest operation stalled by the fault: in flight at the fault, or
+    /// started before the server answered again.
     public var clientStall: Metric
     /// Operations in flight at the fault.
     public var operationsInFlight: UInt64

@@ -167,7 +167,11 @@ public enum RunCoordinator {
             var e = t.event
             guard e.triggered else { return e }
             if let c = load.faults[e.index] {
-                e.clientStall = .nanoseconds(c.stallNs)
+                // Stalled: in flight at the fault, or started before the
+                // server answered again (a hang, a restart) and waited.
+                let back = t.firstReplyNs != 0 ? t.firstReplyNs : t.faultNs
+                let startedDuring = c.slowAfter.filter { $0.start <= back }.map { $0.end - $0.start }.max() ?? 0
+                e.clientStall = .nanoseconds(max(c.stallNs, startedDuring))
                 e.operationsInFlight = c.inFlight
                 e.latencyAfter = c.latencyAfter
                 e.errorsAfter = c.errorsAfter

@@ -68,7 +68,7 @@ enum Summary {
                 + pad("\(s.recognised)", 11, right: true) + pad(s.integrity ?? "-", 11, right: true) + "\n"
         }
         out += "(outage: fault to the new server's first reply; resume: to the first blocked operation completing;\n"
-        out += " stall: longest operation in flight at a fault; recover: back to 90 % of the prior throughput;\n"
+        out += " stall: longest operation caught by a fault; recover: back to 90 % of the prior throughput;\n"
         out += " app errors: failed operations over the whole run)\n\n"
         return out
     }
