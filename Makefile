@@ -43,17 +43,22 @@ bench: build
 # Tests mount real file systems: they run in a private mount namespace so
 # that nothing they mount can outlive them. The performance gate runs first
 # (a short benchmark against the committed baseline), then the test suite.
+# The suite runs under a deadline (.ci/deadline): a hang prints what every
+# process is doing and fails the run instead of stalling CI. Output is
+# line-buffered so that the log shows the test that was running.
+TEST_DEADLINE ?= 1200
 test: deps
 	$(SWIFT) build
 	$(MAKE) --no-print-directory gate
 	FUSEBENCH_OUTER_MNT_NS=$$(readlink /proc/self/ns/mnt) \
+	  .ci/deadline $(TEST_DEADLINE) stdbuf -oL -eL \
 	  unshare --mount --propagation private $(SWIFT) test --disable-swift-testing
 
 # The CI performance gate: reference/native ratios of workloads/gate.json
 # (debug build, 5 trials) against results/baselines/ci.json; exit 5 on a
 # regression.
 gate:
-	$(GATE_RUN) --output .build/gate-current.json > .build/gate-bench.txt
+	.ci/deadline 600 $(GATE_RUN) --output .build/gate-current.json > .build/gate-bench.txt
 	$(GATE_BIN) gate --baseline results/baselines/ci.json --current .build/gate-current.json \
 	  --markdown .build/gate-report.md
 

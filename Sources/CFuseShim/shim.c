@@ -1,6 +1,7 @@
 // Implementations of the CFuseShim wrappers; see the header for why each
 // one exists.
 #define _GNU_SOURCE
+#include <spawn.h>
 #include "CFuseShim.h"
 
 #include <errno.h>
@@ -254,6 +255,10 @@ int fbshim_pidfd_open(pid_t pid) { return (int)syscall(SYS_pidfd_open, pid, 0); 
 
 int fbshim_pidfd_send_signal(int pidfd, int sig) {
     return (int)syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0);
+}
+
+int fbshim_spawn_closefrom(posix_spawn_file_actions_t *actions, int lowfd) {
+    return posix_spawn_file_actions_addclosefrom_np(actions, lowfd);
 }
 
 ssize_t fbshim_send_with_fds(int sock, const void *buf, size_t len, const int *fds, int nfds) {

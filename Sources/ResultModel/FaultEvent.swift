@@ -78,7 +78,8 @@ public struct FaultEvent: Codable, Equatable, Sendable {
     /// through the mount: until every file cached before the fault is usable
     /// ("revalidate" faults).
     public var revalidationSweep: Metric?
-    /// Requests the new server saw during that sweep, by opcode.
+    /// Requests the new server saw from its start to the end of that sweep
+    /// (the load's own included), by opcode.
     public var revalidationSweepRequests: [String: UInt64]?
 
     /// An event; the measurements are filled in by the supervisor.

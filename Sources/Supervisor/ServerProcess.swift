@@ -107,7 +107,7 @@ public final class ServerProcess: @unchecked Sendable {
     /// stdout on /dev/null, stderr appended to `logPath`, default signal
     /// handling, and a process group of its own (a terminal's Ctrl-C reaches
     /// the harness, which shuts servers down in order). Everything else is
-    /// closed on exec. Only the spawner calls this for servers: a process
+    /// closed. Only the spawner calls this for servers: a process
     /// holding files on a FUSE mount must not fork (see Spawner).
     static func posixSpawn(executable: String, arguments: [String], descriptors: [(Int32, Int32)],
                            logPath: String) throws -> pid_t {
@@ -127,6 +127,13 @@ public final class ServerProcess: @unchecked Sendable {
             moved.append((high, to))
         }
         for (high, to) in moved { posix_spawn_file_actions_adddup2(&actions, high, to) }
+        // Descriptors we inherited without close-on-exec (a test runner's
+        // pipe or socket, say) must not reach the child: whoever started us
+        // may wait for them to close, and a server outlives the harness.
+        let firstFree = (descriptors.map(\.1).max() ?? 2) + 1
+        guard fbshim_spawn_closefrom(&actions, firstFree) == 0 else {
+            throw SupervisorError.failed("posix_spawn_file_actions_addclosefrom_np failed")
+        }
 
         var attr = posix_spawnattr_t()
         posix_spawnattr_init(&attr)
@@ -152,3 +159,4 @@ public final class ServerProcess: @unchecked Sendable {
         return pid
     }
 }
+

@@ -132,8 +132,7 @@ final class ErrorPathTests: XCTestCase {
         let found = servers(of: harness.processIdentifier)
         guard found.count == 1 else {
             XCTFail("expected one server process, found \(found)", file: file, line: line)
-            kill(harness.processIdentifier, SIGKILL)
-            harness.waitUntilExit()
+            _ = harness.finish(within: 0)
             throw XCTSkip("no server process")
         }
         return found[0]
@@ -177,7 +176,7 @@ final class ErrorPathTests: XCTestCase {
         XCTAssertTrue(processes(in: ns).contains(server))
 
         kill(pid, SIGKILL)
-        harness.waitUntilExit()
+        XCTAssertTrue(harness.finish(within: 10), "the killed harness did not end")
         XCTAssertTrue(waitUntil(10) { processes(in: ns).isEmpty },
                       "processes still in the harness's namespace: \(processes(in: ns))")
         XCTAssertTrue(Isolation.fuseMounts().isEmpty, "\(Isolation.fuseMounts())")
@@ -198,8 +197,7 @@ final class ErrorPathTests: XCTestCase {
         let scratch = try TempDir("int-scratch")
         let (harness, errPath) = try startLongRun(scratch: scratch.path)
         kill(harness.processIdentifier, SIGINT)
-        XCTAssertTrue(waitUntil(20) { !harness.isRunning }, "the harness did not stop after SIGINT")
-        harness.waitUntilExit()
+        guard harness.finish(within: 20) else { return XCTFail("the harness did not stop after SIGINT") }
         XCTAssertEqual(harness.terminationStatus, 130)
         let err = (try? String(contentsOfFile: errPath, encoding: .utf8)) ?? ""
         XCTAssertTrue(err.contains("interrupted"), err)
@@ -211,8 +209,7 @@ final class ErrorPathTests: XCTestCase {
         let scratch = try TempDir("dead-scratch")
         let (harness, errPath) = try startLongRun(scratch: scratch.path)
         kill(try theServer(of: harness), SIGKILL)
-        XCTAssertTrue(waitUntil(30) { !harness.isRunning }, "the harness did not notice the dead server")
-        harness.waitUntilExit()
+        guard harness.finish(within: 30) else { return XCTFail("the harness did not notice the dead server") }
         XCTAssertEqual(harness.terminationStatus, 1)
         let err = (try? String(contentsOfFile: errPath, encoding: .utf8)) ?? ""
         XCTAssertTrue(err.contains("was killed by signal 9 during the run"), err)
@@ -229,10 +226,9 @@ extension ErrorPathTests {
         defer { unsetenv("FUSEBENCH_WATCHDOG_SECONDS") }
         let (harness, errPath) = try startLongRun(scratch: scratch.path)
         let server = try theServer(of: harness)
+        defer { if kill(server, 0) == 0 && !isZombie(server) { kill(server, SIGKILL) } }
         kill(server, SIGSTOP)
-        XCTAssertTrue(waitUntil(30) { !harness.isRunning }, "the harness hung behind a stopped server")
-        if harness.isRunning { kill(harness.processIdentifier, SIGKILL) }
-        harness.waitUntilExit()
+        guard harness.finish(within: 30) else { return XCTFail("the harness hung behind a stopped server") }
         XCTAssertEqual(harness.terminationStatus, 4)
         let err = (try? String(contentsOfFile: errPath, encoding: .utf8)) ?? ""
         XCTAssertTrue(err.contains("made no progress"), err)

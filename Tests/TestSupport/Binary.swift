@@ -52,15 +52,29 @@ public enum Binary {
         p.standardError = err
         p.standardInput = FileHandle.nullDevice
         try p.run()
-        let deadline = Date().addingTimeInterval(timeout)
-        while p.isRunning && Date() < deadline { usleep(20_000) }
-        if p.isRunning { kill(p.processIdentifier, SIGKILL) }
-        p.waitUntilExit()
-        let status = p.terminationReason == .uncaughtSignal ? 128 + p.terminationStatus : p.terminationStatus
+        let finished = p.finish(within: timeout)
+        let status = !finished ? 124 : p.terminationReason == .uncaughtSignal ? 128 + p.terminationStatus
+                                                                              : p.terminationStatus
         try? out.close()
         try? err.close()
         return Outcome(status: status,
                        stdout: (try? String(contentsOfFile: dir.file("out"), encoding: .utf8)) ?? "",
                        stderr: (try? String(contentsOfFile: dir.file("err"), encoding: .utf8)) ?? "")
+    }
+}
+
+extension Process {
+    /// Waits up to `seconds` for the process to exit, then kills it and
+    /// waits 10 s more; false if it still has not ended (the test fails
+    /// on its status instead of hanging in waitUntilExit).
+    public func finish(within seconds: Double) -> Bool {
+        func wait(_ s: Double) -> Bool {
+            let deadline = Date().addingTimeInterval(s)
+            while isRunning && Date() < deadline { usleep(20_000) }
+            return !isRunning
+        }
+        if wait(seconds) { return true }
+        kill(processIdentifier, SIGKILL)
+        return wait(10)
     }
 }

@@ -10,6 +10,7 @@
 #define FUSE_USE_VERSION 314
 #include <fuse_lowlevel.h>
 #include <stdint.h>
+#include <spawn.h>
 #include <stddef.h>
 #include <sys/types.h>
 #include <sys/stat.h>
@@ -134,6 +135,10 @@ void fbshim_disable_core_dumps(void);
 /// pidfd_open(2) and pidfd_send_signal(2): exact handles on processes.
 int fbshim_pidfd_open(pid_t pid);
 int fbshim_pidfd_send_signal(int pidfd, int sig);
+/// posix_spawn_file_actions_addclosefrom_np (glibc 2.34, _GNU_SOURCE only):
+/// the child closes every descriptor from `lowfd` up, including the ones
+/// it inherited without close-on-exec from whoever started us.
+int fbshim_spawn_closefrom(posix_spawn_file_actions_t *actions, int lowfd);
 /// sendmsg/recvmsg of one datagram with up to `max_fds` descriptors
 /// (SCM_RIGHTS): the control-message macros are not importable.
 ssize_t fbshim_send_with_fds(int sock, const void *buf, size_t len, const int *fds, int nfds);
