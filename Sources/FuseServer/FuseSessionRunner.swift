@@ -70,6 +70,11 @@ public enum FuseSessionRunner {
             while read(standby, &b, 1) < 0 && errno == EINTR {}
             close(standby)
         }
+        if let keeper = fs.files.keeper, fs.restart.instance > 1 {
+            // handover-state: the open files of earlier instances, before
+            // the first request can name one of their handles.
+            fs.files.adopt(keeper.receiveState())
+        }
         let cfg = fuse_loop_cfg_create()
         defer { fuse_loop_cfg_destroy(cfg) }
         fuse_loop_cfg_set_max_threads(cfg, UInt32(max(1, fs.options.threads)))

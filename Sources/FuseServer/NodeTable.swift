@@ -60,7 +60,7 @@ public final class NodeTable: @unchecked Sendable {
         self.rootFd = rootFd
         self.stats = stats
         rootHandle = try BackingHandle.of(rootFd, "", flags: fbshim_AT_EMPTY_PATH)
-        if scheme == .handle && rootHandle.packedNodeId == nil {
+        if scheme != .ephemeral && rootHandle.packedNodeId == nil {
             throw SysError(EOPNOTSUPP)
         }
         let n = 16
@@ -82,11 +82,12 @@ public final class NodeTable: @unchecked Sendable {
     /// Returns the node id to hand to the kernel.
     public func remember(_ handle: BackingHandle, fd: Int32) throws(SysError) -> UInt64 {
         switch scheme {
-        case .handle:
-            guard handle.type == rootHandle.type, let id = handle.packedNodeId else {
+        case .handle, .inode:
+            guard handle.type == rootHandle.type, let packed = handle.packedNodeId else {
                 close(fd)
                 throw SysError(EOPNOTSUPP)
             }
+            let id = scheme == .inode ? packed & ~0xffff_ffff : packed
             insert(id, fd: fd, handle: nil)
             return id
         case .ephemeral:
@@ -144,7 +145,7 @@ public final class NodeTable: @unchecked Sendable {
             st.map.values[i].fd = -1
             st.cached -= 1
             fdCount.subtract(1, ordering: .relaxed)
-            if st.map.values[i].nlookup == 0 && scheme == .handle {
+            if st.map.values[i].nlookup == 0 && scheme != .ephemeral {
                 st.map.remove(at: i)
                 nodeCount.subtract(1, ordering: .relaxed)
             }
@@ -172,7 +173,7 @@ public final class NodeTable: @unchecked Sendable {
         }
         let handle: BackingHandle
         switch scheme {
-        case .handle:
+        case .handle, .inode:
             handle = BackingHandle.unpack(id, type: rootHandle.type)
         case .ephemeral:
             guard let h = storedHandle else {
@@ -239,7 +240,7 @@ public final class NodeTable: @unchecked Sendable {
     public func handle(of id: UInt64) throws(SysError) -> BackingHandle {
         if id == Self.rootId { return rootHandle }
         switch scheme {
-        case .handle:
+        case .handle, .inode:
             if refuseUnknown && !known(id) {
                 stats.countUnknownNode()
                 throw SysError(ESTALE)

@@ -10,16 +10,33 @@ import Synchronization
 final class OpenFiles: @unchecked Sendable {
     let instance: UInt64
     let policy: StaleHandlePolicy
+    /// Socket to the keeper (handover-state): a duplicate of every open
+    /// file's descriptor lives there, so that it outlives this process.
+    let keeper: StateKeeperLink?
     private let reopened = Mutex<[UInt64: Int32]>([:])
     private let dirs = Mutex<(slots: [DirHandle?], free: [Int])>(([], []))
 
-    init(instance: UInt32, policy: StaleHandlePolicy) {
+    init(instance: UInt32, policy: StaleHandlePolicy, keeper: StateKeeperLink? = nil) {
         self.instance = UInt64(instance)
         self.policy = policy
+        self.keeper = keeper
     }
 
-    /// The handle for a new backing descriptor.
-    func fileHandle(_ fd: Int32) -> UInt64 { instance << 32 | UInt64(UInt32(bitPattern: fd)) }
+    /// Takes over the descriptors the keeper held for earlier instances:
+    /// their handles resolve to them directly, with no reopen.
+    func adopt(_ held: [UInt64: Int32]) {
+        reopened.withLock { map in
+            for (fh, fd) in held { map[fh] = fd }
+        }
+    }
+
+    /// The handle for a new backing descriptor (given to the keeper first,
+    /// when there is one: before the kernel can know the handle).
+    func fileHandle(_ fd: Int32) -> UInt64 {
+        let fh = instance << 32 | UInt64(UInt32(bitPattern: fd))
+        keeper?.hold(fh, fd)
+        return fh
+    }
 
     /// Whether `fh` was handed out by this instance.
     @inline(__always)
@@ -50,6 +67,7 @@ final class OpenFiles: @unchecked Sendable {
 
     /// Closes the descriptor behind `fh` (RELEASE).
     func release(_ fh: UInt64) {
+        keeper?.drop(fh)
         if isOwn(fh) {
             close(Int32(truncatingIfNeeded: fh))
         } else if let fd = reopened.withLock({ $0.removeValue(forKey: fh) }) {
@@ -107,5 +125,55 @@ final class OpenFiles: @unchecked Sendable {
             t.slots[slot] = nil
             t.free.append(slot)
         }
+    }
+}
+
+/// The server's end of the handover-state keeper socket. Messages are 9
+/// bytes: an op ("K" hold, with the descriptor attached; "D" drop; "E" end
+/// of the state sent to a new server) and the file handle, little-endian.
+public final class StateKeeperLink: @unchecked Sendable {
+    let sock: Int32
+
+    /// Wraps the socket the harness gave us.
+    public init(sock: Int32) { self.sock = sock }
+
+    public static func message(_ op: UInt8, _ fh: UInt64) -> [UInt8] {
+        [op] + (0..<8).map { UInt8(truncatingIfNeeded: fh >> (8 * $0)) }
+    }
+
+    public static func parse(_ b: [UInt8], _ n: Int) -> (op: UInt8, fh: UInt64)? {
+        guard n == 9 else { return nil }
+        return (b[0], (1...8).reduce(UInt64(0)) { $0 | UInt64(b[$1]) << (8 * ($1 - 1)) })
+    }
+
+    /// Hands a duplicate of `fd` to the keeper.
+    func hold(_ fh: UInt64, _ fd: Int32) {
+        var fds = [fd]
+        let m = Self.message(UInt8(ascii: "K"), fh)
+        _ = m.withUnsafeBytes { fbshim_send_with_fds(sock, $0.baseAddress, 9, &fds, 1) }
+    }
+
+    /// Tells the keeper to close its duplicate.
+    func drop(_ fh: UInt64) {
+        let m = Self.message(UInt8(ascii: "D"), fh)
+        _ = m.withUnsafeBytes { fbshim_send_with_fds(sock, $0.baseAddress, 9, nil, 0) }
+    }
+
+    /// Receives the state the keeper holds for earlier instances, up to
+    /// its "E" message.
+    func receiveState() -> [UInt64: Int32] {
+        var held: [UInt64: Int32] = [:]
+        var buf = [UInt8](repeating: 0, count: 16)
+        var fds: [Int32] = [-1]
+        while true {
+            var n: Int32 = 0
+            let len = fbshim_recv_with_fds(sock, &buf, buf.count, &fds, 1, &n)
+            guard len > 0, let m = Self.parse(buf, len) else { break }
+            if m.op == UInt8(ascii: "E") { break }
+            if m.op == UInt8(ascii: "K") && n == 1 {
+                if let old = held.updateValue(fds[0], forKey: m.fh) { close(old) }
+            }
+        }
+        return held
     }
 }

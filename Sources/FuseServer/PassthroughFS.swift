@@ -43,7 +43,8 @@ public final class PassthroughFS: @unchecked Sendable {
         self.options = options
         self.restart = restart
         self.stats = stats
-        files = OpenFiles(instance: restart.instance, policy: restart.staleHandles)
+        files = OpenFiles(instance: restart.instance, policy: restart.staleHandles,
+                          keeper: restart.stateFd.map { StateKeeperLink(sock: $0) })
         var initBytes: [UInt8]?
         if let path = restart.resumeInit {
             initBytes = try Self.readFile(path)

@@ -33,6 +33,9 @@ public struct RestartOptions: Sendable, Codable, Equatable {
     /// non-idempotent request that already took effect is recognised; nil
     /// for none.
     public var intents: String?
+    /// Socket to the keeper that holds a duplicate of every open file's
+    /// descriptor across restarts (handover-state); nil for none.
+    public var stateFd: Int32?
 
     /// Defaults: a fresh server, instance 1.
     public init() {}

@@ -8,6 +8,11 @@ public enum NodeIdScheme: String, Sendable, Codable, CaseIterable {
     /// A counter, like the pointer ids of typical servers: meaningless to the
     /// next process.
     case ephemeral
+    /// The backing inode number alone (`inode << 32`), without the
+    /// generation: what a server keyed on st_ino has. Resolved with a handle
+    /// whose generation is 0, which ext4 does not check, so a reused inode
+    /// number silently names another file. For the inode-reuse hazard.
+    case inode
 }
 
 /// Everything that shapes how the reference server behaves.

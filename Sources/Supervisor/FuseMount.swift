@@ -38,6 +38,10 @@ public final class FuseMount: @unchecked Sendable {
     private let dir: String
     private var keptFd: Int32 = -1
     private var mounted = false
+    /// The open-file table, for strategies that keep it (handover-state).
+    private let keeper: StateKeeper?
+    /// Our end of the current server's keeper socket (-1: none).
+    private var stateSock: Int32 = -1
 
     /// Seconds to wait for a server's ready signal ($FUSEBENCH_READY_TIMEOUT overrides).
     public static var readyTimeout: Double {
@@ -54,6 +58,7 @@ public final class FuseMount: @unchecked Sendable {
         self.dir = dir
         self.executable = executable
         self.strategy = strategy
+        keeper = strategy?.keepsOpenFiles == true ? StateKeeper() : nil
         (server, stats) = (ServerProcess.placeholder, StatsRegion())
         // Before anything is mounted: the spawner must hold no FUSE files.
         spawner = try Spawner(executable: executable)
@@ -96,6 +101,8 @@ public final class FuseMount: @unchecked Sendable {
         let readyFd: Int32
         /// Write end of a warm standby's go pipe (-1 when it serves at once).
         let goFd: Int32
+        /// Our end of its keeper socket (-1: none).
+        let stateSock: Int32
     }
 
     /// A warm standby for the next handover (keep strategies with standby).
@@ -127,6 +134,13 @@ public final class FuseMount: @unchecked Sendable {
             restart.standbyFd = 6
             descriptors.append((go[0], 6))
         }
+        var state: (ours: Int32, theirs: Int32) = (-1, -1)
+        if let keeper {
+            state = try keeper.connect()
+            restart.stateFd = 7
+            descriptors.append((state.theirs, 7))
+        }
+        defer { if state.theirs >= 0 { close(state.theirs) } }
         let enc = JSONEncoder()
         let process: ServerProcess
         do {
@@ -140,9 +154,11 @@ public final class FuseMount: @unchecked Sendable {
         } catch {
             close(ready[0])
             if go[1] >= 0 { close(go[1]) }
+            if state.ours >= 0 { keeper?.disconnect(state.ours) }
             throw error
         }
-        return Pending(process: process, instance: instance, statsPath: statsPath, readyFd: ready[0], goFd: go[1])
+        return Pending(process: process, instance: instance, statsPath: statsPath, readyFd: ready[0], goFd: go[1],
+                       stateSock: state.ours)
     }
 
     /// Makes `p` the current server once it has handled INIT.
@@ -151,6 +167,12 @@ public final class FuseMount: @unchecked Sendable {
         if p.goFd >= 0 {
             _ = write(p.goFd, "g", 1)
             close(p.goFd)
+        }
+        if let keeper, p.stateSock >= 0 {
+            // The new server reads the table before it serves a request.
+            if p.instance > 1 && stateSock >= 0 { keeper.handOver(from: stateSock, to: p.stateSock) }
+            if stateSock >= 0 { keeper.disconnect(stateSock) }
+            stateSock = p.stateSock
         }
         server = p.process
         instance = p.instance
@@ -276,6 +298,7 @@ public final class FuseMount: @unchecked Sendable {
             s.process.killAndReap()
             standby = nil
         }
+        defer { keeper?.closeAll() }
         if let s = server.wait(timeout: timeout) { return s }
         server.killAndReap()
         return server.poll()

@@ -48,7 +48,7 @@ public enum RunCoordinator {
         let scratch = try ScratchSpace()
         defer { scratch.remove() }
         let backing = try scratch.directory("backing")
-        if target == .reference && workload.server.nodeIds == .handle && strategy?.forcedNodeIds == nil {
+        if target == .reference && (strategy?.forcedNodeIds ?? workload.server.nodeIds) != .ephemeral {
             try requireHandles(backing)
         }
         let fs = workload.load.fileset

@@ -23,21 +23,43 @@ public enum Strategy: String, CaseIterable, Codable, Sendable {
     /// Ephemeral (counter) node ids and no state, as a typical server gets
     /// from a handover; unknown ids and handles are refused and counted.
     case handoverNaive = "handover-naive"
+    /// handover-lazy, and the open-file table outlives the server: the
+    /// keeper holds a duplicate of every open file's descriptor and gives
+    /// them to the next server, which takes the handles over as they are:
+    /// nothing is reopened or revalidated, and files unlinked while open
+    /// survive the restart.
+    case handoverState = "handover-state"
+    /// handover-lazy with bare inode numbers as node ids (no generation),
+    /// as a server keyed on st_ino has: shows what generations protect
+    /// against when inode numbers are reused during the outage.
+    case handoverInode = "handover-inode"
 
     /// Whether the harness keeps the /dev/fuse descriptor across deaths.
     public var keepsConnection: Bool { self != .remount }
 
     /// Whether applications should see no errors at all.
-    public var claimsNoErrors: Bool { self == .handoverLazy || self == .handoverEager || self == .handoverEpoch }
+    public var claimsNoErrors: Bool {
+        [.handoverLazy, .handoverEager, .handoverEpoch, .handoverState, .handoverInode].contains(self)
+    }
 
     /// Whether no acknowledged write may be lost and no read may return
-    /// another file's data. Only handover-naive makes no such claim: its
-    /// counter ids start over in each server, so an id the kernel cached
-    /// can name another file after a restart.
-    public var claimsIntegrity: Bool { self != .handoverNaive }
+    /// another file's data. handover-naive makes no such claim: its counter
+    /// ids start over in each server, so an id the kernel cached can name
+    /// another file after a restart; nor does handover-inode, whose ids
+    /// name another file once an inode number is reused.
+    public var claimsIntegrity: Bool { self != .handoverNaive && self != .handoverInode }
 
     /// Node-id scheme this strategy forces, if any.
-    public var forcedNodeIds: NodeIdScheme? { self == .handoverNaive ? .ephemeral : nil }
+    public var forcedNodeIds: NodeIdScheme? {
+        switch self {
+        case .handoverNaive: return .ephemeral
+        case .handoverInode: return .inode
+        default: return nil
+        }
+    }
+
+    /// Whether the keeper holds the open-file table across restarts.
+    public var keepsOpenFiles: Bool { self == .handoverState }
 
     /// Options of server instance `instance` (1 for the first).
     func restartOptions(instance: UInt32, initPath: String?, journal: String?, intents: String?) -> RestartOptions {
@@ -48,7 +70,7 @@ public enum Strategy: String, CaseIterable, Codable, Sendable {
         // server keeps nothing.
         r.intents = keepsConnection && self != .handoverNaive ? intents : nil
         switch self {
-        case .remount, .handoverLazy, .handoverEpoch:
+        case .remount, .handoverLazy, .handoverEpoch, .handoverState, .handoverInode:
             r.staleHandles = .reopen
         case .handoverEager:
             r.staleHandles = .reopen
