@@ -22,6 +22,9 @@ public struct ObjectReader {
         object = o
     }
 
+    /// The keys present in the object, sorted (for maps of user-chosen names).
+    public var keys: [String] { object.keys.sorted() }
+
     /// The full path of `key`.
     public func fieldPath(_ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }
 

@@ -62,6 +62,8 @@ public struct ResultDocument: Codable, Equatable, Sendable {
     public var comparisons: [Comparison]?
     /// Lines fitted through sweep points (revalidation studies).
     public var fits: [LinearFit]?
+    /// Hazard scenarios against strategies, pass or fail (scenario runs).
+    public var matrix: [MatrixCell]?
 
     /// A document.
     public init(kind: String, tool: ToolIdentity, command: [String], environment: EnvironmentInfo,
@@ -76,6 +78,8 @@ public struct ResultDocument: Codable, Equatable, Sendable {
         self.comparisons = comparisons
         let f = LinearFit.revalidationFits(runs)
         fits = f.isEmpty ? nil : f
+        let m = MatrixCell.matrix(runs)
+        matrix = m.isEmpty ? nil : m
     }
 }
 

@@ -36,6 +36,9 @@ public struct RunResult: Codable, Equatable, Sendable {
     public var restartedServers: [ServerReport]?
     /// Verification of acknowledged writes after the run.
     public var integrity: IntegrityReport?
+    /// Hazard scenario runs: what the probe measured and whether the
+    /// expected outcome held.
+    public var scenario: ScenarioResult?
 
     /// A run result from its parts.
     public init(target: String, workload: JSONValue, startedAt: String, measuredSeconds: Double, threads: Int,

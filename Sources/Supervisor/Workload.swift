@@ -25,6 +25,9 @@ public struct Workload: Codable, Equatable, Sendable {
     /// Before the load, stat every fileset file through the mount once, so
     /// that the kernel has all of them cached (revalidation studies).
     public var prime = false
+    /// A hazard scenario instead of a load: a scripted probe around one
+    /// restart, checked against the outcome the file expects.
+    public var hazard: HazardSpec?
 
     /// A workload.
     public init(name: String, description: String, load: LoadSpec, server: ServerOptions,
@@ -117,6 +120,17 @@ public struct Workload: Codable, Equatable, Sendable {
             throw r.error("name", "expected letters, digits, '-' or '_', got \"\(name)\"")
         }
         let description = try r.string("description", default: "")
+        if var h = try r.object("hazard") {
+            // A scenario: no load, one probe per strategy.
+            let hazard = try HazardSpec.read(&h)
+            let server = try ServerOptions.read(try r.object("server"))
+            let strategies = try readStrategies(&r)
+            try r.finish()
+            var w = Workload(name: name, description: description, load: LoadSpec(), server: server,
+                             strategies: strategies)
+            w.hazard = hazard
+            return w
+        }
         let load = try LoadSpec.read(&r)
         let server = try ServerOptions.read(try r.object("server"))
         let faults = try (try r.array("faults") ?? []).enumerated().map { i, v in
@@ -127,12 +141,7 @@ public struct Workload: Codable, Equatable, Sendable {
         if r.value("sweep") != nil {
             throw r.error("sweep", "a sweep is expanded when the file is loaded with its points (fusebench run does this)")
         }
-        let strategies = try (try r.array("strategies") ?? []).enumerated().map { i, v -> Strategy in
-            guard case .string(let s) = v, let st = Strategy(rawValue: s) else {
-                throw r.error("strategies[\(i)]", "unknown strategy \(v.compact); expected one of: \(Strategy.names)")
-            }
-            return st
-        }
+        let strategies = try readStrategies(&r)
         try r.finish()
         var w = Workload(name: name, description: description, load: load, server: server, faults: faults,
                          strategies: strategies)
@@ -140,10 +149,25 @@ public struct Workload: Codable, Equatable, Sendable {
         return w
     }
 
+    static func readStrategies(_ r: inout ObjectReader) throws -> [Strategy] {
+        try (try r.array("strategies") ?? []).enumerated().map { i, v -> Strategy in
+            guard case .string(let s) = v, let st = Strategy(rawValue: s) else {
+                throw r.error("strategies[\(i)]", "unknown strategy \(v.compact); expected one of: \(Strategy.names)")
+            }
+            return st
+        }
+    }
+
     /// The workload as run, for results: the workload file format with
     /// every default filled in (sizes in bytes, durations in seconds), so
     /// that it can be saved and run again.
     public var asRun: JSONValue {
+        if let hazard {
+            var o: [String: JSONValue] = ["name": .string(name), "description": .string(description),
+                                          "hazard": hazard.asJSON, "server": (try? JSONValue.from(server)) ?? .null]
+            if !strategies.isEmpty { o["strategies"] = .array(strategies.map { .string($0.rawValue) }) }
+            return .object(o)
+        }
         guard case .object(var o)? = try? JSONValue.from(load) else { return .null }
         o["name"] = .string(name)
         o["description"] = .string(description)

@@ -69,6 +69,22 @@ struct RunCommand: ParsableCommand {
         let runs: [RunResult] = try withHarness(needsFuse: target == .reference, quiet: out.quiet) { printer in
             var runs: [RunResult] = []
             for point in points {
+                if point.hazard != nil {
+                    guard target == .reference else {
+                        throw CLIError.input("\(point.name) is a hazard scenario: it restarts the reference server, "
+                                             + "so --target must be reference")
+                    }
+                    // A scenario without a list runs with every strategy.
+                    for s in point.strategies.isEmpty ? Strategy.allCases : point.strategies {
+                        for trial in 0..<repeat_ {
+                            var r = try HazardRunner.run(point, strategy: s, executable: ToolInfo.executable,
+                                                         reporter: printer)
+                            if repeat_ > 1 { r.trial = trial }
+                            runs.append(r)
+                        }
+                    }
+                    continue
+                }
                 let strategies: [Strategy?] = point.strategies.isEmpty ? [nil] : point.strategies
                 for trial in 0..<repeat_ {
                     for s in strategies {

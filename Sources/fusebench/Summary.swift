@@ -6,7 +6,7 @@ enum Summary {
     /// A table of every run's operations.
     static func text(_ doc: ResultDocument) -> String {
         var out = ""
-        for run in doc.runs {
+        for run in doc.runs where run.scenario == nil {
             out += "\(run.workloadName) on \(run.target): \(run.threads) threads, "
                 + String(format: "%.2f s measured", run.measuredSeconds) + "\n"
             out += pad("operation", 10) + pad("ops", 10, right: true) + pad("ops/s", 12, right: true)
@@ -38,6 +38,7 @@ enum Summary {
             out += strategyTable(faulted)
         }
         if let fits = doc.fits { out += fitText(fits) }
+        if let matrix = doc.matrix { out += matrixText(matrix, doc.runs) }
         if let cs = doc.comparisons {
             out += "reference / native (median of repeats):\n"
             out += pad("workload", 14) + pad("throughput", 12, right: true) + pad("p50", 10, right: true)
@@ -47,6 +48,33 @@ enum Summary {
                 out += pad(c.workload, 14) + pad(r("throughput"), 12, right: true) + pad(r("latencyP50"), 10, right: true)
                     + pad(r("latencyP99"), 10, right: true) + "\n"
             }
+        }
+        return out
+    }
+
+    /// Scenarios down, strategies across, pass or fail; then what failed.
+    static func matrixText(_ cells: [MatrixCell], _ runs: [RunResult]) -> String {
+        var scenarios: [String] = [], strategies: [String] = []
+        for c in cells {
+            if !scenarios.contains(c.scenario) { scenarios.append(c.scenario) }
+            if !strategies.contains(c.strategy) { strategies.append(c.strategy) }
+        }
+        let width = max(16, (scenarios.map(\.count).max() ?? 0) + 2)
+        var out = "hazard scenarios (pass: the expected outcome held):\n" + pad("scenario", width)
+        for s in strategies { out += pad(s.replacingOccurrences(of: "handover-", with: ""), 10, right: true) }
+        out += "\n"
+        for sc in scenarios {
+            out += pad(sc, width)
+            for st in strategies {
+                let mine = cells.filter { $0.scenario == sc && $0.strategy == st }
+                let word = mine.isEmpty ? "-" : mine.allSatisfy { $0.outcome == "pass" } ? "pass"
+                    : mine.contains { $0.outcome == "fail" } ? "FAIL" : "inconcl."
+                out += pad(word, 10, right: true)
+            }
+            out += "\n"
+        }
+        for c in cells where c.outcome != "pass" {
+            out += "  \(c.scenario) / \(c.strategy): \(c.outcome): \(c.detail.joined(separator: ", "))\n"
         }
         return out
     }
