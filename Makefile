@@ -11,7 +11,7 @@ SHELL     := /bin/bash
 GATE_BIN  := .build/debug/fusebench
 GATE_RUN  := $(GATE_BIN) bench workloads/gate.json --repeat 5 --quiet
 
-.PHONY: all deps build run bench test gate baseline clean
+.PHONY: all deps build run bench hazards test gate baseline clean
 
 all: build
 
@@ -39,6 +39,11 @@ run: build
 # The reference server against native on the standard workloads, as ratios.
 bench: build
 	$(BIN) bench --repeat 3 --output results/bench-latest.json
+
+# The hazard scenarios (workloads/hazards) against every restart strategy:
+# one JSON with the pass/fail matrix, and the matrix as a table.
+hazards: build
+	$(BIN) run workloads/hazards/*.json --output results/hazards-latest.json
 
 # Tests mount real file systems: they run in a private mount namespace so
 # that nothing they mount can outlive them. The performance gate runs first

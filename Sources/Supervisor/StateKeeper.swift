@@ -66,9 +66,7 @@ final class StateKeeper: @unchecked Sendable {
     /// the server on `next` and ends with "E". Returns the files handed over.
     @discardableResult
     func handOver(from previous: Int32, to next: Int32) -> Int {
-        if let done = readers.withLock({ $0[previous] }) {
-            _ = done.wait(timeout: .now() + 2)
-        }
+        waitForReader(previous)
         let table = held.withLock { $0 }
         for (fh, fd) in table {
             var fds = [fd]
@@ -83,8 +81,16 @@ final class StateKeeper: @unchecked Sendable {
     /// Closes a server's socket (ours) once it is no longer needed.
     func disconnect(_ sock: Int32) {
         shutdown(sock, Int32(SHUT_RDWR))
-        if let done = readers.withLock({ $0.removeValue(forKey: sock) }) { _ = done.wait(timeout: .now() + 2) }
+        waitForReader(sock)
+        readers.withLock { _ = $0.removeValue(forKey: sock) }
         close(sock)
+    }
+
+    /// Waits (up to 2 s) until the reader of `sock` has seen its end.
+    private func waitForReader(_ sock: Int32) {
+        guard let done = readers.withLock({ $0[sock] }) else { return }
+        // Signalled once; pass it on to the next waiter.
+        if done.wait(timeout: .now() + 2) == .success { done.signal() }
     }
 
     /// Closes every held descriptor (the connection is gone).

@@ -1,4 +1,4 @@
-// `fusebench run`: one workload on one target, a JSON result and a summary.
+// `fusebench run`: workloads on one target, one JSON result and a summary.
 import ArgumentParser
 import CFuseShim
 import Foundation
@@ -16,12 +16,12 @@ struct RunCommand: ParsableCommand {
         Builds the workload's fileset in a scratch directory, mounts the reference server over it in a \
         private mount namespace, runs the load, unmounts and writes the result to --output (default: \
         results/<workload>-<target>-<time>.json). Progress goes to standard error, the summary to standard \
-        output.
+        output. Several workload files (the hazard scenarios, say) go into one result, side by side.
         """
     )
 
-    @Argument(help: "Workload file (see workloads/README.md).")
-    var workload: String
+    @Argument(help: "Workload files (see workloads/README.md).")
+    var workloads: [String]
 
     @Option(help: "reference (the FUSE server) or native (the backing directory, no FUSE).")
     var target: Target = .reference
@@ -44,6 +44,7 @@ struct RunCommand: ParsableCommand {
     @OptionGroup var out: ResultOutput
 
     func validate() throws {
+        guard !workloads.isEmpty else { throw ValidationError("give a workload file, such as workloads/smoke.json") }
         guard (1...100).contains(repeat_) else { throw ValidationError("--repeat must be between 1 and 100") }
         if let strategy {
             for name in strategy.split(separator: ",") where Strategy(rawValue: String(name)) == nil {
@@ -53,7 +54,7 @@ struct RunCommand: ParsableCommand {
     }
 
     func run() throws {
-        var points = try loadWorkloadPoints(workload)
+        var points = try workloads.flatMap(loadWorkloadPoints)
         let faults: [FaultSpec]?
         do { faults = fault.isEmpty ? nil : try fault.map(FaultSpec.parse) } catch let e as WorkloadError {
             throw CLIError.input(e.description)
@@ -100,7 +101,9 @@ struct RunCommand: ParsableCommand {
         }
         let doc = ResultDocument(kind: "run", tool: ToolInfo.identity, command: CommandLine.arguments,
                                  environment: .current(), runs: runs)
-        try out.publish(doc, stem: "\(w.name)-\(target.rawValue)")
+        let names = Set(points.map(\.name))
+        let stem = names.count == 1 ? w.name : points.allSatisfy { $0.hazard != nil } ? "hazards" : "workloads"
+        try out.publish(doc, stem: "\(stem)-\(target.rawValue)")
     }
 }
 

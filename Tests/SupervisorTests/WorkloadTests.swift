@@ -15,9 +15,12 @@ final class WorkloadTests: XCTestCase {
         for required in ["smoke", "metadata", "seqread", "seqwrite", "smallfiles", "mixed"] {
             XCTAssertTrue(files.contains("\(required).json"), required)
         }
-        for f in files {
+        let hazards = try FileManager.default.contentsOfDirectory(atPath: dir + "/hazards").filter { $0.hasSuffix(".json") }
+        XCTAssertEqual(Set(hazards.map { String($0.dropLast(5)) }), Set(HazardKind.allCases.map(\.rawValue)),
+                       "one scenario per hazard")
+        for f in files + hazards.map({ "hazards/" + $0 }) {
             for w in try Workload.loadPoints(path: "\(dir)/\(f)") {
-                XCTAssertEqual(w.name + ".json", f)
+                XCTAssertEqual(w.name + ".json", (f as NSString).lastPathComponent)
                 XCTAssertFalse(w.description.isEmpty, f)
                 var again = try Workload.parse(try JSONEncoder().encode(w.asRun), file: "asRun")
                 again.sweepPoint = w.sweepPoint
@@ -80,6 +83,17 @@ final class WorkloadTests: XCTestCase {
         expectError(#"{"name":"x","fileset":{"dirs":2,"size":1},"mix":[{"op":"stat"}]}"#, field: "fileset.size", "unknown field")
         expectError(#"{"name":"x","server":{"nodeIds":"pointer"},"mix":[{"op":"stat"}]}"#, field: "server.nodeIds", "handle, ephemeral")
         expectError(#"{"name":"x","server":{"writebackCache":"yes"},"mix":[{"op":"stat"}]}"#, field: "server.writebackCache", "true or false")
+        // Hazard scenarios.
+        expectError(#"{"name":"x","hazard":{"kind":"meteor","expect":{"a":0}}}"#, field: "hazard.kind", "inode-reuse")
+        expectError(#"{"name":"x","hazard":{"kind":"inode-reuse"}}"#, field: "hazard.expect", "wrongDataReads")
+        expectError(#"{"name":"x","hazard":{"kind":"inode-reuse","expect":{"staleSize":0}}}"#, field: "hazard.expect.staleSize",
+                    "no such figure")
+        expectError(#"{"name":"x","hazard":{"kind":"open-files","expect":{"failedReads":"none"}}}"#,
+                    field: "hazard.expect.failedReads", "number")
+        expectError(#"{"name":"x","hazard":{"kind":"open-files","files":1,"expect":{"failedReads":0}}}"#,
+                    field: "hazard.files", "4...100000")
+        expectError(#"{"name":"x","hazard":{"kind":"open-files","expect":{"failedReads":0}},"mix":[]}"#, field: "mix",
+                    "unknown field")
     }
 
     func testMissingFileIsAnError() {

@@ -1,0 +1,106 @@
+// The hazard scenarios, small, on real mounts through the built binary:
+// each shipped scenario file with fewer files and two strategies, one
+// expected to pass and one expected to fail, with the figures behind it.
+import Foundation
+import Glibc
+import ResultModel
+import TestSupport
+import XCTest
+
+final class HazardScenarioTests: XCTestCase {
+    var dir: TempDir!
+
+    override func setUpWithError() throws {
+        try Isolation.requireMountSandbox()
+        dir = try TempDir("hazard")
+    }
+
+    override func tearDown() {
+        Isolation.assertNothingMounted(under: "/tmp")
+        dir?.remove()
+    }
+
+    /// Runs workloads/hazards/`name`.json with `files` files under
+    /// `strategies`; returns the scenario result of each strategy.
+    func run(_ name: String, files: Int, _ strategies: [String],
+             file: StaticString = #filePath, line: UInt = #line) throws -> [String: ScenarioResult] {
+        let source = Binary.packageRoot + "/workloads/hazards/\(name).json"
+        var w = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: source)))
+                              as? [String: Any])
+        var h = try XCTUnwrap(w["hazard"] as? [String: Any])
+        h["files"] = files
+        w["hazard"] = h
+        w["strategies"] = strategies
+        let path = dir.file("\(name).json")
+        try JSONSerialization.data(withJSONObject: w).write(to: URL(fileURLWithPath: path))
+        let out = dir.file("\(name)-result.json")
+        let r = try Binary.run(["run", path, "--output", out], timeout: 120)
+        XCTAssertEqual(r.status, 0, r.stderr, file: file, line: line)
+        XCTAssertTrue(r.stdout.contains("hazard scenarios"), r.stdout, file: file, line: line)
+        let doc = try ResultFile.read(out)
+        let matrix = try XCTUnwrap(doc.matrix, file: file, line: line)
+        XCTAssertEqual(matrix.map(\.strategy), strategies, file: file, line: line)
+        var byStrategy: [String: ScenarioResult] = [:]
+        for run in doc.runs { byStrategy[run.strategy ?? ""] = run.scenario }
+        for cell in matrix {
+            XCTAssertEqual(cell.outcome == "pass", byStrategy[cell.strategy]?.passed, file: file, line: line)
+        }
+        XCTAssertTrue(Isolation.fuseMounts().isEmpty, "\(Isolation.fuseMounts())", file: file, line: line)
+        return byStrategy
+    }
+
+    func testInodeReuseIsCaughtByGenerationsAndNotByBareInodeNumbers() throws {
+        let r = try run("inode-reuse", files: 60, ["handover-lazy", "handover-inode"])
+        let lazy = try XCTUnwrap(r["handover-lazy"]), inode = try XCTUnwrap(r["handover-inode"])
+        for s in [lazy, inode] {
+            XCTAssertGreaterThan(s.figures["inodesReused"] ?? 0, 0, "the outage must reuse inode numbers: \(s.figures)")
+            XCTAssertNil(s.inconclusive)
+        }
+        XCTAssertTrue(lazy.passed, "\(lazy.figures)")
+        XCTAssertEqual(lazy.figures["wrongDataReads"], 0)
+        XCTAssertFalse(inode.passed)
+        XCTAssertGreaterThan(inode.figures["wrongDataReads"] ?? 0, 0, "bare inode numbers read the new files")
+    }
+
+    func testStaleAttributesAfterALazyRestartAndNotAfterTheStorm() throws {
+        let r = try run("stale-attributes", files: 40, ["handover-eager", "handover-lazy"])
+        let eager = try XCTUnwrap(r["handover-eager"]), lazy = try XCTUnwrap(r["handover-lazy"])
+        XCTAssertTrue(eager.passed, "\(eager.figures)")
+        XCTAssertFalse(lazy.passed)
+        XCTAssertEqual(lazy.figures["staleAttributes"], 40, "every cached attribute outlives the change")
+        XCTAssertEqual(lazy.figures["statErrors"], 0)
+    }
+
+    func testResentNonIdempotentRequestsAreRecognisedOnlyWhenTheConnectionIsKept() throws {
+        let r = try run("resent-non-idempotent", files: 4, ["handover-lazy", "remount"])
+        let lazy = try XCTUnwrap(r["handover-lazy"]), remount = try XCTUnwrap(r["remount"])
+        for s in [lazy, remount] { XCTAssertEqual(s.figures["crashesFired"], 4, "\(s.figures)") }
+        XCTAssertTrue(lazy.passed, "\(lazy.figures)")
+        XCTAssertGreaterThanOrEqual(lazy.figures["resentRequests"] ?? 0, 4)
+        XCTAssertGreaterThanOrEqual(lazy.figures["resentRecognised"] ?? 0, 4, "every effect found done and recognised")
+        XCTAssertFalse(remount.passed)
+        XCTAssertEqual(remount.figures["spuriousErrors"], 4, "the effect happened, the application saw an error")
+        XCTAssertEqual(remount.figures["missingEffects"], 0)
+    }
+
+    func testEphemeralIdsAreUnknownToTheNextServer() throws {
+        let r = try run("ephemeral-ids", files: 40, ["handover-lazy", "handover-naive"])
+        let lazy = try XCTUnwrap(r["handover-lazy"]), naive = try XCTUnwrap(r["handover-naive"])
+        XCTAssertTrue(lazy.passed, "\(lazy.figures)")
+        XCTAssertFalse(naive.passed)
+        XCTAssertGreaterThanOrEqual(naive.figures["unknownNodeIds"] ?? 0, 40, "\(naive.figures)")
+    }
+
+    func testOpenFilesSurviveOnlyWhenTheKeeperHoldsThem() throws {
+        let r = try run("open-files", files: 16, ["handover-state", "handover-lazy"])
+        let state = try XCTUnwrap(r["handover-state"]), lazy = try XCTUnwrap(r["handover-lazy"])
+        XCTAssertTrue(state.passed, "\(state.figures)")
+        XCTAssertEqual(state.figures["descriptors"], 16)
+        XCTAssertEqual(state.figures["unlinkedWhileOpen"], 2)
+        XCTAssertFalse(lazy.passed)
+        // Reopening by handle works for linked files; an unlinked one died
+        // with the server's last descriptor.
+        XCTAssertEqual(lazy.figures["lostUnlinked"], 2, "\(lazy.figures)")
+        XCTAssertEqual(lazy.figures["failedReads"], 2)
+    }
+}
