@@ -14,7 +14,8 @@ public enum HTMLReport {
         body += "<p class=meta>fusebench \(esc(doc.tool.version)) \(esc(doc.tool.gitRevision ?? "")) · "
             + "\(esc(doc.createdAt)) · \(esc(doc.environment.kernel)) · libfuse \(esc(doc.environment.libfuse)) · "
             + "\(doc.environment.cpuCount) × \(esc(doc.environment.cpuModel))</p>\n"
-        let byWorkload = Dictionary(grouping: doc.runs, by: \.workloadName)
+        if let matrix = doc.matrix { body += matrixTable(matrix) }
+        let byWorkload = Dictionary(grouping: doc.runs.filter { $0.scenario == nil }, by: \.workloadName)
         for (name, runs) in byWorkload.sorted(by: { $0.key < $1.key }) {
             body += "<h2>\(esc(name))</h2>\n"
             if runs.contains(where: { $0.primedFiles != nil && $0.faults?.contains { $0.revalidationSweep != nil } == true }) {
@@ -53,6 +54,30 @@ public enum HTMLReport {
             \(body)
             </body></html>
             """
+    }
+
+    /// Hazard scenarios down, strategies across; a cell says pass or fail
+    /// and, on hover, the failed checks.
+    static func matrixTable(_ cells: [MatrixCell]) -> String {
+        var scenarios: [String] = [], strategies: [String] = []
+        for c in cells {
+            if !scenarios.contains(c.scenario) { scenarios.append(c.scenario) }
+            if !strategies.contains(c.strategy) { strategies.append(c.strategy) }
+        }
+        var out = "<h2>Hazard scenarios: expected outcome held (pass) or not</h2>\n<table><tr><th>scenario</th>"
+        for st in strategies { out += "<th>\(esc(st))</th>" }
+        out += "</tr>\n"
+        for sc in scenarios {
+            out += "<tr><td>\(esc(sc))</td>"
+            for st in strategies {
+                guard let c = cells.first(where: { $0.scenario == sc && $0.strategy == st }) else { out += "<td>–</td>"; continue }
+                let color = c.outcome == "pass" ? "#d8f0d8" : c.outcome == "fail" ? "#f6d0d0" : "#eee"
+                out += "<td style=\"background:\(color)\" title=\"\(esc(c.detail.joined(separator: "; ")))\">"
+                    + "\(esc(c.outcome))\(c.detail.isEmpty ? "" : "<br><small>\(esc(c.detail.joined(separator: ", ")))</small>")</td>"
+            }
+            out += "</tr>\n"
+        }
+        return out + "</table>\n"
     }
 
     static func esc(_ s: String) -> String {

@@ -24,7 +24,7 @@ public enum HazardRunner {
         if (strategy.forcedNodeIds ?? workload.server.nodeIds) != .ephemeral { try requireHandles(backing) }
         let mnt = try scratch.directory("mnt")
         let files = try makeFiles(backing, count: hazard.files)
-        reporter.phase("\(workload.name): \(hazard.kind.rawValue) with \(strategy.rawValue), \(files.count) files")
+        reporter.phase("scenario \(workload.name) with \(strategy.rawValue) (\(files.count) files)")
         let mount = try FuseMount(source: backing, mountpoint: mnt, options: workload.server, dir: scratch.path,
                                   executable: executable, strategy: strategy)
         defer { mount.unmount() }

@@ -37,6 +37,7 @@ final class HazardScenarioTests: XCTestCase {
         let r = try Binary.run(["run", path, "--output", out], timeout: 120)
         XCTAssertEqual(r.status, 0, r.stderr, file: file, line: line)
         XCTAssertTrue(r.stdout.contains("hazard scenarios"), r.stdout, file: file, line: line)
+        try ResultSchema.assertValid(out, file: file, line: line)
         let doc = try ResultFile.read(out)
         let matrix = try XCTUnwrap(doc.matrix, file: file, line: line)
         XCTAssertEqual(matrix.map(\.strategy), strategies, file: file, line: line)

@@ -18,18 +18,6 @@ final class RunCommandTests: XCTestCase {
         out?.remove()
     }
 
-    /// Validates a result file against results/schema with python's jsonschema.
-    func assertValidAgainstSchema(_ path: String, file: StaticString = #filePath, line: UInt = #line) throws {
-        let script = """
-            import json, sys, jsonschema
-            schema = json.load(open(sys.argv[2]))
-            jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker()).validate(json.load(open(sys.argv[1])))
-            """
-        let r = try Binary.run(["python3", "-c", script, path, Binary.packageRoot + "/results/schema/result-v1.schema.json"],
-                               executable: "/usr/bin/env", timeout: 60)
-        XCTAssertEqual(r.status, 0, "schema validation: \(r.stderr)", file: file, line: line)
-    }
-
     func testSmokeRunOnTheReferenceServer() throws {
         let path = out.file("smoke.json")
         let r = try Binary.run(["run", "workloads/smoke.json", "--output", path, "--duration", "0.6", "--warmup", "0.1"])
@@ -37,7 +25,7 @@ final class RunCommandTests: XCTestCase {
         XCTAssertTrue(r.stdout.contains("smoke on reference"), r.stdout)
         XCTAssertTrue(r.stdout.contains("total"), r.stdout)
         XCTAssertTrue(r.stderr.contains("wrote \(path)"), r.stderr)
-        try assertValidAgainstSchema(path)
+        try ResultSchema.assertValid(path)
 
         let doc = try ResultFile.read(path)
         XCTAssertEqual(doc.schemaVersion, 1)
@@ -70,7 +58,7 @@ final class RunCommandTests: XCTestCase {
         let r = try Binary.run(["run", "workloads/smoke.json", "--target", "native", "--output", path,
                                 "--duration", "0.3", "--warmup", "0", "--quiet"])
         XCTAssertEqual(r.status, 0, r.stderr)
-        try assertValidAgainstSchema(path)
+        try ResultSchema.assertValid(path)
         let run = try XCTUnwrap(try ResultFile.read(path).runs.first)
         XCTAssertEqual(run.target, "native")
         XCTAssertNil(run.server)
@@ -82,7 +70,7 @@ final class RunCommandTests: XCTestCase {
         let r = try Binary.run(["bench", "workloads/smoke.json", "workloads/smallfiles.json", "--repeat", "1",
                                 "--duration", "0.3", "--warmup", "0", "--output", path, "--quiet"])
         XCTAssertEqual(r.status, 0, r.stderr)
-        try assertValidAgainstSchema(path)
+        try ResultSchema.assertValid(path)
         let doc = try ResultFile.read(path)
         XCTAssertEqual(doc.kind, "bench")
         XCTAssertEqual(doc.runs.map(\.target).sorted(), ["native", "native", "reference", "reference"])

@@ -1,6 +1,7 @@
 // Running the built fusebench binary, as a user would.
 import Foundation
 import Glibc
+import XCTest
 
 /// The built `fusebench` next to the test bundle.
 public enum Binary {
@@ -76,5 +77,21 @@ extension Process {
         if wait(seconds) { return true }
         kill(processIdentifier, SIGKILL)
         return wait(10)
+    }
+}
+
+/// The result JSON Schema.
+public enum ResultSchema {
+    /// Validates a result file against results/schema with python's
+    /// jsonschema (Draft 2020-12, formats checked).
+    public static func assertValid(_ path: String, file: StaticString = #filePath, line: UInt = #line) throws {
+        let script = """
+            import json, sys, jsonschema
+            schema = json.load(open(sys.argv[2]))
+            jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker()).validate(json.load(open(sys.argv[1])))
+            """
+        let r = try Binary.run(["python3", "-c", script, path, Binary.packageRoot + "/results/schema/result-v1.schema.json"],
+                               executable: "/usr/bin/env", timeout: 60)
+        XCTAssertEqual(r.status, 0, "schema validation: \(r.stderr)", file: file, line: line)
     }
 }
