@@ -5,7 +5,11 @@ SWIFT     ?= swift
 CONFIG    ?= release
 WORKLOAD  ?= workloads/mixed.json
 BIN       := .build/$(CONFIG)/fusebench
-APT_PKGS  := libfuse3-dev fuse3 libjson-c-dev pkg-config util-linux
+APT_PKGS  := libfuse3-dev fuse3 libjson-c-dev pkg-config util-linux gcc fio
+# libfuse's own passthrough_ll example, built as a peer server for `make bench`.
+PEER_SRC  := /usr/share/doc/libfuse3-dev/examples/passthrough_ll.c
+PEER_BIN  := .build/peers/passthrough_ll
+PEER      := passthrough_ll=$(abspath $(PEER_BIN)) -f -o source={source},timeout={timeout},cache={cache},max_threads={threads} {mountpoint}
 SHELL     := /bin/bash
 
 GATE_BIN  := .build/debug/fusebench
@@ -28,8 +32,12 @@ deps:
 	fi
 	@python3 -c 'import jsonschema' 2>/dev/null || python3 -m pip install -q jsonschema
 
-build: deps
+build: deps $(PEER_BIN)
 	$(SWIFT) build -c $(CONFIG)
+
+$(PEER_BIN): $(PEER_SRC)
+	@mkdir -p $(dir $@)
+	gcc -Wall -O2 -o $@ $< $$(pkg-config --cflags --libs fuse3)
 
 # Runs the default workload against the reference server and writes a
 # result under results/.

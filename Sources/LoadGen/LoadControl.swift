@@ -22,6 +22,9 @@ public final class LoadControl: Sendable {
     public let faultNs = Atomic<UInt64>(0)
     /// Index of the latest fault.
     public let faultIndex = Atomic<Int>(-1)
+    /// The null target: threads pick, time and record operations but make
+    /// no system call (the load generator's own cost).
+    public let null: Bool
 
     /// Announces fault `index`, injected at `ns`: operations are attributed
     /// to the latest fault from then on.
@@ -33,8 +36,9 @@ public final class LoadControl: Sendable {
     public let workers: [WorkerProgress]
 
     /// Control for `threads` threads.
-    public init(threads: Int) {
+    public init(threads: Int, null: Bool = false) {
         workers = (0..<threads).map { _ in WorkerProgress() }
+        self.null = null
     }
 
     /// Asks every thread to stop.

@@ -69,11 +69,12 @@ public final class LoadGenerator: @unchecked Sendable {
     /// Stop flag and progress.
     public let control: LoadControl
 
-    /// A generator for `spec` against the fileset under `root`.
-    public init(spec: LoadSpec, root: String) {
+    /// A generator for `spec` against the fileset under `root` (`null`:
+    /// no system calls, to measure the generator itself).
+    public init(spec: LoadSpec, root: String, null: Bool = false) {
         self.spec = spec
         fileset = Fileset(spec: spec.fileset, root: root)
-        control = LoadControl(threads: spec.threads)
+        control = LoadControl(threads: spec.threads, null: null)
     }
 
     /// Runs the load; calls `progress` about ten times a second on the

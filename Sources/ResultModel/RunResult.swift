@@ -39,6 +39,8 @@ public struct RunResult: Codable, Equatable, Sendable {
     /// Hazard scenario runs: what the probe measured and whether the
     /// expected outcome held.
     public var scenario: ScenarioResult?
+    /// The command line of an external server (`--server`).
+    public var serverCommand: String?
 
     /// A run result from its parts.
     public init(target: String, workload: JSONValue, startedAt: String, measuredSeconds: Double, threads: Int,

@@ -252,7 +252,10 @@ public final class FuseMount: @unchecked Sendable {
 
     /// The FUSE connection number (the minor of the mount's device), read
     /// from mountinfo so that a hung mount is never touched.
-    public var connectionId: Int? {
+    public var connectionId: Int? { Self.connectionId(of: mountpoint) }
+
+    /// The FUSE connection number of the mount at `mountpoint`, if any.
+    public static func connectionId(of mountpoint: String) -> Int? {
         let info = (try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)) ?? ""
         for line in info.split(separator: "\n") {
             let f = line.split(separator: " ")
@@ -266,8 +269,12 @@ public final class FuseMount: @unchecked Sendable {
     /// Aborts the connection through fusectl: every waiting caller gets an
     /// error at once. The way out of a hung or unrecoverable server.
     @discardableResult
-    public func abortConnection() -> Bool {
-        guard let id = connectionId else { return false }
+    public func abortConnection() -> Bool { Self.abortConnection(of: mountpoint) }
+
+    /// Aborts the connection of the FUSE mount at `mountpoint`.
+    @discardableResult
+    public static func abortConnection(of mountpoint: String) -> Bool {
+        guard let id = connectionId(of: mountpoint) else { return false }
         MountNamespace.ensureFusectl()
         let fd = open("/sys/fs/fuse/connections/\(id)/abort", O_WRONLY | O_CLOEXEC)
         guard fd >= 0 else { return false }

@@ -13,6 +13,11 @@ public enum Target: String, CaseIterable, Sendable {
     case reference
     /// The backing directory itself, no FUSE: the reference point.
     case native
+    /// Another FUSE server, from a command template (`--server`).
+    case external
+    /// No file system at all: the load generator picks, times and records
+    /// operations without making them (its own cost).
+    case null
 }
 
 /// Receives progress of a run.
@@ -34,8 +39,12 @@ public enum RunCoordinator {
     /// Runs `workload` on `target`, with `strategy` when the workload
     /// injects faults. `executable` is the fusebench binary that serves the
     /// reference target.
-    public static func run(_ workload: Workload, target: Target, strategy: Strategy? = nil, executable: String,
-                           reporter: RunReporter) throws -> RunResult {
+    public static func run(_ workload: Workload, target: Target, strategy: Strategy? = nil, peer: PeerServer? = nil,
+                           executable: String, reporter: RunReporter) throws -> RunResult {
+        guard (target == .external) == (peer != nil) else {
+            throw SupervisorError.input(target == .external ? "the external target needs a server command (--server)"
+                                                            : "a server command (--server) goes with the external target")
+        }
         if !workload.faults.isEmpty {
             guard target == .reference else {
                 throw SupervisorError.input("faults need the reference target: there is no server to kill natively")
@@ -62,10 +71,18 @@ public enum RunCoordinator {
 
         var mount: FuseMount?
         defer { mount?.unmount() }
+        var external: ExternalMount?
+        defer { external?.unmount() }
         let root: String
         switch target {
-        case .native:
+        case .native, .null:
             root = backing
+        case .external:
+            let mnt = try scratch.directory("mnt")
+            reporter.phase("mounting \(peer!.name)")
+            external = try ExternalMount(peer: peer!, source: backing, mountpoint: mnt, options: workload.server,
+                                         dir: scratch.path, executable: executable)
+            root = mnt
         case .reference:
             let mnt = try scratch.directory("mnt")
             reporter.phase("mounting the reference server (\(workload.server.threads) threads, node ids: "
@@ -86,13 +103,14 @@ public enum RunCoordinator {
             }
             primed = files.count
         }
-        let generator = LoadGenerator(spec: workload.load, root: root)
+        let generator = LoadGenerator(spec: workload.load, root: root, null: target == .null)
         let limit = UInt64(watchdogSeconds * 1e9)
         var stalled = false
         var serverDied: String?
         var supervisor: FaultSupervisor?
         let supervisorDone = DispatchSemaphore(value: 0)
-        reporter.phase("running \(workload.name) on \(target.rawValue): \(workload.load.threads) threads, "
+        let targetName = peer?.name ?? target.rawValue
+        reporter.phase("running \(workload.name) on \(targetName): \(workload.load.threads) threads, "
                        + "\(fmtSeconds(workload.load.warmup)) warm-up, \(fmtSeconds(workload.load.duration)) measured"
                        + (workload.faults.isEmpty ? "" : ", \(workload.faults.count) fault spec(s)"))
         let load = generator.run(progress: { p in
@@ -102,9 +120,15 @@ public enum RunCoordinator {
                 m.abortConnection()
                 generator.control.stop()
             }
+            if let e = external, serverDied == nil, let st = e.server.poll() {
+                serverDied = "\(peer!.name) \(e.server.describe(st)) during the run. Its output:\n\(e.server.logTail())"
+                e.abortConnection()
+                generator.control.stop()
+            }
             if !stalled, let oldest = generator.control.oldestInFlight, fbshim_monotonic_ns() > oldest + limit {
                 stalled = true
                 mount?.abortConnection()
+                external?.abortConnection()
                 generator.control.stop()
             }
         }, onStart: { phases in
@@ -130,6 +154,7 @@ public enum RunCoordinator {
         if stalled {
             // A server that stopped answering will not exit on unmount either.
             mount?.server.killAndReap()
+            external?.server.killAndReap()
             throw SupervisorError.watchdog("an operation on \(root) made no progress for \(fmtSeconds(watchdogSeconds)); "
                                            + "aborted the FUSE connection. Server log:\n\(mount?.server.logTail() ?? "")")
         }
@@ -144,11 +169,19 @@ public enum RunCoordinator {
                                              + "Its log:\n\(m.server.logTail())")
             }
         }
-        var result = RunResult(target: target.rawValue, workload: workload.asRun,
+        if let e = external {
+            let status = e.unmount()
+            if let status, status != 0 {
+                throw SupervisorError.failed("\(peer!.name) \(e.server.describe(status)) at unmount. Its output:\n"
+                                             + e.server.logTail())
+            }
+        }
+        var result = RunResult(target: targetName, workload: workload.asRun,
                                startedAt: ISO8601.string(load.measureStartedAt), measuredSeconds: load.measuredSeconds,
                                threads: workload.load.threads, operations: load.operations, total: load.total,
                                timeline: load.timeline, server: reports.first)
         result.strategy = strategy?.rawValue
+        result.serverCommand = external?.command
         result.sweep = workload.sweepPoint
         result.primedFiles = primed
         result.integrity = IntegrityVerifier.verify(root: backing, spec: workload.load, ledgers: load.ledgers)

@@ -23,8 +23,17 @@ struct RunCommand: ParsableCommand {
     @Argument(help: "Workload files (see workloads/README.md).")
     var workloads: [String]
 
-    @Option(help: "reference (the FUSE server) or native (the backing directory, no FUSE).")
+    @Option(help: """
+        reference (our FUSE server), native (the backing directory, no FUSE), external (the server of \
+        --server) or null (no file system: the load generator's own cost).
+        """)
     var target: Target = .reference
+
+    @Option(help: ArgumentHelp("""
+        Another FUSE server to run the workload against, as a command that stays in the foreground: \
+        '[NAME=]COMMAND' with {source}, {mountpoint}, {threads}, {timeout}, {cache}. Implies --target external.
+        """, valueName: "command"))
+    var server: String?
 
     @Option(help: ArgumentHelp("Restart strategies, comma-separated: one run each, side by side.",
                                valueName: "a,b,..."))
@@ -44,6 +53,12 @@ struct RunCommand: ParsableCommand {
     @OptionGroup var out: ResultOutput
 
     func validate() throws {
+        if server != nil && target != .reference && target != .external {
+            throw ValidationError("--server runs an external server: it does not go with --target \(target.rawValue)")
+        }
+        if target == .external && server == nil {
+            throw ValidationError("--target external needs --server 'COMMAND {source} {mountpoint}'")
+        }
         guard !workloads.isEmpty else { throw ValidationError("give a workload file, such as workloads/smoke.json") }
         guard (1...100).contains(repeat_) else { throw ValidationError("--repeat must be between 1 and 100") }
         if let strategy {
@@ -54,6 +69,9 @@ struct RunCommand: ParsableCommand {
     }
 
     func run() throws {
+        let peer: PeerServer?
+        do { peer = try server.map(PeerServer.init) } catch let e as SupervisorError { throw CLIError.input("\(e)") }
+        let target = peer != nil ? Target.external : self.target
         var points = try workloads.flatMap(loadWorkloadPoints)
         let faults: [FaultSpec]?
         do { faults = fault.isEmpty ? nil : try fault.map(FaultSpec.parse) } catch let e as WorkloadError {
@@ -67,7 +85,8 @@ struct RunCommand: ParsableCommand {
             }
         }
         let w = points[0]
-        let runs: [RunResult] = try withHarness(needsFuse: target == .reference, quiet: out.quiet) { printer in
+        let runs: [RunResult] = try withHarness(needsFuse: target == .reference || target == .external,
+                                                quiet: out.quiet) { printer in
             var runs: [RunResult] = []
             for point in points {
                 if point.hazard != nil {
@@ -90,7 +109,7 @@ struct RunCommand: ParsableCommand {
                 for trial in 0..<repeat_ {
                     for s in strategies {
                         if let sp = point.sweepPoint { printer.phase("sweep \(sp.field) = \(sp.value.compact)") }
-                        var r = try RunCoordinator.run(point, target: target, strategy: s,
+                        var r = try RunCoordinator.run(point, target: target, strategy: s, peer: peer,
                                                        executable: ToolInfo.executable, reporter: printer)
                         if repeat_ > 1 { r.trial = trial }
                         runs.append(r)
@@ -103,7 +122,7 @@ struct RunCommand: ParsableCommand {
                                  environment: .current(), runs: runs)
         let names = Set(points.map(\.name))
         let stem = names.count == 1 ? w.name : points.allSatisfy { $0.hazard != nil } ? "hazards" : "workloads"
-        try out.publish(doc, stem: "\(stem)-\(target.rawValue)")
+        try out.publish(doc, stem: "\(stem)-\(peer?.name ?? target.rawValue)")
     }
 }
 
