@@ -4,39 +4,110 @@
 import Foundation
 import ResultModel
 
+/// One target of a benchmark: native, the reference server, the null
+/// target, or an external server.
+public struct BenchTarget: Sendable {
+    /// Which kind.
+    public var target: Target
+    /// The server command, for external targets.
+    public var peer: PeerServer?
+    /// The name in results and ratios.
+    public var name: String { peer?.name ?? target.rawValue }
+
+    /// A target.
+    public init(_ target: Target, peer: PeerServer? = nil) {
+        self.target = target
+        self.peer = peer
+    }
+}
+
+/// Caching configurations a benchmark can force on every server.
+public enum CacheMode: String, CaseIterable, Sendable {
+    /// As the workload file says.
+    case workload
+    /// Entry and attribute timeouts 0, page cache dropped at open: every
+    /// call reaches the server.
+    case off
+    /// Timeouts of an hour and the page cache kept across opens.
+    case on
+
+    /// Applies the mode to a workload (and names the variant).
+    public func apply(_ w: inout Workload) {
+        switch self {
+        case .workload: return
+        case .off:
+            w.server.entryTimeout = 0
+            w.server.attrTimeout = 0
+            w.server.keepCache = false
+        case .on:
+            w.server.entryTimeout = 3600
+            w.server.attrTimeout = 3600
+            w.server.keepCache = true
+        }
+    }
+}
+
 /// Runs the benchmark matrix.
 public enum BenchPlan {
-    /// Runs every workload on native and reference `repeats` times,
-    /// alternating targets, and returns the runs and their ratios.
-    public static func run(_ workloads: [Workload], repeats: Int, executable: String,
-                           reporter: RunReporter) throws -> ([RunResult], [Comparison]) {
+    /// The variants of `workloads`: each cache mode and client thread count
+    /// (nil: as the file says), named "metadata-off-1t" when there is more
+    /// than the file's own configuration.
+    public static func variants(_ workloads: [Workload], cacheModes: [CacheMode], clientThreads: [Int?]) -> [Workload] {
+        workloads.flatMap { w in
+            cacheModes.flatMap { mode in
+                clientThreads.map { threads in
+                    var v = w
+                    mode.apply(&v)
+                    if let threads { v.load.threads = threads }
+                    var suffix = mode == .workload ? "" : "-\(mode.rawValue)"
+                    if let threads { suffix += "-\(threads)t" }
+                    v.name += suffix
+                    return v
+                }
+            }
+        }
+    }
+
+    /// Runs every workload on every target `repeats` times, rotating which
+    /// target goes first, and returns the runs and the ratios: each target
+    /// against native, and the reference server against each external one.
+    public static func run(_ workloads: [Workload], targets: [BenchTarget] = [BenchTarget(.native), BenchTarget(.reference)],
+                           repeats: Int, executable: String, reporter: RunReporter) throws -> ([RunResult], [Comparison]) {
         var runs: [RunResult] = []
         var comparisons: [Comparison] = []
         for w in workloads {
             var mine: [RunResult] = []
             for i in 0..<repeats {
-                // Alternate which target goes first, so drift favours neither.
-                let order: [Target] = i % 2 == 0 ? [.native, .reference] : [.reference, .native]
-                for t in order {
-                    var r = try RunCoordinator.run(w, target: t, executable: executable, reporter: reporter)
+                // Rotate which target goes first, so that drift favours none.
+                let k = i % targets.count
+                for t in targets[k...] + targets[..<k] {
+                    var r = try RunCoordinator.run(w, target: t.target, peer: t.peer, executable: executable,
+                                                   reporter: reporter)
                     r.trial = i
                     mine.append(r)
                 }
             }
             runs += mine
-            comparisons.append(compare(w.name, mine))
+            let names = targets.map(\.name)
+            for t in names where t != "native" && names.contains("native") {
+                comparisons.append(compare(w.name, mine, target: t, baseline: "native"))
+            }
+            for peer in targets.compactMap(\.peer) where names.contains("reference") {
+                comparisons.append(compare(w.name, mine, target: "reference", baseline: peer.name))
+            }
         }
         return (runs, comparisons)
     }
 
-    /// Ratios reference/native of the medians over repeats.
-    public static func compare(_ name: String, _ runs: [RunResult]) -> Comparison {
-        func median(_ target: String, _ f: (RunResult) -> Double) -> Double {
-            Statistics.median(runs.filter { $0.target == target }.map(f)) ?? .nan
+    /// Ratios `target`/`baseline` of the medians over repeats.
+    public static func compare(_ name: String, _ runs: [RunResult], target: String = "reference",
+                               baseline: String = "native") -> Comparison {
+        func median(_ t: String, _ f: (RunResult) -> Double) -> Double {
+            Statistics.median(runs.filter { $0.target == t }.map(f)) ?? .nan
         }
         func ratio(_ f: (RunResult) -> Double) -> Double {
-            let b = median("native", f)
-            return b > 0 ? median("reference", f) / b : .nan
+            let b = median(baseline, f)
+            return b > 0 ? median(target, f) / b : .nan
         }
         let ratios: [String: Metric] = [
             "throughput": Metric(ratio { $0.total.throughput.value }, unit: "ratio", better: .higher),
@@ -45,7 +116,7 @@ public enum BenchPlan {
             "latencyP99": Metric(ratio { Double($0.total.latency.p99) }, unit: "ratio", better: .lower),
         ]
         // A ratio of nothing (no bytes moved) is left out rather than NaN.
-        return Comparison(workload: name, target: "reference", baseline: "native",
+        return Comparison(workload: name, target: target, baseline: baseline,
                           ratios: ratios.filter { $0.value.value.isFinite })
     }
 }

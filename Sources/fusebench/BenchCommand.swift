@@ -1,5 +1,5 @@
-// `fusebench bench`: the standard workloads on reference and native,
-// interleaved, with ratios, in one JSON.
+// `fusebench bench`: the standard workloads on native, the reference server
+// and peer servers, interleaved, with ratios, in one JSON.
 import ArgumentParser
 import CFuseShim
 import ResultModel
@@ -9,11 +9,33 @@ import Supervisor
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
-        abstract: "Run workloads on the reference server and natively, interleaved, and report ratios."
+        abstract: "Run workloads on the reference server, natively and on peer servers, interleaved, and report ratios.",
+        discussion: """
+        Every workload (in each --cache-modes and --thread-counts variant) runs --repeat times on every \
+        target, rotating which target goes first. Ratios: each target against native, and the reference \
+        server against each peer (throughput above 1.0 and latency below 1.0 favour the reference server).
+        """
     )
 
     @Argument(help: "Workload files (default: the standard set in workloads/).")
-    var workloads: [String] = ["metadata", "seqread", "seqwrite", "smallfiles", "mixed"].map { "workloads/\($0).json" }
+    var workloads: [String] = ["metadata", "metadata-cached", "seqread", "seqwrite", "smallfiles", "randread",
+                               "readdir-large", "mixed"].map { "workloads/\($0).json" }
+
+    @Option(help: ArgumentHelp("""
+        A peer server to compare against, '[NAME=]COMMAND' with {source}, {mountpoint}, {threads}, {timeout}, \
+        {cache} (repeatable; see run --server).
+        """, valueName: "command"))
+    var peer: [String] = []
+
+    @Option(help: ArgumentHelp("Cache modes, comma-separated: workload (as the file says), off, on.",
+                               valueName: "modes"))
+    var cacheModes = "workload"
+
+    @Option(help: ArgumentHelp("Client thread counts, comma-separated (default: as the file says).", valueName: "n,m"))
+    var threadCounts: String?
+
+    @Flag(help: "Also run the null target (the load generator without system calls: its own cost).")
+    var null = false
 
     @Option(name: .customLong("repeat"), help: "Repetitions per workload and target (targets alternate).")
     var repeat_: Int = 3
@@ -24,6 +46,27 @@ struct BenchCommand: ParsableCommand {
 
     func validate() throws {
         guard (1...50).contains(repeat_) else { throw ValidationError("--repeat must be between 1 and 50") }
+        _ = try modes()
+        _ = try threads()
+    }
+
+    func modes() throws -> [CacheMode] {
+        try cacheModes.split(separator: ",").map { m in
+            guard let mode = CacheMode(rawValue: String(m)) else {
+                throw ValidationError("--cache-modes: unknown mode \"\(m)\"; expected workload, off or on")
+            }
+            return mode
+        }
+    }
+
+    func threads() throws -> [Int?] {
+        guard let threadCounts else { return [nil] }
+        return try threadCounts.split(separator: ",").map { t in
+            guard let n = Int(t), (1...256).contains(n) else {
+                throw ValidationError("--thread-counts: expected numbers between 1 and 256, got \"\(t)\"")
+            }
+            return n
+        }
     }
 
     func run() throws {
@@ -32,8 +75,14 @@ struct BenchCommand: ParsableCommand {
             overrides.apply(&w)
             return w
         }
+        let peers: [PeerServer]
+        do { peers = try peer.map(PeerServer.init) } catch let e as SupervisorError { throw CLIError.input("\(e)") }
+        let targets = [BenchTarget(.native), BenchTarget(.reference)] + peers.map { BenchTarget(.external, peer: $0) }
+            + (null ? [BenchTarget(.null)] : [])
+        let variants = BenchPlan.variants(ws, cacheModes: try modes(), clientThreads: try threads())
         let (runs, comparisons) = try withHarness(needsFuse: true, quiet: out.quiet) { printer in
-            try BenchPlan.run(ws, repeats: repeat_, executable: ToolInfo.executable, reporter: printer)
+            try BenchPlan.run(variants, targets: targets, repeats: repeat_, executable: ToolInfo.executable,
+                              reporter: printer)
         }
         let doc = ResultDocument(kind: "bench", tool: ToolInfo.identity, command: CommandLine.arguments,
                                  environment: .current(), runs: runs, comparisons: comparisons)

@@ -40,13 +40,18 @@ enum Summary {
         if let fits = doc.fits { out += fitText(fits) }
         if let matrix = doc.matrix { out += matrixText(matrix, doc.runs) }
         if let cs = doc.comparisons {
-            out += "reference / native (median of repeats):\n"
-            out += pad("workload", 14) + pad("throughput", 12, right: true) + pad("p50", 10, right: true)
-                + pad("p99", 10, right: true) + "\n"
-            for c in cs {
-                func r(_ k: String) -> String { c.ratios[k].map { String(format: "%.2fx", $0.value) } ?? "-" }
-                out += pad(c.workload, 14) + pad(r("throughput"), 12, right: true) + pad(r("latencyP50"), 10, right: true)
-                    + pad(r("latencyP99"), 10, right: true) + "\n"
+            var pairs: [String] = []
+            for c in cs where !pairs.contains("\(c.target) / \(c.baseline)") { pairs.append("\(c.target) / \(c.baseline)") }
+            let width = max(14, (cs.map(\.workload.count).max() ?? 0) + 2)
+            for pair in pairs {
+                out += "\(pair) (median of repeats):\n"
+                out += pad("workload", width) + pad("throughput", 12, right: true) + pad("p50", 10, right: true)
+                    + pad("p99", 10, right: true) + "\n"
+                for c in cs where "\(c.target) / \(c.baseline)" == pair {
+                    func r(_ k: String) -> String { c.ratios[k].map { String(format: "%.2fx", $0.value) } ?? "-" }
+                    out += pad(c.workload, width) + pad(r("throughput"), 12, right: true)
+                        + pad(r("latencyP50"), 10, right: true) + pad(r("latencyP99"), 10, right: true) + "\n"
+                }
             }
         }
         return out
