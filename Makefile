@@ -44,9 +44,13 @@ $(PEER_BIN): $(PEER_SRC)
 run: build
 	$(BIN) run $(WORKLOAD)
 
-# The reference server against native on the standard workloads, as ratios.
+# The standard workloads on native, the reference server, libfuse's
+# passthrough_ll and the null target, interleaved, caches off and on, 1 and
+# 2 client threads, 3 repetitions; one JSON with every ratio.
+BENCH_WORKLOADS := $(foreach w,metadata seqread seqwrite smallfiles randread readdir-large,workloads/$(w).json)
 bench: build
-	$(BIN) bench --repeat 3 --output results/bench-latest.json
+	$(BIN) bench $(BENCH_WORKLOADS) --cache-modes off,on --thread-counts 1,2 --repeat 3 \
+	  --duration 1.5 --warmup 0.5 --null --peer '$(PEER)' --output results/bench-latest.json
 
 # The hazard scenarios (workloads/hazards) against every restart strategy:
 # one JSON with the pass/fail matrix, and the matrix as a table.
@@ -60,7 +64,7 @@ hazards: build
 # process is doing and fails the run instead of stalling CI. Output is
 # line-buffered so that the log shows the test that was running.
 TEST_DEADLINE ?= 1200
-test: deps
+test: deps $(PEER_BIN)
 	$(SWIFT) build
 	$(MAKE) --no-print-directory gate
 	FUSEBENCH_OUTER_MNT_NS=$$(readlink /proc/self/ns/mnt) \

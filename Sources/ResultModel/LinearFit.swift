@@ -60,6 +60,14 @@ public struct LinearFit: Codable, Equatable, Sendable {
                 }
             }
         }
+        // Server memory against cached inodes (primed runs that measured it).
+        let sized = runs.filter { $0.primedFiles != nil && $0.serverResidentBytes != nil }
+        for (target, rs) in Dictionary(grouping: sized, by: { $0.strategy ?? $0.target }).sorted(by: { $0.key < $1.key }) {
+            let points = rs.map { (Double($0.primedFiles!), Double($0.serverResidentBytes!)) }
+            if let fit = fit(points, strategy: target, metric: "serverResidentBytes", unit: "B", x: "cached inodes") {
+                out.append(fit)
+            }
+        }
         return out
     }
 }

@@ -39,6 +39,9 @@ public struct RunResult: Codable, Equatable, Sendable {
     /// Hazard scenario runs: what the probe measured and whether the
     /// expected outcome held.
     public var scenario: ScenarioResult?
+    /// Resident memory of the (last) reference server at the end of the
+    /// load, before unmounting (VmRSS).
+    public var serverResidentBytes: UInt64?
     /// The command line of an external server (`--server`).
     public var serverCommand: String?
 

@@ -303,7 +303,7 @@ final class Probe: @unchecked Sendable {
                     && Probe.read(backingPath("\(dir)/dst")) == .name("moved")
              }),
         ]
-        try guarded("setting up") { [self] in mkdir(mountPath(dir), 0o755) }
+        _ = try guarded("setting up") { [self] in mkdir(mountPath(dir), 0o755) }
         var fired = 0, spurious = 0, missing = 0
         var outages: [Double] = []
         for op in ops {

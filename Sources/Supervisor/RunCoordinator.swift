@@ -159,6 +159,7 @@ public enum RunCoordinator {
                                            + "aborted the FUSE connection. Server log:\n\(mount?.server.logTail() ?? "")")
         }
         var reports: [ServerReport] = []
+        let resident = mount?.server.residentBytes()
         if let m = mount {
             debugTrace("unmounting")
             let status = m.unmount()
@@ -182,6 +183,7 @@ public enum RunCoordinator {
                                timeline: load.timeline, server: reports.first)
         result.strategy = strategy?.rawValue
         result.serverCommand = external?.command
+        result.serverResidentBytes = resident
         result.sweep = workload.sweepPoint
         result.primedFiles = primed
         result.integrity = IntegrityVerifier.verify(root: backing, spec: workload.load, ledgers: load.ledgers)

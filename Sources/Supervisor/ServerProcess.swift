@@ -97,6 +97,14 @@ public final class ServerProcess: @unchecked Sendable {
         return sig == 0 ? "exited with \((status >> 8) & 0xff)" : "was killed by signal \(sig)"
     }
 
+    /// Resident set size now (VmRSS), if the process is alive.
+    public func residentBytes() -> UInt64? {
+        guard let text = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
+              let line = text.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
+              let kb = line.split(separator: " ").dropFirst().first.flatMap({ UInt64($0) }) else { return nil }
+        return kb * 1024
+    }
+
     /// The last lines of the server's log.
     public func logTail(_ lines: Int = 12) -> String {
         let text = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""

@@ -22,7 +22,7 @@ final class ErrorPathTests: XCTestCase {
 
     func write(_ name: String, _ text: String) -> String {
         let p = dir.file(name)
-        FileManager.default.createFile(atPath: p, contents: Data(text.utf8))
+        _ = FileManager.default.createFile(atPath: p, contents: Data(text.utf8))
         return p
     }
 
@@ -97,7 +97,7 @@ final class ErrorPathTests: XCTestCase {
         p.currentDirectoryURL = URL(fileURLWithPath: Binary.packageRoot)
         p.environment = ProcessInfo.processInfo.environment.merging(["FUSEBENCH_SCRATCH": scratch]) { $1 }
         let errPath = dir.file("stderr")
-        FileManager.default.createFile(atPath: errPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: errPath, contents: nil)
         p.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: errPath))
         p.standardOutput = FileHandle.nullDevice
         try p.run()

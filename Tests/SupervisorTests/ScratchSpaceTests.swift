@@ -14,7 +14,7 @@ final class ScratchSpaceTests: XCTestCase {
         // A dead run: its lock file exists but nobody holds it.
         let dead = "\(root)/run-99999-dead"
         try FileManager.default.createDirectory(atPath: "\(dead)/backing", withIntermediateDirectories: true)
-        FileManager.default.createFile(atPath: "\(dead)/lock", contents: nil)
+        _ = FileManager.default.createFile(atPath: "\(dead)/lock", contents: nil)
         let live = try ScratchSpace()
         XCTAssertFalse(FileManager.default.fileExists(atPath: dead), "dead run swept")
         XCTAssertTrue(FileManager.default.fileExists(atPath: live.path))

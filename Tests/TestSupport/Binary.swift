@@ -45,8 +45,8 @@ public enum Binary {
         p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         // Output goes to files: no pipe can fill up, nothing is shared.
         let dir = try TempDir("out")
-        FileManager.default.createFile(atPath: dir.file("out"), contents: nil)
-        FileManager.default.createFile(atPath: dir.file("err"), contents: nil)
+        _ = FileManager.default.createFile(atPath: dir.file("out"), contents: nil)
+        _ = FileManager.default.createFile(atPath: dir.file("err"), contents: nil)
         let out = try FileHandle(forWritingTo: URL(fileURLWithPath: dir.file("out")))
         let err = try FileHandle(forWritingTo: URL(fileURLWithPath: dir.file("err")))
         p.standardOutput = out
