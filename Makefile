@@ -15,7 +15,7 @@ SHELL     := /bin/bash
 GATE_BIN  := .build/debug/fusebench
 GATE_RUN  := $(GATE_BIN) bench workloads/gate.json --repeat 5 --quiet
 
-.PHONY: all deps build run bench hazards test gate baseline clean
+.PHONY: all deps build run bench hazards fio-check test gate baseline clean
 
 all: build
 
@@ -51,6 +51,11 @@ BENCH_WORKLOADS := $(foreach w,metadata seqread seqwrite smallfiles randread rea
 bench: build
 	$(BIN) bench $(BENCH_WORKLOADS) --cache-modes off,on --thread-counts 1,2 --repeat 3 \
 	  --duration 1.5 --warmup 0.5 --null --peer '$(PEER)' --output results/bench-latest.json
+
+# fio and fusebench on the same reference-server mount, equivalent
+# sequential-write jobs: fails when their throughputs differ by over 10 %.
+fio-check: build
+	.ci/fio-check $(BIN)
 
 # The hazard scenarios (workloads/hazards) against every restart strategy:
 # one JSON with the pass/fail matrix, and the matrix as a table.

@@ -18,6 +18,9 @@ public enum Target: String, CaseIterable, Sendable {
     /// No file system at all: the load generator picks, times and records
     /// operations without making them (its own cost).
     case null
+    /// An existing directory (`--directory`), on whatever is mounted there:
+    /// the fileset goes into a subdirectory that is removed afterwards.
+    case directory
 }
 
 /// Receives progress of a run.
@@ -40,7 +43,10 @@ public enum RunCoordinator {
     /// injects faults. `executable` is the fusebench binary that serves the
     /// reference target.
     public static func run(_ workload: Workload, target: Target, strategy: Strategy? = nil, peer: PeerServer? = nil,
-                           executable: String, reporter: RunReporter) throws -> RunResult {
+                           directory: String? = nil, executable: String, reporter: RunReporter) throws -> RunResult {
+        guard (target == .directory) == (directory != nil) else {
+            throw SupervisorError.input("the directory target needs --directory PATH, and --directory goes with it")
+        }
         guard (target == .external) == (peer != nil) else {
             throw SupervisorError.input(target == .external ? "the external target needs a server command (--server)"
                                                             : "a server command (--server) goes with the external target")
@@ -56,7 +62,18 @@ public enum RunCoordinator {
         }
         let scratch = try ScratchSpace()
         defer { scratch.remove() }
-        let backing = try scratch.directory("backing")
+        let backing: String
+        if let directory {
+            // The fileset goes under the user's directory, and leaves with the run.
+            backing = "\(directory)/fusebench-\(getpid())"
+            guard mkdir(backing, 0o755) == 0 else {
+                throw SupervisorError.input("cannot create \(backing): \(String(cString: strerror(errno))); "
+                                            + "--directory must be a writable directory")
+            }
+        } else {
+            backing = try scratch.directory("backing")
+        }
+        defer { if directory != nil { try? FileManager.default.removeItem(atPath: backing) } }
         if target == .reference && (strategy?.forcedNodeIds ?? workload.server.nodeIds) != .ephemeral {
             try requireHandles(backing)
         }
@@ -75,7 +92,7 @@ public enum RunCoordinator {
         defer { external?.unmount() }
         let root: String
         switch target {
-        case .native, .null:
+        case .native, .null, .directory:
             root = backing
         case .external:
             let mnt = try scratch.directory("mnt")

@@ -25,9 +25,15 @@ struct RunCommand: ParsableCommand {
 
     @Option(help: """
         reference (our FUSE server), native (the backing directory, no FUSE), external (the server of \
-        --server) or null (no file system: the load generator's own cost).
+        --server), null (no file system: the load generator's own cost) or directory (--directory).
         """)
     var target: Target = .reference
+
+    @Option(help: ArgumentHelp("""
+        Run against this existing directory (a file system mounted by someone else, say): the fileset is \
+        built in a subdirectory and removed afterwards. Implies --target directory.
+        """, valueName: "path"))
+    var directory: String?
 
     @Option(help: ArgumentHelp("""
         Another FUSE server to run the workload against, as a command that stays in the foreground: \
@@ -56,6 +62,13 @@ struct RunCommand: ParsableCommand {
         if server != nil && target != .reference && target != .external {
             throw ValidationError("--server runs an external server: it does not go with --target \(target.rawValue)")
         }
+        if directory != nil && (server != nil || (target != .reference && target != .directory)) {
+            throw ValidationError("--directory runs against an existing directory: it does not go with --server "
+                                  + "or --target \(target.rawValue)")
+        }
+        if target == .directory && directory == nil {
+            throw ValidationError("--target directory needs --directory PATH")
+        }
         if target == .external && server == nil {
             throw ValidationError("--target external needs --server 'COMMAND {source} {mountpoint}'")
         }
@@ -71,7 +84,7 @@ struct RunCommand: ParsableCommand {
     func run() throws {
         let peer: PeerServer?
         do { peer = try server.map(PeerServer.init) } catch let e as SupervisorError { throw CLIError.input("\(e)") }
-        let target = peer != nil ? Target.external : self.target
+        let target = peer != nil ? Target.external : directory != nil ? Target.directory : self.target
         var points = try workloads.flatMap(loadWorkloadPoints)
         let faults: [FaultSpec]?
         do { faults = fault.isEmpty ? nil : try fault.map(FaultSpec.parse) } catch let e as WorkloadError {
@@ -109,7 +122,7 @@ struct RunCommand: ParsableCommand {
                 for trial in 0..<repeat_ {
                     for s in strategies {
                         if let sp = point.sweepPoint { printer.phase("sweep \(sp.field) = \(sp.value.compact)") }
-                        var r = try RunCoordinator.run(point, target: target, strategy: s, peer: peer,
+                        var r = try RunCoordinator.run(point, target: target, strategy: s, peer: peer, directory: directory,
                                                        executable: ToolInfo.executable, reporter: printer)
                         if repeat_ > 1 { r.trial = trial }
                         runs.append(r)
