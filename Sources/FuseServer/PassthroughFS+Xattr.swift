@@ -6,6 +6,7 @@ import Glibc
 extension PassthroughFS {
     func setxattr(_ r: Request, _ ino: UInt64, _ name: UnsafePointer<CChar>, _ value: UnsafePointer<CChar>,
                   _ size: Int, _ flags: Int32) {
+        guard options.xattr else { return r.error(ENOSYS) }
         do throws(SysError) {
             try nodes.withFd(ino) { (fd) throws(SysError) in
                 try check(fbshim_setxattr(procPath(fd), name, value, size, flags))
@@ -15,10 +16,12 @@ extension PassthroughFS {
     }
 
     func getxattr(_ r: Request, _ ino: UInt64, _ name: UnsafePointer<CChar>, _ size: Int) {
+        guard options.xattr else { return r.error(ENOSYS) }
         xattrQuery(r, ino, size) { path, buf, n in fbshim_getxattr(path, name, buf, n) }
     }
 
     func listxattr(_ r: Request, _ ino: UInt64, _ size: Int) {
+        guard options.xattr else { return r.error(ENOSYS) }
         xattrQuery(r, ino, size) { path, buf, n in
             fbshim_listxattr(path, buf?.assumingMemoryBound(to: CChar.self), n)
         }
@@ -40,6 +43,7 @@ extension PassthroughFS {
     }
 
     func removexattr(_ r: Request, _ ino: UInt64, _ name: UnsafePointer<CChar>) {
+        guard options.xattr else { return r.error(ENOSYS) }
         do throws(SysError) {
             try nodes.withFd(ino) { (fd) throws(SysError) in try check(fbshim_removexattr(procPath(fd), name)) }
             r.error(0)

@@ -35,6 +35,11 @@ public struct ServerOptions: Sendable, Codable, Equatable {
     public var readdirplus: Bool = true
     /// Keep the page cache across opens (FOPEN_KEEP_CACHE).
     public var keepCache: Bool = false
+    /// Extended attributes. Off, the xattr calls answer ENOSYS, after which
+    /// the kernel stops sending them, including the GETXATTR of
+    /// security.capability that it otherwise sends before every write
+    /// (passthrough_ll's default).
+    public var xattr: Bool = true
     /// Node-id scheme.
     public var nodeIds: NodeIdScheme = .handle
     /// Most O_PATH descriptors the node table keeps open.

@@ -22,6 +22,8 @@ struct ServerOptionGroup: ParsableArguments {
     var readdirplus = true
     @Flag(help: "Keep the page cache across opens.")
     var keepCache = false
+    @Flag(inversion: .prefixedNo, help: "Extended attributes (--no-xattr: ENOSYS, as passthrough_ll by default).")
+    var xattr = true
     @Option(help: "Node-id scheme: handle (survives a restart) or ephemeral (a counter).")
     var nodeIds: NodeIdScheme = .handle
 
@@ -49,6 +51,7 @@ struct ServerOptionGroup: ParsableArguments {
         o.readdirplus = readdirplus
         o.keepCache = keepCache
         o.nodeIds = nodeIds
+        o.xattr = xattr
         return o
     }
 }

@@ -1,4 +1,5 @@
 // Server options take effect on a real mount, and data still round-trips.
+import CFuseShim
 import Foundation
 import FuseServer
 import Glibc
@@ -32,6 +33,35 @@ final class ServerOptionsTests: XCTestCase {
         defer { fx.tearDown() }
         roundTrip(fx)
         XCTAssertGreaterThanOrEqual(fx.count("WRITE"), 32, "1 MiB in writes of at most 32 KiB")
+    }
+
+    /// With xattrs on, the kernel asks for security.capability before every
+    /// write; off, one ENOSYS answer stops it (passthrough_ll's default).
+    func testXattrOffStopsTheGetxattrBeforeEveryWrite() throws {
+        func writesAndGetxattrs(_ xattr: Bool) throws -> (UInt64, UInt64, Int32) {
+            var o = ServerOptions()
+            o.maxWrite = 32 * 1024
+            o.xattr = xattr
+            let fx = try MountFixture(options: o)
+            defer { fx.tearDown() }
+            // 32 write(2) calls: the kernel checks privileges once per call.
+            let fd = open("\(fx.mountpoint)/big", O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+            XCTAssertGreaterThanOrEqual(fd, 0)
+            let block = [UInt8](repeating: 7, count: 32 * 1024)
+            for _ in 0..<32 { XCTAssertEqual(write(fd, block, block.count), block.count) }
+            XCTAssertEqual(close(fd), 0)
+            var buf = [UInt8](repeating: 0, count: 64)
+            let n = fbshim_getxattr("\(fx.mountpoint)/big", "user.x", &buf, buf.count)
+            return (fx.count("WRITE"), fx.count("GETXATTR"), n < 0 ? errno : 0)
+        }
+        let on = try writesAndGetxattrs(true)
+        XCTAssertGreaterThanOrEqual(on.0, 32)
+        XCTAssertGreaterThanOrEqual(on.1, 32, "one GETXATTR per write(2) with xattrs on")
+        XCTAssertEqual(on.2, ENODATA)
+        let off = try writesAndGetxattrs(false)
+        XCTAssertGreaterThanOrEqual(off.0, 32)
+        XCTAssertLessThanOrEqual(off.1, 1, "after ENOSYS the kernel sends no more GETXATTR")
+        XCTAssertEqual(off.2, EOPNOTSUPP, "xattr calls fail as unsupported")
     }
 
     func testDefaultMaxWriteUsesLargerRequests() throws {
