@@ -117,6 +117,7 @@ final class LoadWorker: @unchecked Sendable {
         sleepUntil(phases.start)
         let paced = spec.rate.map { UInt64(Double(spec.threads) / $0 * 1e9) }
         var next = phases.start + (paced ?? 0) * UInt64(index) / UInt64(spec.threads)
+        let null = control.null
         while true {
             if control.stopFlag.load(ordering: .relaxed) || fbshim_stop_requested() != 0 { break }
             var t0 = fbshim_monotonic_ns()
@@ -128,7 +129,7 @@ final class LoadWorker: @unchecked Sendable {
             if t0 >= phases.end { break }
             let entry = mix.specs[mix.pick(Double(rng.next() >> 11) * 0x1p-53)]
             progress.inFlightSince.store(t0, ordering: .relaxed)
-            let (kind, bytes, err) = control.null ? (entry.op, 0, Int32(0)) : execute(entry)
+            let (kind, bytes, err) = null ? (entry.op, 0, Int32(0)) : execute(entry)
             let t1 = fbshim_monotonic_ns()
             progress.inFlightSince.store(0, ordering: .relaxed)
             progress.ops.add(1, ordering: .relaxed)

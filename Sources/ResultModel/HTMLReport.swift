@@ -59,11 +59,7 @@ public enum HTMLReport {
     /// Hazard scenarios down, strategies across; a cell says pass or fail
     /// and, on hover, the failed checks.
     static func matrixTable(_ cells: [MatrixCell]) -> String {
-        var scenarios: [String] = [], strategies: [String] = []
-        for c in cells {
-            if !scenarios.contains(c.scenario) { scenarios.append(c.scenario) }
-            if !strategies.contains(c.strategy) { strategies.append(c.strategy) }
-        }
+        let (scenarios, strategies) = MatrixCell.axes(cells)
         var out = "<h2>Hazard scenarios: expected outcome held (pass) or not</h2>\n<table><tr><th>scenario</th>"
         for st in strategies { out += "<th>\(esc(st))</th>" }
         out += "</tr>\n"

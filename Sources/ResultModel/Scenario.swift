@@ -72,6 +72,17 @@ public struct MatrixCell: Codable, Equatable, Sendable {
     /// The failed checks, or why it is inconclusive.
     public var detail: [String]
 
+    /// The scenarios (rows) and strategies (columns) of a matrix, in order
+    /// of first appearance.
+    public static func axes(_ cells: [MatrixCell]) -> (scenarios: [String], strategies: [String]) {
+        var scenarios: [String] = [], strategies: [String] = []
+        for c in cells {
+            if !scenarios.contains(c.scenario) { scenarios.append(c.scenario) }
+            if !strategies.contains(c.strategy) { strategies.append(c.strategy) }
+        }
+        return (scenarios, strategies)
+    }
+
     /// The matrix of a document's scenario runs, in run order.
     public static func matrix(_ runs: [RunResult]) -> [MatrixCell] {
         runs.compactMap { r in

@@ -97,15 +97,10 @@ public final class ExternalMount: @unchecked Sendable {
     @discardableResult
     public func unmount(timeout: Double = 10) -> Int32? {
         if mounted {
-            if fbshim_umount2(mountpoint, 0) != 0 {
-                abortConnection()
-                _ = fbshim_umount2(mountpoint, Int32(MNT_DETACH))
-            }
+            FuseMount.unmountOrDetach(mountpoint)
             mounted = false
         }
-        if let s = server.wait(timeout: timeout) { return s }
-        server.killAndReap()
-        return server.poll()
+        return server.waitOrKill(timeout: timeout)
     }
 
     deinit { unmount(timeout: 5) }

@@ -287,10 +287,7 @@ public final class FuseMount: @unchecked Sendable {
     @discardableResult
     public func unmount(timeout: Double = 10) -> Int32? {
         if mounted {
-            if fbshim_umount2(mountpoint, 0) != 0 {
-                abortConnection()
-                _ = fbshim_umount2(mountpoint, Int32(MNT_DETACH))
-            }
+            Self.unmountOrDetach(mountpoint)
             mounted = false
         }
         if keptFd >= 0 {
@@ -306,9 +303,16 @@ public final class FuseMount: @unchecked Sendable {
             standby = nil
         }
         defer { keeper?.closeAll() }
-        if let s = server.wait(timeout: timeout) { return s }
-        server.killAndReap()
-        return server.poll()
+        return server.waitOrKill(timeout: timeout)
+    }
+
+    /// Unmounts the FUSE mount at `mountpoint`; when that fails (busy, or a
+    /// server that does not answer), aborts its connection and detaches it.
+    static func unmountOrDetach(_ mountpoint: String) {
+        if fbshim_umount2(mountpoint, 0) != 0 {
+            abortConnection(of: mountpoint)
+            _ = fbshim_umount2(mountpoint, Int32(MNT_DETACH))
+        }
     }
 
     /// Reports of every server instance (valid even after they died).

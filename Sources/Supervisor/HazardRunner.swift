@@ -167,7 +167,7 @@ final class Probe: @unchecked Sendable {
     /// Reads every file through the mount (caches its dentry and inode).
     func prime() throws {
         let paths = files.map(mountPath)
-        let failed = try guarded("priming") { paths.filter { Probe.read($0) == .error(ENOENT) || !Probe.ok($0) } }
+        let failed = try guarded("priming") { paths.filter { !Probe.ok($0) } }
         if let f = failed.first { throw SupervisorError.failed("priming: reading \(f) through the mount failed") }
     }
 

@@ -75,10 +75,4 @@ public struct HazardSpec: Codable, Equatable, Sendable {
         try r.finish()
         return HazardSpec(kind: kind, files: files, expect: expect, expectation: expectation)
     }
-
-    /// As written in a workload file.
-    var asJSON: JSONValue {
-        .object(["kind": .string(kind.rawValue), "files": .number(Double(files)),
-                 "expectation": .string(expectation), "expect": .object(expect.mapValues { .number($0) })])
-    }
 }

@@ -84,6 +84,14 @@ public final class ServerProcess: @unchecked Sendable {
         if pidfd >= 0 && !hasExited { _ = fbshim_pidfd_send_signal(pidfd, sig) }
     }
 
+    /// Waits up to `timeout` seconds for the exit, kills it if it has not
+    /// come; returns the wait status.
+    public func waitOrKill(timeout: Double) -> Int32? {
+        if let s = wait(timeout: timeout) { return s }
+        killAndReap()
+        return poll()
+    }
+
     /// Kills and waits for the exit.
     public func killAndReap() {
         signal(SIGKILL)

@@ -17,9 +17,6 @@ final class StateKeeper: @unchecked Sendable {
     /// Per server socket (our end): signalled when the server's end closed.
     private let readers = Mutex<[Int32: DispatchSemaphore]>([:])
 
-    /// Number of files held now.
-    var count: Int { held.withLock { $0.count } }
-
     /// A socket pair for a new server: returns (ours, theirs). Our end is
     /// read by a thread until the server's end closes.
     func connect() throws -> (ours: Int32, theirs: Int32) {
@@ -63,9 +60,8 @@ final class StateKeeper: @unchecked Sendable {
 
     /// After server `previous` died: waits until everything it sent was
     /// read (its end of the socket closed), then gives the whole table to
-    /// the server on `next` and ends with "E". Returns the files handed over.
-    @discardableResult
-    func handOver(from previous: Int32, to next: Int32) -> Int {
+    /// the server on `next` and ends with "E".
+    func handOver(from previous: Int32, to next: Int32) {
         waitForReader(previous)
         let table = held.withLock { $0 }
         for (fh, fd) in table {
@@ -75,7 +71,6 @@ final class StateKeeper: @unchecked Sendable {
         }
         let end = StateKeeperLink.message(UInt8(ascii: "E"), 0)
         _ = end.withUnsafeBytes { fbshim_send_with_fds(next, $0.baseAddress, 9, nil, 0) }
-        return table.count
     }
 
     /// Closes a server's socket (ours) once it is no longer needed.

@@ -164,7 +164,7 @@ public struct Workload: Codable, Equatable, Sendable {
     public var asRun: JSONValue {
         if let hazard {
             var o: [String: JSONValue] = ["name": .string(name), "description": .string(description),
-                                          "hazard": hazard.asJSON, "server": (try? JSONValue.from(server)) ?? .null]
+                                          "hazard": (try? JSONValue.from(hazard)) ?? .null, "server": (try? JSONValue.from(server)) ?? .null]
             if !strategies.isEmpty { o["strategies"] = .array(strategies.map { .string($0.rawValue) }) }
             return .object(o)
         }

@@ -59,11 +59,7 @@ enum Summary {
 
     /// Scenarios down, strategies across, pass or fail; then what failed.
     static func matrixText(_ cells: [MatrixCell], _ runs: [RunResult]) -> String {
-        var scenarios: [String] = [], strategies: [String] = []
-        for c in cells {
-            if !scenarios.contains(c.scenario) { scenarios.append(c.scenario) }
-            if !strategies.contains(c.strategy) { strategies.append(c.strategy) }
-        }
+        let (scenarios, strategies) = MatrixCell.axes(cells)
         let width = max(16, (scenarios.map(\.count).max() ?? 0) + 2)
         var out = "hazard scenarios (pass: the expected outcome held):\n" + pad("scenario", width)
         for s in strategies { out += pad(s.replacingOccurrences(of: "handover-", with: ""), 10, right: true) }
