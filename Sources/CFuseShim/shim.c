@@ -17,6 +17,8 @@
 #include <sys/xattr.h>
 #include <linux/fs.h>
 #include <linux/fuse.h>
+#include <linux/capability.h>
+#include <stddef.h>
 #include <signal.h>
 #include <time.h>
 #include <unistd.h>
@@ -244,6 +246,56 @@ void fbshim_disable_core_dumps(void) {
 static _Thread_local int fbshim_resent_flag;
 void fbshim_set_thread_resent(int resent) { fbshim_resent_flag = resent; }
 int fbshim_thread_resent(void) { return fbshim_resent_flag; }
+
+static _Thread_local int fbshim_kill_suidgid;
+void fbshim_set_thread_kill_suidgid(int kill) { fbshim_kill_suidgid = kill; }
+int fbshim_thread_kill_suidgid(void) { return fbshim_kill_suidgid; }
+
+int fbshim_request_kills_suidgid(const void *buf, size_t n) {
+    const struct fuse_in_header *h = buf;
+    const char *arg = (const char *)buf + sizeof *h;
+    if (n < sizeof *h) return 0;
+    switch (h->opcode) {
+    case FUSE_WRITE:
+        if (n < sizeof *h + sizeof(struct fuse_write_in)) return 0;
+        return (((const struct fuse_write_in *)arg)->write_flags & FUSE_WRITE_KILL_SUIDGID) != 0;
+    case FUSE_SETATTR:
+        if (n < sizeof *h + sizeof(struct fuse_setattr_in)) return 0;
+        return (((const struct fuse_setattr_in *)arg)->valid & FATTR_KILL_SUIDGID) != 0;
+    case FUSE_OPEN:
+        if (n < sizeof *h + sizeof(struct fuse_open_in)) return 0;
+        return (((const struct fuse_open_in *)arg)->open_flags & FUSE_OPEN_KILL_SUIDGID) != 0;
+    case FUSE_CREATE:
+        if (n < sizeof *h + sizeof(struct fuse_create_in)) return 0;
+        return (((const struct fuse_create_in *)arg)->open_flags & FUSE_OPEN_KILL_SUIDGID) != 0;
+    default:
+        return 0;
+    }
+}
+
+int fbshim_init_offers_killpriv_v2(const void *buf, size_t n) {
+    const struct fuse_in_header *h = buf;
+    if (n < sizeof *h + offsetof(struct fuse_init_in, flags) + sizeof(uint32_t) || h->opcode != FUSE_INIT) return 0;
+    const struct fuse_init_in *in = (const void *)((const char *)buf + sizeof *h);
+    return (in->flags & FUSE_HANDLE_KILLPRIV_V2) != 0;
+}
+
+int fbshim_init_reply_add_killpriv_v2(struct iovec *iov, int count) {
+    if (count < 2 || iov[0].iov_len < sizeof(struct fuse_out_header)) return 0;
+    if (((struct fuse_out_header *)iov[0].iov_base)->error != 0) return 0;
+    if (iov[1].iov_len < offsetof(struct fuse_init_out, flags) + sizeof(uint32_t)) return 0;
+    ((struct fuse_init_out *)iov[1].iov_base)->flags |= FUSE_HANDLE_KILLPRIV_V2;
+    return 1;
+}
+
+int fbshim_thread_fsetid(int on) {
+    struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
+    struct __user_cap_data_struct data[2];
+    if (syscall(SYS_capget, &hdr, data) != 0) return -1;
+    if (on) data[0].effective |= 1u << CAP_FSETID;
+    else data[0].effective &= ~(1u << CAP_FSETID);
+    return (int)syscall(SYS_capset, &hdr, data);
+}
 
 static _Thread_local uint64_t fbshim_unique;
 void fbshim_set_thread_unique(uint64_t unique) { fbshim_unique = unique; }

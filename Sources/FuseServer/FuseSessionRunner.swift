@@ -55,9 +55,17 @@ public enum FuseSessionRunner {
         switch target {
         case .path(let p):
             if fuse_session_mount(se, p) != 0 { throw SessionError.mount(p) }
+            // The same read/writev on the descriptor libfuse mounted, so
+            // that INIT gains KILLPRIV_V2 here too.
+            if fbshim_session_custom_io(se, fuse_session_fd(se), serverRead, serverWritev,
+                                        fs.options.splice ? 1 : 0) != 0 {
+                fuse_session_unmount(se)
+                throw SessionError.mount(p)
+            }
         case .fuseFd(let fd):
             // Our own read/writev on the harness's descriptor: they save
-            // or replay FUSE_INIT and count resent requests (ServerIO).
+            // or replay FUSE_INIT, count resent requests and add KILLPRIV_V2
+            // to the INIT reply (ServerIO).
             if fbshim_session_custom_io(se, fd, serverRead, serverWritev, fs.options.splice ? 1 : 0) != 0 {
                 throw SessionError.mount("/dev/fd/\(fd)")
             }

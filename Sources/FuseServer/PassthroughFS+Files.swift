@@ -26,13 +26,27 @@ extension PassthroughFS {
         }
     }
 
+    /// Runs `body` (a write, truncation or truncating open) as the backing
+    /// file system must see it for a request that asks to kill suid/sgid
+    /// (FUSE_HANDLE_KILLPRIV_V2: the caller lacks CAP_FSETID): without
+    /// CAP_FSETID, so that the backing file system kills them.
+    @inline(__always)
+    func asCallerWithoutFsetid<T, E: Error>(_ body: () throws(E) -> T) throws(E) -> T {
+        guard fbshim_thread_kill_suidgid() != 0 else { return try body() }
+        _ = fbshim_thread_fsetid(0)
+        defer { _ = fbshim_thread_fsetid(1) }
+        return try body()
+    }
+
     func setOpenFlags(_ fi: UnsafeMutablePointer<fuse_file_info>) {
         fi.pointee.keep_cache = options.keepCache ? 1 : 0
     }
 
     func open(_ r: Request, _ ino: UInt64, _ fi: UnsafeMutablePointer<fuse_file_info>) {
         do throws(SysError) {
-            let fd = try openNode(ino, flags: backingFlags(fi.pointee.flags))
+            let fd = try asCallerWithoutFsetid { () throws(SysError) in
+                try openNode(ino, flags: backingFlags(fi.pointee.flags))
+            }
             fi.pointee.fh = files.fileHandle(fd)
             setOpenFlags(fi)
             r.open(fi)
@@ -45,7 +59,7 @@ extension PassthroughFS {
             var fileFd: Int32 = -1
             var e = try nodes.withFd(parent) { (p) throws(SysError) in
                 let flags = backingFlags(fi.pointee.flags) | O_CREAT | (fi.pointee.flags & O_EXCL)
-                fileFd = openat(p, name, flags | O_CLOEXEC, mode)
+                fileFd = asCallerWithoutFsetid { openat(p, name, flags | O_CLOEXEC, mode) }
                 if fileFd < 0 && errno == EEXIST && r.mayHaveTakenEffect {
                     // Resent, and the first attempt created it: open what it created.
                     r.recognised()
@@ -74,7 +88,8 @@ extension PassthroughFS {
     func writeBuf(_ r: Request, _ ino: UInt64, _ bufv: UnsafeMutablePointer<fuse_bufvec>, _ off: off_t,
                   _ fi: UnsafeMutablePointer<fuse_file_info>) {
         do throws(SysError) {
-            let n = fbshim_write_buf_to_fd(bufv, try fileFd(fi, ino, write: true), off)
+            let fd = try fileFd(fi, ino, write: true)
+            let n = asCallerWithoutFsetid { fbshim_write_buf_to_fd(bufv, fd, off) }
             if n < 0 { return r.error(Int32(-n)) }
             r.write(n)
         } catch { r.fail(error) }

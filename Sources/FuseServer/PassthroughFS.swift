@@ -50,7 +50,7 @@ public final class PassthroughFS: @unchecked Sendable {
             initBytes = try Self.readFile(path)
             if initBytes!.count < 40 { throw SysError(EINVAL) }
         }
-        io = ServerIO(stats: stats, resumeInit: initBytes)
+        io = ServerIO(stats: stats, resumeInit: initBytes, killPrivV2: options.killPrivV2)
         journal = try restart.journal.map { (p) throws(SysError) in try Journal(path: p) }
         intents = try restart.intents.map { (p) throws(SysError) in try IntentLog(path: p) }
         stats.region.pointee.instance = UInt64(restart.instance)
@@ -189,8 +189,10 @@ public final class PassthroughFS: @unchecked Sendable {
                     try check(fchownat(fd, "", uid, gid, fbshim_AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW))
                 }
                 if valid & FUSE_SET_ATTR_SIZE != 0 {
-                    if let fh { try check(ftruncate(fh, attr.pointee.st_size)) }
-                    else { try check(truncate(path, attr.pointee.st_size)) }
+                    try asCallerWithoutFsetid { () throws(SysError) in
+                        if let fh { try check(ftruncate(fh, attr.pointee.st_size)) }
+                        else { try check(truncate(path, attr.pointee.st_size)) }
+                    }
                 }
                 if valid & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME) != 0 {
                     var tv = [timespec(tv_sec: 0, tv_nsec: fbshim_UTIME_OMIT),

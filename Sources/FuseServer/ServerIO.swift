@@ -5,7 +5,10 @@
 //   no other way to serve an initialised connection) and swallows libfuse's
 //   reply to it, which the kernel must never see;
 // - every request resent by FUSE_NOTIFY_RESEND (bit 63 of its unique) is
-//   counted, and flagged for the thread that serves it.
+//   counted, and flagged for the thread that serves it;
+// - with killPrivV2, the INIT reply gains FUSE_HANDLE_KILLPRIV_V2 (libfuse
+//   3.14 has no capability bit for it), and requests that ask the server to
+//   kill suid/sgid are flagged for the thread that serves them.
 import CFuseShim
 import Glibc
 import Synchronization
@@ -21,9 +24,14 @@ final class ServerIO: @unchecked Sendable {
     private let pendingInit: Mutex<[UInt8]?>
     private let swallowing = Atomic<Bool>(false)
     private let captured = Atomic<Bool>(false)
+    /// Offer FUSE_HANDLE_KILLPRIV_V2 in the INIT reply.
+    let killPrivV2: Bool
+    /// The unique of the connection's INIT, whose reply gains the flag (0: none).
+    private let initUnique = Atomic<UInt64>(0)
 
-    init(stats: StatsRegion, resumeInit: [UInt8]?) {
+    init(stats: StatsRegion, resumeInit: [UInt8]?, killPrivV2: Bool) {
         self.stats = stats
+        self.killPrivV2 = killPrivV2
         pendingInit = Mutex(resumeInit)
         swallowing.store(resumeInit != nil, ordering: .relaxed)
     }
@@ -35,6 +43,7 @@ final class ServerIO: @unchecked Sendable {
             initBytes.withUnsafeBytes { buf.copyMemory(from: $0.baseAddress!, byteCount: n) }
             buf.storeBytes(of: Self.resumeUnique.littleEndian, toByteOffset: 8, as: UInt64.self)
             fbshim_set_thread_resent(0)
+            fbshim_set_thread_kill_suidgid(0)
             return n
         }
         let n = Glibc.read(fd, buf, len)
@@ -44,9 +53,13 @@ final class ServerIO: @unchecked Sendable {
         let resent = unique & Self.resendBit != 0
         fbshim_set_thread_resent(resent ? 1 : 0)
         fbshim_set_thread_unique(unique & ~Self.resendBit)
+        fbshim_set_thread_kill_suidgid(fbshim_request_kills_suidgid(buf, n))
         if resent { fbshim_atomic_add(&stats.region.pointee.resent, 1) }
         if opcode == Self.initOpcode && !captured.exchange(true, ordering: .relaxed) {
             saveInit(buf, n)
+            if killPrivV2 && fbshim_init_offers_killpriv_v2(buf, n) != 0 {
+                initUnique.store(unique, ordering: .relaxed)
+            }
         }
         return n
     }
@@ -67,6 +80,11 @@ final class ServerIO: @unchecked Sendable {
                 swallowing.store(false, ordering: .relaxed)
                 return (0..<Int(count)).reduce(0) { $0 + iov[$1].iov_len }
             }
+        }
+        if count >= 2, iov[0].iov_len >= 16, case let u = initUnique.load(ordering: .relaxed), u != 0,
+           iov[0].iov_base.loadUnaligned(fromByteOffset: 8, as: UInt64.self) == u {
+            initUnique.store(0, ordering: .relaxed)
+            _ = fbshim_init_reply_add_killpriv_v2(iov, count)
         }
         return fbshim_writev(fd, iov, count)
     }

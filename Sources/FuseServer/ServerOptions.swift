@@ -40,6 +40,11 @@ public struct ServerOptions: Sendable, Codable, Equatable {
     /// security.capability that it otherwise sends before every write
     /// (passthrough_ll's default).
     public var xattr: Bool = true
+    /// FUSE_HANDLE_KILLPRIV_V2: the server kills suid/sgid on writes and
+    /// truncations by callers without CAP_FSETID, so the kernel marks
+    /// inodes S_NOSEC and asks for security.capability once per inode
+    /// (after each attribute refresh) instead of before every write.
+    public var killPrivV2: Bool = true
     /// Node-id scheme.
     public var nodeIds: NodeIdScheme = .handle
     /// Most O_PATH descriptors the node table keeps open.

@@ -24,6 +24,9 @@ struct ServerOptionGroup: ParsableArguments {
     var keepCache = false
     @Flag(inversion: .prefixedNo, help: "Extended attributes (--no-xattr: ENOSYS, as passthrough_ll by default).")
     var xattr = true
+    @Flag(name: .customLong("killpriv-v2"), inversion: .prefixedNo,
+          help: "FUSE_HANDLE_KILLPRIV_V2: the server kills suid/sgid, so the kernel stops asking for security.capability before every write.")
+    var killPrivV2 = true
     @Option(help: "Node-id scheme: handle (survives a restart) or ephemeral (a counter).")
     var nodeIds: NodeIdScheme = .handle
 
@@ -52,6 +55,7 @@ struct ServerOptionGroup: ParsableArguments {
         o.keepCache = keepCache
         o.nodeIds = nodeIds
         o.xattr = xattr
+        o.killPrivV2 = killPrivV2
         return o
     }
 }

@@ -103,6 +103,35 @@ final class ConformanceTests: XCTestCase {
         }
     }
 
+    /// A caller without CAP_FSETID (the test thread drops it from its own
+    /// effective set): a write, a truncate and a truncating open kill suid,
+    /// and sgid of a group-executable file of a group the caller is not in,
+    /// as on the backing file system. With FUSE_HANDLE_KILLPRIV_V2 the
+    /// server does this itself.
+    func testUnprivilegedWritesKillSuidAndSgid() {
+        compare(["WRITE", "SETATTR", "OPEN"]) { p in
+            let modes: [(String, mode_t)] = [("w-suid", 0o4755), ("w-sgid", 0o2775), ("w-sgid-noexec", 0o2765),
+                                             ("t-suid", 0o6775), ("o-suid", 0o6775), ("w-plain", 0o755)]
+            for (name, mode) in modes {
+                writeFile(p, name, "data")
+                p.call("chown \(name)", chown(p.path(name), 0, 1234))
+                p.call("chmod \(name)", chmod(p.path(name), mode))
+            }
+            XCTAssertEqual(fbshim_thread_fsetid(0), 0, "dropping CAP_FSETID")
+            for name in ["w-suid", "w-sgid", "w-sgid-noexec", "w-plain"] {
+                let fd = open(p.path(name), O_WRONLY | O_APPEND)
+                p.size("append \(name)", write(fd, "+", 1))
+                close(fd)
+            }
+            p.call("truncate t-suid", truncate(p.path("t-suid"), 2))
+            let fd = open(p.path("o-suid"), O_WRONLY | O_TRUNC)
+            p.call("open o-suid O_TRUNC", fd)
+            close(fd)
+            XCTAssertEqual(fbshim_thread_fsetid(1), 0, "restoring CAP_FSETID")
+            for (name, _) in modes { p.stat(name) }
+        }
+    }
+
     func testSymlinkAndReadlink() {
         compare(["SYMLINK", "READLINK"]) { p in
             p.call("symlink", symlink("some/target", p.path("l")))

@@ -35,13 +35,17 @@ final class ServerOptionsTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(fx.count("WRITE"), 32, "1 MiB in writes of at most 32 KiB")
     }
 
-    /// With xattrs on, the kernel asks for security.capability before every
-    /// write; off, one ENOSYS answer stops it (passthrough_ll's default).
-    func testXattrOffStopsTheGetxattrBeforeEveryWrite() throws {
-        func writesAndGetxattrs(_ xattr: Bool) throws -> (UInt64, UInt64, Int32) {
+    /// The kernel asks for security.capability before a write unless the
+    /// inode is marked S_NOSEC, which needs FUSE_HANDLE_KILLPRIV_V2 (on by
+    /// default): then it asks about once per inode. Without it, it asks
+    /// before every write(2); with xattrs off, one ENOSYS answer stops it
+    /// (passthrough_ll's default).
+    func testGetxattrBeforeWritesDependsOnKillprivV2AndXattrs() throws {
+        func writesAndGetxattrs(xattr: Bool, killPrivV2: Bool) throws -> (UInt64, UInt64, Int32) {
             var o = ServerOptions()
             o.maxWrite = 32 * 1024
             o.xattr = xattr
+            o.killPrivV2 = killPrivV2
             let fx = try MountFixture(options: o)
             defer { fx.tearDown() }
             // 32 write(2) calls: the kernel checks privileges once per call.
@@ -54,14 +58,44 @@ final class ServerOptionsTests: XCTestCase {
             let n = fbshim_getxattr("\(fx.mountpoint)/big", "user.x", &buf, buf.count)
             return (fx.count("WRITE"), fx.count("GETXATTR"), n < 0 ? errno : 0)
         }
-        let on = try writesAndGetxattrs(true)
-        XCTAssertGreaterThanOrEqual(on.0, 32)
-        XCTAssertGreaterThanOrEqual(on.1, 32, "one GETXATTR per write(2) with xattrs on")
-        XCTAssertEqual(on.2, ENODATA)
-        let off = try writesAndGetxattrs(false)
+        let v2 = try writesAndGetxattrs(xattr: true, killPrivV2: true)
+        XCTAssertGreaterThanOrEqual(v2.0, 32)
+        XCTAssertLessThanOrEqual(v2.1, 4, "with KILLPRIV_V2 the inode is marked S_NOSEC after its first check")
+        XCTAssertEqual(v2.2, ENODATA, "xattrs still work")
+        let v1 = try writesAndGetxattrs(xattr: true, killPrivV2: false)
+        XCTAssertGreaterThanOrEqual(v1.0, 32)
+        XCTAssertGreaterThanOrEqual(v1.1, 32, "one GETXATTR per write(2) without KILLPRIV_V2")
+        XCTAssertEqual(v1.2, ENODATA)
+        let off = try writesAndGetxattrs(xattr: false, killPrivV2: false)
         XCTAssertGreaterThanOrEqual(off.0, 32)
         XCTAssertLessThanOrEqual(off.1, 1, "after ENOSYS the kernel sends no more GETXATTR")
         XCTAssertEqual(off.2, EOPNOTSUPP, "xattr calls fail as unsupported")
+    }
+
+    /// A caller without CAP_FSETID loses suid on write with KILLPRIV_V2 on
+    /// (the server kills it) and off (the kernel sends a SETATTR of the
+    /// mode). The test thread drops CAP_FSETID from its own effective set.
+    /// ConformanceTests covers truncation and truncating opens as well.
+    func testUnprivilegedWriteKillsSuidWithAndWithoutKillprivV2() throws {
+        for killPrivV2 in [true, false] {
+            var o = ServerOptions()
+            o.killPrivV2 = killPrivV2
+            let fx = try MountFixture(options: o)
+            defer { fx.tearDown() }
+            let path = "\(fx.mountpoint)/suid"
+            XCTAssertTrue(FileManager.default.createFile(atPath: path, contents: Data("x".utf8)))
+            XCTAssertEqual(chmod(path, 0o4755), 0)
+            XCTAssertEqual(fbshim_thread_fsetid(0), 0, "dropping CAP_FSETID")
+            let fd = open(path, O_WRONLY | O_APPEND)
+            let written = write(fd, "y", 1)
+            close(fd)
+            XCTAssertEqual(fbshim_thread_fsetid(1), 0, "restoring CAP_FSETID")
+            XCTAssertEqual(written, 1)
+            var st = stat()
+            XCTAssertEqual(stat(path, &st), 0)
+            XCTAssertEqual(st.st_mode & 0o7777, 0o755, "suid killed (killPrivV2 \(killPrivV2))")
+            XCTAssertEqual(try String(contentsOfFile: "\(fx.backing)/suid", encoding: .utf8), "xy")
+        }
     }
 
     func testDefaultMaxWriteUsesLargerRequests() throws {

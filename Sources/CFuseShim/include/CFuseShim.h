@@ -126,6 +126,26 @@ ssize_t fbshim_writev(int fd, struct iovec *iov, int count);
 /// that read it, so the op callback can ask.
 void fbshim_set_thread_resent(int resent);
 int fbshim_thread_resent(void);
+/// Per-thread flag: the request this thread read last asks the server to
+/// kill suid/sgid (FUSE_HANDLE_KILLPRIV_V2: a WRITE with
+/// FUSE_WRITE_KILL_SUIDGID, a SETATTR with FATTR_KILL_SUIDGID, an OPEN or
+/// CREATE with FUSE_OPEN_KILL_SUIDGID). The kernel sets these when the
+/// caller lacks CAP_FSETID.
+void fbshim_set_thread_kill_suidgid(int kill);
+int fbshim_thread_kill_suidgid(void);
+/// Whether a raw request (header and argument, `n` bytes) carries one of
+/// the kill-suid/sgid flags above.
+int fbshim_request_kills_suidgid(const void *buf, size_t n);
+/// Whether a raw FUSE_INIT request offers FUSE_HANDLE_KILLPRIV_V2.
+int fbshim_init_offers_killpriv_v2(const void *buf, size_t n);
+/// Adds FUSE_HANDLE_KILLPRIV_V2 to the flags of an INIT reply as libfuse
+/// writes it (header, then struct fuse_init_out); libfuse 3.14 has no
+/// capability bit for it. Returns 1 when it did.
+int fbshim_init_reply_add_killpriv_v2(struct iovec *iov, int count);
+/// Raises or lowers CAP_FSETID in the calling thread's effective set
+/// (capabilities are per thread): lowered, the backing file system kills
+/// suid/sgid on write and truncate as it would for the FUSE caller.
+int fbshim_thread_fsetid(int on);
 /// Per-thread: the unique of the request this thread read last, with the
 /// resend bit cleared.
 void fbshim_set_thread_unique(uint64_t unique);
