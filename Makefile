@@ -15,7 +15,7 @@ SHELL     := /bin/bash
 GATE_BIN  := .build/debug/fusebench
 GATE_RUN  := $(GATE_BIN) bench workloads/gate.json --repeat 5 --quiet
 
-.PHONY: all deps build run bench hazards fio-check test gate baseline clean
+.PHONY: all deps build run bench bench-options hazards fio-check test gate baseline clean
 
 all: build
 
@@ -51,6 +51,17 @@ BENCH_WORKLOADS := $(foreach w,metadata seqread seqwrite smallfiles randread rea
 bench: build
 	$(BIN) bench $(BENCH_WORKLOADS) --cache-modes off,on --thread-counts 1,2 --repeat 3 \
 	  --duration 1.5 --warmup 0.5 --null --peer '$(PEER)' --output results/bench-latest.json
+
+# Each server option the kernel and libfuse offer, measured against the
+# reference server's default side by side: one JSON with every ratio
+# (variant / reference; above 1.0 the option helps).
+OPTION_WORKLOADS := $(foreach w,metadata seqread seqwrite smallfiles readdir-large,workloads/$(w).json)
+OPTION_VARIANTS  := splice:splice=true clone-fd:cloneFd=true threads-1:threads=1 threads-8:threads=8 \
+  max-write-1m:maxWrite=1MiB writeback:writebackCache=true no-readdirplus:readdirplus=false \
+  no-killpriv-v2:killPrivV2=false no-xattr:xattr=false
+bench-options: build
+	$(BIN) bench $(OPTION_WORKLOADS) --cache-modes off --thread-counts 2 --repeat 3 --duration 1.5 --warmup 0.5 \
+	  $(foreach v,$(OPTION_VARIANTS),--variant '$(v)') --output results/bench-options-latest.json
 
 # fio and fusebench on the same reference-server mount, equivalent
 # sequential-write jobs: fails when their throughputs differ by over 10 %.

@@ -2,6 +2,8 @@
 // the native backing directory, interleaved, repeated, and reduced to
 // ratios measured side by side in one invocation.
 import Foundation
+import FuseServer
+import LoadGen
 import ResultModel
 
 /// One target of a benchmark: native, the reference server, the null
@@ -11,13 +13,68 @@ public struct BenchTarget: Sendable {
     public var target: Target
     /// The server command, for external targets.
     public var peer: PeerServer?
+    /// Changed server options, for a variant of the reference server.
+    public var variant: ReferenceVariant?
     /// The name in results and ratios.
-    public var name: String { peer?.name ?? target.rawValue }
+    public var name: String { variant?.name ?? peer?.name ?? target.rawValue }
 
     /// A target.
     public init(_ target: Target, peer: PeerServer? = nil) {
         self.target = target
         self.peer = peer
+    }
+
+    /// The reference server with some options changed.
+    public init(variant: ReferenceVariant) {
+        target = .reference
+        self.variant = variant
+    }
+}
+
+/// The reference server with some of the workload's server options
+/// changed, benchmarked as a target of its own ("splice"), so that each
+/// option's effect is measured side by side with the default.
+public struct ReferenceVariant: Sendable, Equatable {
+    /// Name in results and ratios.
+    public var name: String
+    /// Server option values by workload key ("splice": true).
+    public var overrides: [String: JSONValue]
+
+    /// Parses "NAME:KEY=VALUE[,KEY=VALUE...]" with the keys of a workload's
+    /// "server" object ("splice:splice=true", "big-writes:maxWrite=1MiB").
+    public init(_ spec: String) throws {
+        let usage = "--variant: expected NAME:KEY=VALUE[,KEY=VALUE...] with keys of a workload's \"server\" object, "
+            + "such as 'splice:splice=true' or 'big-writes:maxWrite=1MiB', got \"\(spec)\""
+        guard let colon = spec.firstIndex(of: ":") else { throw SupervisorError.input(usage) }
+        name = String(spec[..<colon])
+        guard !name.isEmpty, name.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) }) else {
+            throw SupervisorError.input(usage)
+        }
+        guard !["native", "reference", "null", "external", "directory"].contains(name) else {
+            throw SupervisorError.input("--variant \(name): the name is taken by a target; choose another")
+        }
+        overrides = [:]
+        for pair in spec[spec.index(after: colon)...].split(separator: ",") {
+            let kv = pair.split(separator: "=", maxSplits: 1).map(String.init)
+            guard kv.count == 2, !kv[0].isEmpty else { throw SupervisorError.input(usage) }
+            let v = kv[1]
+            overrides[kv[0]] = v == "true" ? .bool(true) : v == "false" ? .bool(false)
+                : Double(v).map(JSONValue.number) ?? .string(v)
+        }
+        guard !overrides.isEmpty else { throw SupervisorError.input(usage) }
+        _ = try apply(to: ServerOptions())
+    }
+
+    /// `options` with the overrides, checked as a workload's "server"
+    /// object is (unknown keys and bad values are refused).
+    public func apply(to options: ServerOptions) throws -> ServerOptions {
+        guard case .object(var o) = try JSONValue.from(options) else { return options }
+        for (k, v) in overrides { o[k] = v }
+        do {
+            return try ServerOptions.read(try ObjectReader(.object(o), file: "--variant \(name)", path: "server"))
+        } catch let e as WorkloadError {
+            throw SupervisorError.input("\(e)")
+        }
     }
 }
 
@@ -81,8 +138,11 @@ public enum BenchPlan {
                 // Rotate which target goes first, so that drift favours none.
                 let k = i % targets.count
                 for t in targets[k...] + targets[..<k] {
-                    var r = try RunCoordinator.run(w, target: t.target, peer: t.peer, executable: executable,
+                    var tw = w
+                    if let v = t.variant { tw.server = try v.apply(to: w.server) }
+                    var r = try RunCoordinator.run(tw, target: t.target, peer: t.peer, executable: executable,
                                                    reporter: reporter)
+                    r.target = t.name
                     r.trial = i
                     mine.append(r)
                 }
@@ -94,6 +154,9 @@ public enum BenchPlan {
             }
             for peer in targets.compactMap(\.peer) where names.contains("reference") {
                 comparisons.append(compare(w.name, mine, target: "reference", baseline: peer.name))
+            }
+            for v in targets.compactMap(\.variant) where names.contains("reference") {
+                comparisons.append(compare(w.name, mine, target: v.name, baseline: "reference"))
             }
         }
         return (runs, comparisons)

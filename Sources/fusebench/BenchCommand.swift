@@ -13,7 +13,8 @@ struct BenchCommand: ParsableCommand {
         discussion: """
         Every workload (in each --cache-modes and --thread-counts variant) runs --repeat times on every \
         target, rotating which target goes first. Ratios: each target against native, and the reference \
-        server against each peer (throughput above 1.0 and latency below 1.0 favour the reference server).
+        server against each peer (throughput above 1.0 and latency below 1.0 favour the reference server), and each \
+        --variant against the reference server (above 1.0 the changed options help).
         """
     )
 
@@ -26,6 +27,13 @@ struct BenchCommand: ParsableCommand {
         {cache} (repeatable; see run --server).
         """, valueName: "command"))
     var peer: [String] = []
+
+    @Option(help: ArgumentHelp("""
+        The reference server with some server options changed, as a target of its own, \
+        'NAME:KEY=VALUE[,KEY=VALUE...]' with keys of a workload's "server" object \
+        (repeatable; ratio NAME/reference), e.g. 'splice:splice=true'.
+        """, valueName: "variant"))
+    var variant: [String] = []
 
     @Option(help: ArgumentHelp("Cache modes, comma-separated: workload (as the file says), off, on.",
                                valueName: "modes"))
@@ -77,8 +85,14 @@ struct BenchCommand: ParsableCommand {
         }
         let peers: [PeerServer]
         do { peers = try peer.map(PeerServer.init) } catch let e as SupervisorError { throw CLIError.input("\(e)") }
+        let refVariants: [ReferenceVariant]
+        do { refVariants = try variant.map(ReferenceVariant.init) } catch let e as SupervisorError { throw CLIError.input("\(e)") }
         let targets = [BenchTarget(.native), BenchTarget(.reference)] + peers.map { BenchTarget(.external, peer: $0) }
-            + (null ? [BenchTarget(.null)] : [])
+            + refVariants.map { BenchTarget(variant: $0) } + (null ? [BenchTarget(.null)] : [])
+        let names = targets.map(\.name)
+        if let dup = names.first(where: { n in names.filter { $0 == n }.count > 1 }) {
+            throw CLIError.input("two targets are named \"\(dup)\"; give each --peer and --variant its own NAME")
+        }
         let variants = BenchPlan.variants(ws, cacheModes: try modes(), clientThreads: try threads())
         let (runs, comparisons) = try withHarness(needsFuse: true, quiet: out.quiet) { printer in
             try BenchPlan.run(variants, targets: targets, repeats: repeat_, executable: ToolInfo.executable,

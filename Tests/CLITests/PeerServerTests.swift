@@ -115,4 +115,51 @@ final class PeerServerTests: XCTestCase {
         }
         XCTAssertGreaterThan(serverLookups("metadata-off-1t"), serverLookups("metadata-on-1t"))
     }
+
+    /// A --variant is the reference server with changed options, run as a
+    /// target of its own: here KILLPRIV_V2 off, which brings back the
+    /// GETXATTR before every write that the default avoids.
+    func testBenchVariantRunsTheReferenceServerWithItsOptions() throws {
+        let out = dir.file("variant.json")
+        let r = try Binary.run(["bench", "workloads/seqwrite.json", "--variant", "no-killpriv-v2:killPrivV2=false",
+                                "--cache-modes", "off", "--thread-counts", "1", "--repeat", "1",
+                                "--duration", "0.3", "--warmup", "0.1", "--output", out, "--quiet"], timeout: 180)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("no-killpriv-v2 / reference"), r.stdout)
+        try ResultSchema.assertValid(out)
+        let doc = try ResultFile.read(out)
+        XCTAssertEqual(Set(doc.runs.map(\.target)), ["native", "reference", "no-killpriv-v2"])
+        func run(_ t: String) throws -> RunResult { try XCTUnwrap(doc.runs.first { $0.target == t }) }
+        func serverKillPriv(_ t: String) throws -> JSONValue? {
+            guard case .object(let w) = try run(t).workload, case .object(let s)? = w["server"] else { return nil }
+            return s["killPrivV2"]
+        }
+        XCTAssertEqual(try serverKillPriv("reference"), .bool(true))
+        XCTAssertEqual(try serverKillPriv("no-killpriv-v2"), .bool(false), "the result records the variant's options")
+        func counts(_ t: String) throws -> (writes: UInt64, getxattrs: UInt64) {
+            let ops = try XCTUnwrap(try run(t).server).opcodes
+            return (ops["WRITE"]?.count ?? 0, ops["GETXATTR"]?.count ?? 0)
+        }
+        let def = try counts("reference"), variant = try counts("no-killpriv-v2")
+        XCTAssertGreaterThan(def.writes, 100)
+        XCTAssertGreaterThan(variant.writes, 100)
+        XCTAssertLessThan(def.getxattrs * 4, def.writes, "default: S_NOSEC spares most writes the GETXATTR")
+        XCTAssertGreaterThanOrEqual(variant.getxattrs, variant.writes, "variant: one GETXATTR per write")
+        let c = try XCTUnwrap(doc.comparisons?.first { $0.target == "no-killpriv-v2" && $0.baseline == "reference" })
+        XCTAssertGreaterThan(c.ratios["throughput"]?.value ?? 0, 0)
+        Isolation.assertNothingMounted(under: "/tmp")
+    }
+
+    func testBadVariantsAreRefusedBeforeAnythingRuns() throws {
+        for (args, expected) in [(["--variant", "x:splize=true"], "server.splize"),
+                                 (["--variant", "x:maxWrite=3"], "server.maxWrite"),
+                                 (["--variant", "noequals"], "NAME:KEY=VALUE"),
+                                 (["--variant", "a:splice=true", "--variant", "a:cloneFd=true"], "two targets are named"),
+                                 (["--variant", "reference:splice=true"], "taken by a target")] {
+            let r = try Binary.run(["bench", "workloads/smoke.json", "--output", dir.file("no.json")] + args)
+            XCTAssertEqual(r.status, 2, "\(args): \(r.stderr)")
+            XCTAssertTrue(r.stderr.contains(expected), "\(args): \(r.stderr)")
+            XCTAssertFalse(FileManager.default.fileExists(atPath: dir.file("no.json")), "nothing written")
+        }
+    }
 }
