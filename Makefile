@@ -55,10 +55,10 @@ bench: build
 # Each server option the kernel and libfuse offer, measured against the
 # reference server's default side by side: one JSON with every ratio
 # (variant / reference; above 1.0 the option helps).
-OPTION_WORKLOADS := $(foreach w,metadata seqread seqwrite smallfiles readdir-large,workloads/$(w).json)
+OPTION_WORKLOADS := $(foreach w,metadata seqread seqwrite smallfiles randread readdir-large,workloads/$(w).json)
 OPTION_VARIANTS  := splice:splice=true clone-fd:cloneFd=true threads-1:threads=1 threads-8:threads=8 \
   max-write-1m:maxWrite=1MiB writeback:writebackCache=true no-readdirplus:readdirplus=false \
-  no-killpriv-v2:killPrivV2=false no-xattr:xattr=false
+  no-killpriv-v2:killPrivV2=false no-xattr:xattr=false keep-flush:skipFlush=false
 bench-options: build
 	$(BIN) bench $(OPTION_WORKLOADS) --cache-modes off --thread-counts 2 --repeat 3 --duration 1.5 --warmup 0.5 \
 	  $(foreach v,$(OPTION_VARIANTS),--variant '$(v)') --output results/bench-options-latest.json

@@ -13,6 +13,7 @@
 #include <sys/resource.h>
 #include <sys/uio.h>
 #include <sys/socket.h>
+#include <sys/vfs.h>
 #include <sys/syscall.h>
 #include <sys/xattr.h>
 #include <linux/fs.h>
@@ -92,6 +93,12 @@ ssize_t fbshim_copy_file_range(int fd_in, off_t *off_in, int fd_out,
 
 int fbshim_fallocate(int fd, int mode, off_t offset, off_t len) {
     return fallocate(fd, mode, offset, len);
+}
+
+long fbshim_fs_type(int fd) {
+    struct statfs s;
+    if (fstatfs(fd, &s) != 0) return -1;
+    return (long)s.f_type;
 }
 
 int fbshim_syncfs(int fd) { return syncfs(fd); }

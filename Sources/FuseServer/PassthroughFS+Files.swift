@@ -40,6 +40,9 @@ extension PassthroughFS {
 
     func setOpenFlags(_ fi: UnsafeMutablePointer<fuse_file_info>) {
         fi.pointee.keep_cache = options.keepCache ? 1 : 0
+        // The kernel ignores FOPEN_NOFLUSH with write-back caching (its
+        // flush writes dirty pages back first), so it is safe to set.
+        fi.pointee.noflush = skipsFlush ? 1 : 0
     }
 
     func open(_ r: Request, _ ino: UInt64, _ fi: UnsafeMutablePointer<fuse_file_info>) {

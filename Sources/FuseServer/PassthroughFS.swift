@@ -24,6 +24,9 @@ public final class PassthroughFS: @unchecked Sendable {
     /// How this instance relates to earlier ones.
     public let restart: RestartOptions
     let rootFd: Int32
+    /// Opens carry FOPEN_NOFLUSH: skipFlush, over a backing file system
+    /// without a flush operation.
+    let skipsFlush: Bool
     let files: OpenFiles
     let io: ServerIO
     let journal: Journal?
@@ -58,6 +61,7 @@ public final class PassthroughFS: @unchecked Sendable {
         let fd = Glibc.open(source, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         if fd < 0 { throw SysError.current }
         rootFd = fd
+        skipsFlush = options.skipFlush && Self.hasNoFlushOperation(fd)
         do throws(SysError) {
             nodes = try NodeTable(scheme: options.nodeIds, rootFd: fd,
                                   fdCapacity: options.fdCacheCapacity, stats: stats)
@@ -69,6 +73,15 @@ public final class PassthroughFS: @unchecked Sendable {
     }
 
     deinit { close(rootFd) }
+
+    /// File systems whose files have no `flush` operation, so that close(2)
+    /// of a duplicate descriptor does nothing and cannot fail: ext2/3/4,
+    /// xfs, btrfs, tmpfs. Others (NFS, FUSE, overlayfs, CIFS) may report
+    /// delayed errors at close and keep FLUSH.
+    static func hasNoFlushOperation(_ fd: Int32) -> Bool {
+        let noFlush: Set<Int> = [0xEF53, 0x5846_5342, 0x9123_683E, 0x0102_1994]
+        return noFlush.contains(fbshim_fs_type(fd))
+    }
 
     static func readFile(_ path: String) throws(SysError) -> [UInt8] {
         let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)

@@ -45,6 +45,12 @@ public struct ServerOptions: Sendable, Codable, Equatable {
     /// inodes S_NOSEC and asks for security.capability once per inode
     /// (after each attribute refresh) instead of before every write.
     public var killPrivV2: Bool = true
+    /// FOPEN_NOFLUSH on every open of a file whose backing file system has
+    /// no flush operation (ext4, xfs, btrfs, tmpfs): there, the FLUSH that
+    /// close(2) sends could only be answered by a close(2) of a duplicate
+    /// that reports nothing, so the kernel skips the round trip. Off, every
+    /// close(2) sends FLUSH.
+    public var skipFlush: Bool = true
     /// Node-id scheme.
     public var nodeIds: NodeIdScheme = .handle
     /// Most O_PATH descriptors the node table keeps open.

@@ -195,6 +195,7 @@ extension ServerOptions {
         o.keepCache = try r.bool("keepCache", default: o.keepCache)
         o.xattr = try r.bool("xattr", default: o.xattr)
         o.killPrivV2 = try r.bool("killPrivV2", default: o.killPrivV2)
+        o.skipFlush = try r.bool("skipFlush", default: o.skipFlush)
         o.nodeIds = try r.choice("nodeIds", default: o.nodeIds, NodeIdScheme.allCases)
         o.fdCacheCapacity = try r.int("fdCacheCapacity", default: o.fdCacheCapacity, range: 64...1_000_000)
         try r.finish()

@@ -27,6 +27,9 @@ struct ServerOptionGroup: ParsableArguments {
     @Flag(name: .customLong("killpriv-v2"), inversion: .prefixedNo,
           help: "FUSE_HANDLE_KILLPRIV_V2: the server kills suid/sgid, so the kernel stops asking for security.capability before every write.")
     var killPrivV2 = true
+    @Flag(inversion: .prefixedNo,
+          help: "FOPEN_NOFLUSH where the backing file system has no flush operation (ext4, xfs, btrfs, tmpfs): close(2) sends no FLUSH.")
+    var skipFlush = true
     @Option(help: "Node-id scheme: handle (survives a restart) or ephemeral (a counter).")
     var nodeIds: NodeIdScheme = .handle
 
@@ -56,6 +59,7 @@ struct ServerOptionGroup: ParsableArguments {
         o.nodeIds = nodeIds
         o.xattr = xattr
         o.killPrivV2 = killPrivV2
+        o.skipFlush = skipFlush
         return o
     }
 }

@@ -98,6 +98,37 @@ final class ServerOptionsTests: XCTestCase {
         }
     }
 
+    /// Over ext4 (the test's backing directory), opens carry FOPEN_NOFLUSH
+    /// by default and close(2) sends no FLUSH; with skipFlush off every
+    /// close(2) does. Data written before the close is there either way.
+    func testSkipFlushSparesCloseItsFlushOverExt4() throws {
+        func flushes(skipFlush: Bool) throws -> (flush: UInt64, release: UInt64) {
+            var o = ServerOptions()
+            o.skipFlush = skipFlush
+            let fx = try MountFixture(options: o)
+            defer { fx.tearDown() }
+            let root = open(fx.backing, O_RDONLY | O_DIRECTORY)
+            XCTAssertEqual(fbshim_fs_type(root), 0xEF53, "the test needs an ext4 backing directory")
+            close(root)
+            for i in 0..<20 {
+                let fd = open("\(fx.mountpoint)/f\(i)", O_RDWR | O_CREAT | O_TRUNC, 0o644)
+                XCTAssertGreaterThanOrEqual(fd, 0)
+                let text = "data \(i)"
+                XCTAssertEqual(write(fd, text, text.utf8.count), text.utf8.count)
+                XCTAssertEqual(close(fd), 0)
+                XCTAssertEqual(try String(contentsOfFile: "\(fx.backing)/f\(i)", encoding: .utf8), "data \(i)")
+            }
+            // RELEASE is asynchronous: wait until all 20 arrived.
+            for _ in 0..<200 where fx.count("RELEASE") < 20 { usleep(10_000) }
+            return (fx.count("FLUSH"), fx.count("RELEASE"))
+        }
+        let skipped = try flushes(skipFlush: true)
+        XCTAssertEqual(skipped.flush, 0, "FOPEN_NOFLUSH: no close(2) sent FLUSH")
+        XCTAssertGreaterThanOrEqual(skipped.release, 20)
+        let kept = try flushes(skipFlush: false)
+        XCTAssertGreaterThanOrEqual(kept.flush, 20, "every close(2) sends FLUSH")
+    }
+
     func testDefaultMaxWriteUsesLargerRequests() throws {
         let fx = try MountFixture()
         defer { fx.tearDown() }

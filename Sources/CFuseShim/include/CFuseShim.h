@@ -68,6 +68,10 @@ ssize_t fbshim_copy_file_range(int fd_in, off_t *off_in, int fd_out,
                                off_t *off_out, size_t len, unsigned int flags);
 /// fallocate(2).
 int fbshim_fallocate(int fd, int mode, off_t offset, off_t len);
+
+/// f_type of the file system holding `fd` (fstatfs; <sys/vfs.h> is not in
+/// Glibc's module map); -1 with errno set on failure.
+long fbshim_fs_type(int fd);
 /// syncfs(2).
 int fbshim_syncfs(int fd);
 /// unshare(CLONE_NEWNS) and then make every mount private (MS_REC|MS_PRIVATE)
