@@ -27,6 +27,9 @@ public final class NodeTable: @unchecked Sendable {
     struct ShardState {
         var map: [UInt64: Entry] = [:]
         var cached = 0
+        /// Inode number -> id of the entry that holds a descriptor of that
+        /// inode (handle and inode schemes), for `rememberLive`.
+        var live: [UInt32: UInt64] = [:]
     }
 
     final class Shard: Sendable {
@@ -68,9 +71,43 @@ public final class NodeTable: @unchecked Sendable {
         capacityPerShard = max(8, fdCapacity / n)
     }
 
+    /// The shard of `id`: by inode number for the handle and inode
+    /// schemes (so that `rememberLive` finds an id from the number alone),
+    /// by the counter for ephemeral ids.
     @inline(__always)
     private func shard(_ id: UInt64) -> Shard {
-        shards[Int(truncatingIfNeeded: (id ^ (id >> 32)) & UInt64(shards.count - 1))]
+        let key = scheme == .ephemeral ? id : id >> 32
+        return shards[Int(truncatingIfNeeded: (key ^ (key >> 16)) & UInt64(shards.count - 1))]
+    }
+
+    /// Records that entry `id` now holds a descriptor (`on`) or no longer does.
+    @inline(__always)
+    private func markLive(_ st: inout ShardState, _ id: UInt64, _ on: Bool) {
+        guard scheme != .ephemeral else { return }
+        let ino = UInt32(truncatingIfNeeded: id >> 32)
+        if on {
+            st.live[ino] = id
+        } else if st.live[ino] == id {
+            st.live[ino] = nil
+        }
+    }
+
+    /// One more lookup of the backing inode numbered `ino`, if the table
+    /// holds a descriptor of it; returns its node id, or nil (then the
+    /// caller resolves the name with a handle). Sound because the held
+    /// descriptor keeps that inode allocated: no other file can carry its
+    /// number, so the number alone names it, generation included. Handle
+    /// and inode schemes only.
+    public func rememberLive(inode ino: UInt64) -> UInt64? {
+        guard scheme != .ephemeral, ino != 0, ino <= UInt64(UInt32.max) else { return nil }
+        return shard(ino << 32).state.withLock { st -> UInt64? in
+            guard let id = st.live[UInt32(ino)], let i = st.map.index(forKey: id), st.map.values[i].fd >= 0 else {
+                return nil
+            }
+            st.map.values[i].nlookup += 1
+            st.map.values[i].forgotten = false
+            return id
+        }
     }
 
     /// Number of nodes the table knows.
@@ -114,6 +151,7 @@ public final class NodeTable: @unchecked Sendable {
                 st.map.values[i].forgotten = false
                 if st.map.values[i].fd < 0 {
                     st.map.values[i].fd = fd
+                    markLive(&st, id, true)
                     st.cached += 1
                     fdCount.add(1, ordering: .relaxed)
                 } else {
@@ -121,6 +159,7 @@ public final class NodeTable: @unchecked Sendable {
                 }
             } else {
                 st.map[id] = Entry(nlookup: 1, fd: fd, users: 0, handle: handle, forgotten: false)
+                markLive(&st, id, true)
                 st.cached += 1
                 fdCount.add(1, ordering: .relaxed)
                 nodeCount.add(1, ordering: .relaxed)
@@ -143,6 +182,7 @@ public final class NodeTable: @unchecked Sendable {
             let i = st.map.index(forKey: id)!
             close(st.map.values[i].fd)
             st.map.values[i].fd = -1
+            markLive(&st, id, false)
             st.cached -= 1
             fdCount.subtract(1, ordering: .relaxed)
             if st.map.values[i].nlookup == 0 && scheme != .ephemeral {
@@ -203,6 +243,7 @@ public final class NodeTable: @unchecked Sendable {
                                    handle: scheme == .ephemeral ? handle : nil, forgotten: false)
                 nodeCount.add(1, ordering: .relaxed)
             }
+            markLive(&st, id, true)
             st.cached += 1
             fdCount.add(1, ordering: .relaxed)
             if st.cached > capacityPerShard { evict(&st) }
@@ -288,7 +329,10 @@ public final class NodeTable: @unchecked Sendable {
     /// Drops entry `i`; returns its descriptor (or -1) to close outside the lock.
     private func remove(_ st: inout ShardState, at i: Dictionary<UInt64, Entry>.Index) -> Int32 {
         let fd = st.map.values[i].fd
-        if fd >= 0 { st.cached -= 1 }
+        if fd >= 0 {
+            st.cached -= 1
+            markLive(&st, st.map.keys[i], false)
+        }
         st.map.remove(at: i)
         nodeCount.subtract(1, ordering: .relaxed)
         return fd

@@ -70,7 +70,7 @@ extension PassthroughFS {
                 }
                 if fileFd < 0 { throw SysError.current }
                 do throws(SysError) {
-                    return try makeEntry(p, name, parent: parent)
+                    return try makeEntry(p, name, parent: parent, fresh: true)
                 } catch {
                     close(fileFd)
                     throw error

@@ -24,6 +24,9 @@ public final class PassthroughFS: @unchecked Sendable {
     /// How this instance relates to earlier ones.
     public let restart: RestartOptions
     let rootFd: Int32
+    /// st_dev of the backing root: names on another file system (a mount
+    /// inside the backing tree) never take rememberLive's shortcut.
+    let rootDev: dev_t
     /// Opens carry FOPEN_NOFLUSH: skipFlush, over a backing file system
     /// without a flush operation.
     let skipsFlush: Bool
@@ -61,6 +64,8 @@ public final class PassthroughFS: @unchecked Sendable {
         let fd = Glibc.open(source, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         if fd < 0 { throw SysError.current }
         rootFd = fd
+        var rootStat = stat()
+        rootDev = fstat(fd, &rootStat) == 0 ? rootStat.st_dev : 0
         skipsFlush = options.skipFlush && Self.hasNoFlushOperation(fd)
         do throws(SysError) {
             nodes = try NodeTable(scheme: options.nodeIds, rootFd: fd,
@@ -96,11 +101,24 @@ public final class PassthroughFS: @unchecked Sendable {
     // MARK: - Helpers
 
     /// Looks `name` up in directory `dirfd`, remembers the node and fills
-    /// an entry for the kernel (one more lookup count).
-    func makeEntry(_ dirfd: Int32, _ name: UnsafePointer<CChar>, parent: UInt64) throws(SysError) -> fuse_entry_param {
+    /// an entry for the kernel (one more lookup count). A name whose inode
+    /// the node table holds open costs one fstatat (NodeTable.rememberLive);
+    /// `fresh` (a file just created) goes straight to the full lookup.
+    func makeEntry(_ dirfd: Int32, _ name: UnsafePointer<CChar>, parent: UInt64,
+                   fresh: Bool = false) throws(SysError) -> fuse_entry_param {
+        var e = fuse_entry_param()
+        e.attr_timeout = options.attrTimeout
+        e.entry_timeout = options.entryTimeout
+        if !fresh {
+            try check(fstatat(dirfd, name, &e.attr, AT_SYMLINK_NOFOLLOW))
+            if e.attr.st_dev == rootDev, let id = nodes.rememberLive(inode: UInt64(e.attr.st_ino)) {
+                e.ino = id
+                journal?.record(parent: parent, node: id, name: name)
+                return e
+            }
+        }
         let fd = openat(dirfd, name, fbshim_O_PATH | O_NOFOLLOW | O_CLOEXEC)
         if fd < 0 { throw SysError.current }
-        var e = fuse_entry_param()
         if fstatat(fd, "", &e.attr, fbshim_AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0 {
             let err = SysError.current
             close(fd)
@@ -115,9 +133,6 @@ public final class PassthroughFS: @unchecked Sendable {
         }
         e.ino = try nodes.remember(handle, fd: fd)
         journal?.record(parent: parent, node: e.ino, name: name)
-        e.generation = 0
-        e.attr_timeout = options.attrTimeout
-        e.entry_timeout = options.entryTimeout
         return e
     }
 
@@ -258,7 +273,7 @@ public final class PassthroughFS: @unchecked Sendable {
                     // Resent, and the first attempt made it: answer as it would have.
                     r.recognised()
                 }
-                return try makeEntry(p, name, parent: parent)
+                return try makeEntry(p, name, parent: parent, fresh: true)
             }
             r.entry(&e)
         } catch { r.fail(error) }

@@ -71,6 +71,59 @@ final class NodeTableTests: XCTestCase {
         XCTAssertEqual(t.count, 0)
     }
 
+    func stInode(_ name: String) -> UInt64 {
+        var st = stat()
+        XCTAssertEqual(lstat(dir.file(name), &st), 0)
+        return UInt64(st.st_ino)
+    }
+
+    /// The one-fstatat lookup: an inode the table holds open is found by its
+    /// number alone, counts a lookup, and yields the id the full lookup
+    /// gave; an inode it does not hold (never seen, evicted, forgotten) is
+    /// left to the full lookup.
+    func testLiveInodesAreFoundByNumberAndOthersAreNot() throws {
+        makeFiles(300)
+        for scheme in [NodeIdScheme.handle, .inode] {
+            let t = try NodeTable(scheme: scheme, rootFd: rootFd, fdCapacity: 160, stats: stats)
+            XCTAssertNil(t.rememberLive(inode: stInode("f0")), "\(scheme): never looked up")
+            let id = try lookup(t, "f0")
+            XCTAssertEqual(t.rememberLive(inode: stInode("f0")), id, "\(scheme): held open, found by number")
+            t.forget(id, 2)
+            XCTAssertEqual(t.count, 0, "\(scheme): rememberLive counted one lookup, forgotten with the first")
+            XCTAssertNil(t.rememberLive(inode: stInode("f0")), "\(scheme): forgotten")
+            // Many more files than descriptors: the early ones are evicted.
+            let ids = try (1..<300).map { try lookup(t, "f\($0)") }
+            XCTAssertLessThanOrEqual(t.cachedDescriptors, 160 + 16)
+            var found = 0
+            for (k, i) in (1..<300).enumerated() {
+                if let live = t.rememberLive(inode: stInode("f\(i)")) {
+                    XCTAssertEqual(live, ids[k], "\(scheme): f\(i) found by number names the same node")
+                    found += 1
+                }
+            }
+            XCTAssertGreaterThan(found, 0, "\(scheme): the cached ones are found")
+            XCTAssertLessThan(found, 299, "\(scheme): the evicted ones are not")
+        }
+        let eph = try NodeTable(scheme: .ephemeral, rootFd: rootFd, fdCapacity: 64, stats: stats)
+        _ = try lookup(eph, "f0")
+        XCTAssertNil(eph.rememberLive(inode: stInode("f0")), "ephemeral ids always take the full lookup")
+    }
+
+    /// While the table holds a deleted file open, its inode number cannot
+    /// be given to a new file, so a number found live is never a reuse.
+    func testAHeldDeletedInodeKeepsItsNumber() throws {
+        makeFiles(1)
+        let t = try NodeTable(scheme: .handle, rootFd: rootFd, fdCapacity: 100, stats: stats)
+        let old = stInode("f0")
+        _ = try lookup(t, "f0")
+        XCTAssertEqual(unlink(dir.file("f0")), 0)
+        for i in 0..<200 { close(open(dir.file("n\(i)"), O_WRONLY | O_CREAT, 0o644)) }
+        for i in 0..<200 {
+            XCTAssertNotEqual(stInode("n\(i)"), old, "a held inode's number is not reused")
+            XCTAssertNil(t.rememberLive(inode: stInode("n\(i)")), "new files are not in the table")
+        }
+    }
+
     func testAFreshTableResolvesIdsOfAnotherTable() throws {
         makeFiles(3)
         let first = try NodeTable(scheme: .handle, rootFd: rootFd, fdCapacity: 100, stats: stats)
