@@ -47,7 +47,7 @@ let package = Package(
         .testTarget(name: "LoadGenTests", dependencies: ["LoadGen", "ResultModel", "TestSupport"]),
         .testTarget(name: "FuseServerTests",
                     dependencies: ["FuseServer", "Supervisor", "CFuseShim", "ResultModel", "TestSupport"]),
-        .testTarget(name: "SupervisorTests", dependencies: ["Supervisor", "LoadGen", "TestSupport"]),
+        .testTarget(name: "SupervisorTests", dependencies: ["Supervisor", "LoadGen", "ResultModel", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["ResultModel", "TestSupport"]),
     ]
 )

@@ -54,14 +54,14 @@ int fbshim_open_by_handle(int mount_fd, int handle_type, const uint8_t *bytes,
     return open_by_handle_at(mount_fd, &u.fh, flags);
 }
 
-int fbshim_reply_fd_data(fuse_req_t req, int fd, size_t size, off_t off,
-                         int splice_move) {
+int fbshim_reply_fd_data(fuse_req_t req, int fd, size_t size, off_t off) {
     struct fuse_bufvec buf = FUSE_BUFVEC_INIT(size);
     buf.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
     buf.buf[0].fd = fd;
     buf.buf[0].pos = off;
-    return fuse_reply_data(req, &buf,
-                           splice_move ? FUSE_BUF_SPLICE_MOVE : 0);
+    // No FUSE_BUF_SPLICE_MOVE: pages are copied, not stolen from the
+    // backing file's page cache.
+    return fuse_reply_data(req, &buf, 0);
 }
 
 ssize_t fbshim_write_buf_to_fd(struct fuse_bufvec *in, int fd, off_t off) {

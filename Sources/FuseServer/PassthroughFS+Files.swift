@@ -84,7 +84,7 @@ extension PassthroughFS {
 
     func read(_ r: Request, _ ino: UInt64, _ size: Int, _ off: off_t, _ fi: UnsafeMutablePointer<fuse_file_info>) {
         do throws(SysError) {
-            r.data(fd: try fileFd(fi, ino), size: size, offset: off, splice: options.splice)
+            r.data(fd: try fileFd(fi, ino), size: size, offset: off)
         } catch { r.fail(error) }
     }
 

@@ -79,6 +79,9 @@ public final class PassthroughFS: @unchecked Sendable {
 
     deinit { close(rootFd) }
 
+    /// READDIRPLUS is asked for, and its entries could be cached.
+    var usesReaddirplus: Bool { options.readdirplus && options.entryTimeout > 0 }
+
     /// File systems whose files have no `flush` operation, so that close(2)
     /// of a duplicate descriptor does nothing and cannot fail: ext2/3/4,
     /// xfs, btrfs, tmpfs. Others (NFS, FUSE, overlayfs, CIFS) may report
@@ -159,11 +162,13 @@ public final class PassthroughFS: @unchecked Sendable {
             }
         }
         want(FUSE_CAP_WRITEBACK_CACHE, options.writebackCache)
-        want(FUSE_CAP_SPLICE_READ, options.splice)
+        // Replies only: libfuse offers SPLICE_READ only to custom I/O with a
+        // splice_receive, which ours lacks on purpose (ServerIO).
+        want(FUSE_CAP_SPLICE_READ, false)
         want(FUSE_CAP_SPLICE_WRITE, options.splice)
-        want(FUSE_CAP_SPLICE_MOVE, options.splice)
-        want(FUSE_CAP_READDIRPLUS, options.readdirplus)
-        want(FUSE_CAP_READDIRPLUS_AUTO, options.readdirplus)
+        want(FUSE_CAP_SPLICE_MOVE, false)
+        want(FUSE_CAP_READDIRPLUS, usesReaddirplus)
+        want(FUSE_CAP_READDIRPLUS_AUTO, usesReaddirplus)
         conn.pointee.max_write = UInt32(options.maxWrite)
         var major: UInt32 = 0
         var minor: UInt32 = 0

@@ -106,9 +106,10 @@ struct Request {
         reply { fuse_reply_buf(req, p?.assumingMemoryBound(to: CChar.self), size) }
     }
 
-    /// File data straight from a descriptor (spliced when enabled).
-    func data(fd: Int32, size: Int, offset: off_t, splice: Bool) {
-        reply { fbshim_reply_fd_data(req, fd, size, offset, splice ? 1 : 0) }
+    /// File data straight from a descriptor (spliced when the session
+    /// wants FUSE_CAP_SPLICE_WRITE and the data spans 2 pages or more).
+    func data(fd: Int32, size: Int, offset: off_t) {
+        reply { fbshim_reply_fd_data(req, fd, size, offset) }
     }
 
     /// A symlink target.

@@ -29,9 +29,17 @@ public struct ServerOptions: Sendable, Codable, Equatable {
     public var writebackCache: Bool = false
     /// Largest WRITE request in bytes.
     public var maxWrite: Int = 128 * 1024
-    /// splice(2) for reads and writes on /dev/fuse.
-    public var splice: Bool = false
-    /// READDIRPLUS (attributes with directory entries).
+    /// READ replies of 8 KiB and more spliced from the backing file through
+    /// a pipe into /dev/fuse (FUSE_CAP_SPLICE_WRITE), one copy fewer than
+    /// pread and writev; libfuse copies smaller ones. Pages are copied, never
+    /// moved (SPLICE_F_MOVE would steal them from the backing file's page
+    /// cache). Requests are always read with read(2) (the custom I/O sees
+    /// each one).
+    public var splice: Bool = true
+    /// READDIRPLUS (attributes with directory entries), when entries may be
+    /// cached (entryTimeout above 0): with a zero entry timeout every entry
+    /// it brings would be stale at once, and the next access looks the
+    /// name up again anyway.
     public var readdirplus: Bool = true
     /// Keep the page cache across opens (FOPEN_KEEP_CACHE).
     public var keepCache: Bool = false

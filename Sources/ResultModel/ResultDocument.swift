@@ -29,13 +29,19 @@ public struct Comparison: Codable, Equatable, Sendable {
     public var baseline: String
     /// target / baseline, per metric name ("throughput", "latencyP50", "latencyP99").
     public var ratios: [String: Metric]
+    /// Two-sided Mann-Whitney U p-value of the target's throughput samples
+    /// against the baseline's (left out below 3 repeats each): how likely a
+    /// difference this large is when both perform the same.
+    public var throughputP: Double?
 
     /// A comparison.
-    public init(workload: String, target: String, baseline: String, ratios: [String: Metric]) {
+    public init(workload: String, target: String, baseline: String, ratios: [String: Metric],
+                throughputP: Double? = nil) {
         self.workload = workload
         self.target = target
         self.baseline = baseline
         self.ratios = ratios
+        self.throughputP = throughputP
     }
 }
 

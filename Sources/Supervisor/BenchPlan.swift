@@ -178,8 +178,11 @@ public enum BenchPlan {
             "latencyP50": Metric(ratio { Double($0.total.latency.p50) }, unit: "ratio", better: .lower),
             "latencyP99": Metric(ratio { Double($0.total.latency.p99) }, unit: "ratio", better: .lower),
         ]
+        let a = runs.filter { $0.target == target }.map(\.total.throughput.value)
+        let b = runs.filter { $0.target == baseline }.map(\.total.throughput.value)
         // A ratio of nothing (no bytes moved) is left out rather than NaN.
         return Comparison(workload: name, target: target, baseline: baseline,
-                          ratios: ratios.filter { $0.value.value.isFinite })
+                          ratios: ratios.filter { $0.value.value.isFinite },
+                          throughputP: a.count >= 3 && b.count >= 3 ? Statistics.mannWhitney(a, b).p : nil)
     }
 }

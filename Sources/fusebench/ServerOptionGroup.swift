@@ -16,9 +16,9 @@ struct ServerOptionGroup: ParsableArguments {
     var writebackCache = false
     @Option(help: "Largest WRITE request in bytes.")
     var maxWrite: Int = 128 * 1024
-    @Flag(help: "Use splice(2) on /dev/fuse.")
-    var splice = false
-    @Flag(inversion: .prefixedNo, help: "READDIRPLUS.")
+    @Flag(inversion: .prefixedNo, help: "splice(2) READ replies of 8 KiB and more into /dev/fuse (copied, never moved).")
+    var splice = true
+    @Flag(inversion: .prefixedNo, help: "READDIRPLUS (only with an entry timeout above 0).")
     var readdirplus = true
     @Flag(help: "Keep the page cache across opens.")
     var keepCache = false

@@ -46,11 +46,12 @@ enum Summary {
             for pair in pairs {
                 out += "\(pair) (median of repeats):\n"
                 out += pad("workload", width) + pad("throughput", 12, right: true) + pad("p50", 10, right: true)
-                    + pad("p99", 10, right: true) + "\n"
+                    + pad("p99", 10, right: true) + pad("U test p", 10, right: true) + "\n"
                 for c in cs where "\(c.target) / \(c.baseline)" == pair {
                     func r(_ k: String) -> String { c.ratios[k].map { String(format: "%.2fx", $0.value) } ?? "-" }
                     out += pad(c.workload, width) + pad(r("throughput"), 12, right: true)
-                        + pad(r("latencyP50"), 10, right: true) + pad(r("latencyP99"), 10, right: true) + "\n"
+                        + pad(r("latencyP50"), 10, right: true) + pad(r("latencyP99"), 10, right: true)
+                        + pad(c.throughputP.map { String(format: "%.3f", $0) } ?? "-", 10, right: true) + "\n"
                 }
             }
         }

@@ -129,6 +129,52 @@ final class ServerOptionsTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(kept.flush, 20, "every close(2) sends FLUSH")
     }
 
+    /// READDIRPLUS with an entry timeout; plain READDIR without one (its
+    /// entries would be stale at once) or when switched off.
+    func testReaddirplusOnlyWhenEntriesCanBeCached() throws {
+        func listing(entryTimeout: Double, readdirplus: Bool) throws -> (plus: UInt64, plain: UInt64) {
+            var o = ServerOptions()
+            o.entryTimeout = entryTimeout
+            o.readdirplus = readdirplus
+            let fx = try MountFixture(options: o)
+            defer { fx.tearDown() }
+            for i in 0..<50 { XCTAssertTrue(FileManager.default.createFile(atPath: "\(fx.backing)/f\(i)", contents: nil)) }
+            let names = try FileManager.default.contentsOfDirectory(atPath: fx.mountpoint)
+            XCTAssertEqual(names.count, 50)
+            return (fx.count("READDIRPLUS"), fx.count("READDIR"))
+        }
+        let cached = try listing(entryTimeout: 1, readdirplus: true)
+        XCTAssertGreaterThan(cached.plus, 0, "entries can be cached: READDIRPLUS")
+        let uncached = try listing(entryTimeout: 0, readdirplus: true)
+        XCTAssertEqual(uncached.plus, 0, "entry timeout 0: no READDIRPLUS")
+        XCTAssertGreaterThan(uncached.plain, 0)
+        let off = try listing(entryTimeout: 1, readdirplus: false)
+        XCTAssertEqual(off.plus, 0)
+        XCTAssertGreaterThan(off.plain, 0)
+    }
+
+    /// Large READ replies are spliced by default and data still round-trips
+    /// in both settings; the server's spliced replies show in /proc as two
+    /// more pipe descriptors (libfuse's per-thread pipe), which a server
+    /// without splice never opens.
+    func testSpliceIsUsedForLargeReadsAndRoundTrips() throws {
+        func pipes(splice: Bool) throws -> Int {
+            var o = ServerOptions()
+            o.splice = splice
+            let fx = try MountFixture(options: o)
+            defer { fx.tearDown() }
+            roundTrip(fx)
+            let pid = fx.mount!.server.pid
+            let fds = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd")) ?? []
+            return fds.filter {
+                ((try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/fd/\($0)")) ?? "").hasPrefix("pipe:")
+            }.count
+        }
+        // The harness's lifeline pipe is there either way.
+        let without = try pipes(splice: false)
+        XCTAssertGreaterThanOrEqual(try pipes(splice: true), without + 2, "a pipe pair for splicing READ replies")
+    }
+
     func testDefaultMaxWriteUsesLargerRequests() throws {
         let fx = try MountFixture()
         defer { fx.tearDown() }

@@ -41,10 +41,9 @@ int fbshim_open_by_handle(int mount_fd, int handle_type, const uint8_t *bytes,
 // libfuse helpers.
 
 /// fuse_reply_data from a file descriptor at an offset: FUSE_BUFVEC_INIT is
-/// a macro, so the bufvec is built here. `splice_move` asks libfuse to move
-/// pages when splice is enabled on the connection.
-int fbshim_reply_fd_data(fuse_req_t req, int fd, size_t size, off_t off,
-                         int splice_move);
+/// a macro, so the bufvec is built here. libfuse splices when the
+/// connection wants FUSE_CAP_SPLICE_WRITE (copying pages, never moving them).
+int fbshim_reply_fd_data(fuse_req_t req, int fd, size_t size, off_t off);
 
 /// Copies a request's data buffer (write_buf) into `fd` at `off` with
 /// fuse_buf_copy; returns bytes written or -errno. FUSE_BUFVEC_INIT again.
