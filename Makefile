@@ -61,7 +61,7 @@ OPTION_VARIANTS  := no-splice:splice=false clone-fd:cloneFd=true threads-1:threa
   max-write-1m:maxWrite=1MiB writeback:writebackCache=true no-readdirplus:readdirplus=false \
   no-killpriv-v2:killPrivV2=false no-xattr:xattr=false keep-flush:skipFlush=false
 bench-options: build
-	$(BIN) bench $(OPTION_WORKLOADS) --cache-modes off --thread-counts 2 --repeat 3 --duration 1.5 --warmup 0.5 \
+	$(BIN) bench $(OPTION_WORKLOADS) --cache-modes off --thread-counts 2 --repeat 5 --duration 1.5 --warmup 0.5 \
 	  $(foreach v,$(OPTION_VARIANTS),--variant '$(v)') --output results/bench-options-latest.json
 
 # fio and fusebench on the same reference-server mount, equivalent
