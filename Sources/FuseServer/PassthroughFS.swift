@@ -87,9 +87,11 @@ public final class PassthroughFS: @unchecked Sendable {
     /// xfs, btrfs, tmpfs. Others (NFS, FUSE, overlayfs, CIFS) may report
     /// delayed errors at close and keep FLUSH.
     static func hasNoFlushOperation(_ fd: Int32) -> Bool {
-        let noFlush: Set<Int> = [0xEF53, 0x5846_5342, 0x9123_683E, 0x0102_1994]
-        return noFlush.contains(fbshim_fs_type(fd))
+        noFlushFileSystems.contains(fbshim_fs_type(fd))
     }
+
+    /// f_type magic numbers of ext2/3/4, xfs, btrfs and tmpfs.
+    private static let noFlushFileSystems: Set<Int> = [0xEF53, 0x5846_5342, 0x9123_683E, 0x0102_1994]
 
     static func readFile(_ path: String) throws(SysError) -> [UInt8] {
         let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)

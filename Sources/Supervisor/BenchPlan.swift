@@ -50,7 +50,7 @@ public struct ReferenceVariant: Sendable, Equatable {
         guard !name.isEmpty, name.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) }) else {
             throw SupervisorError.input(usage)
         }
-        guard !["native", "reference", "null", "external", "directory"].contains(name) else {
+        guard Target(rawValue: name) == nil else {
             throw SupervisorError.input("--variant \(name): the name is taken by a target; choose another")
         }
         overrides = [:]
@@ -165,12 +165,11 @@ public enum BenchPlan {
     /// Ratios `target`/`baseline` of the medians over repeats.
     public static func compare(_ name: String, _ runs: [RunResult], target: String = "reference",
                                baseline: String = "native") -> Comparison {
-        func median(_ t: String, _ f: (RunResult) -> Double) -> Double {
-            Statistics.median(runs.filter { $0.target == t }.map(f)) ?? .nan
-        }
+        let mine = runs.filter { $0.target == target }
+        let theirs = runs.filter { $0.target == baseline }
         func ratio(_ f: (RunResult) -> Double) -> Double {
-            let b = median(baseline, f)
-            return b > 0 ? median(target, f) / b : .nan
+            let b = Statistics.median(theirs.map(f)) ?? .nan
+            return b > 0 ? (Statistics.median(mine.map(f)) ?? .nan) / b : .nan
         }
         let ratios: [String: Metric] = [
             "throughput": Metric(ratio { $0.total.throughput.value }, unit: "ratio", better: .higher),
@@ -178,11 +177,10 @@ public enum BenchPlan {
             "latencyP50": Metric(ratio { Double($0.total.latency.p50) }, unit: "ratio", better: .lower),
             "latencyP99": Metric(ratio { Double($0.total.latency.p99) }, unit: "ratio", better: .lower),
         ]
-        let a = runs.filter { $0.target == target }.map(\.total.throughput.value)
-        let b = runs.filter { $0.target == baseline }.map(\.total.throughput.value)
+        let p = mine.count >= 3 && theirs.count >= 3
+            ? Statistics.mannWhitney(mine.map(\.total.throughput.value), theirs.map(\.total.throughput.value)).p : nil
         // A ratio of nothing (no bytes moved) is left out rather than NaN.
         return Comparison(workload: name, target: target, baseline: baseline,
-                          ratios: ratios.filter { $0.value.value.isFinite },
-                          throughputP: a.count >= 3 && b.count >= 3 ? Statistics.mannWhitney(a, b).p : nil)
+                          ratios: ratios.filter { $0.value.value.isFinite }, throughputP: p)
     }
 }
