@@ -226,10 +226,23 @@ static ssize_t fbshim_splice_receive(int fdin, off_t *offin, int fdout, off_t *o
     return splice(fdin, offin, fdout, offout, len, flags);
 }
 
+static struct fbshim_stats_region *fbshim_splice_region;
+
+void fbshim_set_splice_stats(struct fbshim_stats_region *r) { fbshim_splice_region = r; }
+
+static __thread uint32_t fbshim_opcode;
+void fbshim_set_thread_opcode(uint32_t op) { fbshim_opcode = op; }
+uint32_t fbshim_thread_opcode(void) { return fbshim_opcode; }
+
 static ssize_t fbshim_splice_send(int fdin, off_t *offin, int fdout, off_t *offout, size_t len,
                                   unsigned int flags, void *userdata) {
     (void)userdata;
-    return splice(fdin, offin, fdout, offout, len, flags);
+    ssize_t n = splice(fdin, offin, fdout, offout, len, flags);
+    // libfuse calls this only for the pipe-to-/dev/fuse half of a spliced
+    // reply (the file-to-pipe half is its own splice), so n is reply bytes.
+    if (n > 0 && fbshim_splice_region != NULL)
+        fbshim_stats_sent(fbshim_splice_region, (uint64_t)n);
+    return n;
 }
 
 int fbshim_session_custom_io(struct fuse_session *se, int fd, fbshim_read_fn rd, fbshim_writev_fn wr,

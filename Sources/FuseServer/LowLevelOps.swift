@@ -13,6 +13,11 @@ private func serve(_ req: fuse_req_t?, _ op: Opcode, _ body: (PassthroughFS, Req
     let fs = server(req)
     let r = Request(req!, op, fs.stats, intents: fs.intents)
     if fs.debugDelayMicros > 0 { usleep(fs.debugDelayMicros) }
+    if fs.debugFailEvery > 0, op != .forget, op != .batchForget,
+       (fs.debugFailCounter.add(1, ordering: .relaxed).newValue) % fs.debugFailEvery == 0 {
+        r.error(EIO)
+        return
+    }
     body(fs, r)
 }
 

@@ -34,12 +34,14 @@ struct Request {
 
     /// Sends a reply: the crash hook's "after" phase first, then the count
     /// (before the reply, so that a client that sees the reply also sees
-    /// the count; the service time ends there), then the reply itself.
+    /// the count), then the reply itself; the service time ends once the
+    /// reply is written (a spliced READ included).
     @inline(__always)
     private func reply(failed: Bool = false, _ send: () -> Int32) {
         stats.crashIfArmed(op, phase: .after)
-        stats.record(op, start: start, failed: failed)
+        stats.count(op, failed: failed)
         _ = send()
+        stats.time(op, start: start)
     }
 
     /// Replies an errno (0 for success without data). A resent UNLINK,
@@ -76,8 +78,9 @@ struct Request {
 
     /// No reply (forget).
     func none() {
-        stats.record(op, start: start, failed: false)
+        stats.count(op, failed: false)
         fuse_reply_none(req)
+        stats.time(op, start: start)
     }
 
     /// A directory entry.

@@ -8,7 +8,9 @@
 //   counted, and flagged for the thread that serves it;
 // - with killPrivV2, the INIT reply gains FUSE_HANDLE_KILLPRIV_V2 (libfuse
 //   3.14 has no capability bit for it), and requests that ask the server to
-//   kill suid/sgid are flagged for the thread that serves them.
+//   kill suid/sgid are flagged for the thread that serves them;
+// - every request read and every reply written is counted, with its bytes,
+//   by opcode (the reconciliation of requests against client operations).
 import CFuseShim
 import Glibc
 import Synchronization
@@ -33,6 +35,7 @@ final class ServerIO: @unchecked Sendable {
         self.stats = stats
         self.killPrivV2 = killPrivV2
         pendingInit = Mutex(resumeInit)
+        fbshim_set_splice_stats(stats.region)
         swallowing.store(resumeInit != nil, ordering: .relaxed)
     }
 
@@ -44,6 +47,7 @@ final class ServerIO: @unchecked Sendable {
             buf.storeBytes(of: Self.resumeUnique.littleEndian, toByteOffset: 8, as: UInt64.self)
             fbshim_set_thread_resent(0)
             fbshim_set_thread_kill_suidgid(0)
+            fbshim_set_thread_opcode(Self.initOpcode)
             return n
         }
         let n = Glibc.read(fd, buf, len)
@@ -51,6 +55,8 @@ final class ServerIO: @unchecked Sendable {
         let opcode = buf.loadUnaligned(fromByteOffset: 4, as: UInt32.self)
         let unique = buf.loadUnaligned(fromByteOffset: 8, as: UInt64.self)
         let resent = unique & Self.resendBit != 0
+        fbshim_stats_received(stats.region, opcode, UInt64(n))
+        fbshim_set_thread_opcode(opcode)
         fbshim_set_thread_resent(resent ? 1 : 0)
         fbshim_set_thread_unique(unique & ~Self.resendBit)
         fbshim_set_thread_kill_suidgid(fbshim_request_kills_suidgid(buf, n))
@@ -81,12 +87,15 @@ final class ServerIO: @unchecked Sendable {
                 return (0..<Int(count)).reduce(0) { $0 + iov[$1].iov_len }
             }
         }
+        defer { fbshim_set_thread_opcode(0) }
         if count >= 2, iov[0].iov_len >= 16, case let u = initUnique.load(ordering: .relaxed), u != 0,
            iov[0].iov_base.loadUnaligned(fromByteOffset: 8, as: UInt64.self) == u {
             initUnique.store(0, ordering: .relaxed)
             _ = fbshim_init_reply_add_killpriv_v2(iov, count)
         }
-        return fbshim_writev(fd, iov, count)
+        let n = fbshim_writev(fd, iov, count)
+        if n > 0 { fbshim_stats_sent(stats.region, UInt64(n)) }
+        return n
     }
 
     /// The INIT request saved by a fresh server in a stats region.

@@ -7,12 +7,14 @@ extension StatsRegion {
     public func report() -> ServerReport {
         let r = region
         var opcodes: [String: OpcodeReport] = [:]
+        let io = ioCounts()
         withUnsafeMutablePointer(to: &r.pointee.ops) { tuple in
             tuple.withMemoryRebound(to: fbshim_op_stats.self, capacity: Int(FBSHIM_STATS_OPCODES)) { ops in
                 for op in Opcode.allCases {
                     let s = ops.advanced(by: op.rawValue)
                     let count = fbshim_atomic_load(&s.pointee.count)
-                    guard count > 0 else { continue }
+                    let seen = io[op.rawValue]
+                    guard count > 0 || seen.received > 0 else { continue }
                     let buckets = withUnsafeMutablePointer(to: &s.pointee.buckets) { b in
                         b.withMemoryRebound(to: UInt64.self, capacity: Int(FBSHIM_HIST_BUCKETS)) { p in
                             (0..<Int(FBSHIM_HIST_BUCKETS)).map { fbshim_atomic_load(p + $0) }
@@ -22,7 +24,8 @@ extension StatsRegion {
                         count: count, errors: fbshim_atomic_load(&s.pointee.errors),
                         serviceTime: LatencyDistribution(buckets: buckets,
                                                          totalNs: fbshim_atomic_load(&s.pointee.total_ns),
-                                                         maxValue: fbshim_atomic_load(&s.pointee.max_ns)))
+                                                         maxValue: fbshim_atomic_load(&s.pointee.max_ns)),
+                        received: seen.received, requestBytes: seen.inBytes, replyBytes: seen.outBytes)
                 }
             }
         }
@@ -41,7 +44,21 @@ extension StatsRegion {
         report.revalidationNs = fbshim_atomic_load(&r.pointee.revalidation_ns)
         report.entryRevalidationNs = fbshim_atomic_load(&r.pointee.entry_revalidation_ns)
         report.revalidationNotifications = fbshim_atomic_load(&r.pointee.revalidation_notifies)
+        report.notificationBytes = io[0].outBytes
         return report
+    }
+
+    /// What crossed /dev/fuse, indexed by opcode number (0: notifications).
+    func ioCounts() -> [(received: UInt64, inBytes: UInt64, outBytes: UInt64)] {
+        withUnsafeMutablePointer(to: &region.pointee.io) { tuple in
+            tuple.withMemoryRebound(to: fbshim_op_io.self, capacity: Int(FBSHIM_STATS_OPCODES)) { io in
+                (0..<Int(FBSHIM_STATS_OPCODES)).map { i in
+                    let e = io.advanced(by: i)
+                    return (fbshim_atomic_load(&e.pointee.received), fbshim_atomic_load(&e.pointee.in_bytes),
+                            fbshim_atomic_load(&e.pointee.out_bytes))
+                }
+            }
+        }
     }
 }
 

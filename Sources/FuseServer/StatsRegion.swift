@@ -54,11 +54,17 @@ public final class StatsRegion: @unchecked Sendable {
         region.pointee.magic = FBSHIM_STATS_MAGIC
     }
 
-    /// Records one served request.
+    /// Counts one answered request (call before its reply is written).
     @inline(__always)
-    public func record(_ op: Opcode, start: UInt64, failed: Bool) {
-        let now = fbshim_monotonic_ns()
-        fbshim_stats_record(region, Int32(op.rawValue), now &- start, failed ? 1 : 0, now)
+    public func count(_ op: Opcode, failed: Bool) {
+        fbshim_stats_count(region, Int32(op.rawValue), failed ? 1 : 0, fbshim_monotonic_ns())
+    }
+
+    /// Records a request's service time, from `start` to now (call once its
+    /// reply is written).
+    @inline(__always)
+    public func time(_ op: Opcode, start: UInt64) {
+        fbshim_stats_time(region, Int32(op.rawValue), fbshim_monotonic_ns() &- start)
     }
 
     /// Marks FUSE_INIT as handled.

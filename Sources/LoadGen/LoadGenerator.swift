@@ -40,6 +40,11 @@ public struct LoadResult: Sendable {
     public var faults: [Int: ClientFaultView]
     /// What each thread wrote, to verify after the run.
     public var ledgers: [WriteLedger]
+    /// Operations issued in every phase (warm-up included), failed ones
+    /// too, by kind: what the server's requests are accounted against.
+    public var issued: [String: UInt64]
+    /// Bytes those operations read or wrote.
+    public var issuedBytes: UInt64
 }
 
 /// What the clients saw around one fault.
@@ -113,9 +118,18 @@ public final class LoadGenerator: @unchecked Sendable {
                 ops: control.totalOps, errors: control.totalErrors))
         }
         let finished = fbshim_monotonic_ns()
-        let stoppedEarly = finished < phases.end
-        let measured = stoppedEarly ? Double(finished > phases.measureStart ? finished - phases.measureStart : 0) / 1e9
+        let measured: Double
+        let stoppedEarly: Bool
+        if spec.operations != nil {
+            // The phase ended when the last thread finished its operations.
+            let last = min(workers.map(\.lastEnd).max() ?? finished, phases.end)
+            measured = Double(last > phases.measureStart ? last - phases.measureStart : 0) / 1e9
+            stoppedEarly = control.stopFlag.load(ordering: .relaxed) || fbshim_stop_requested() != 0
+        } else {
+            stoppedEarly = finished < phases.end
+            measured = stoppedEarly ? Double(finished > phases.measureStart ? finished - phases.measureStart : 0) / 1e9
                                     : spec.duration
+        }
         return merge(workers, measuredSeconds: measured, wallStart: measureWallStart,
                      stoppedEarly: stoppedEarly, measureStartNs: phases.measureStart)
     }
@@ -138,13 +152,16 @@ public final class LoadGenerator: @unchecked Sendable {
                 merged.bytes += t.bytes
                 merged.errors.merge(t.errors, uniquingKeysWith: +)
             }
-            guard merged.count > 0, let h = merged.histogram else { continue }
+            guard merged.count > 0 || !merged.errors.isEmpty else { continue }
             let errors = Dictionary(merged.errors.map { (errnoName($0.key), $0.value) }, uniquingKeysWith: +)
             operations[kind.rawValue] = OperationResult(
                 count: merged.count, throughput: .opsPerSecond(Double(merged.count) / secs),
-                bandwidth: .bytesPerSecond(Double(merged.bytes) / secs), latency: LatencyDistribution(h),
-                errors: errors)
-            if totalHist == nil { totalHist = h } else { totalHist!.add(h) }
+                bandwidth: .bytesPerSecond(Double(merged.bytes) / secs),
+                latency: merged.histogram.map { LatencyDistribution($0) } ?? .empty,
+                errors: errors, seconds: secs)
+            if let h = merged.histogram {
+                if totalHist == nil { totalHist = h } else { totalHist!.add(h) }
+            }
             totalCount += merged.count
             totalBytes += merged.bytes
             totalErrors.merge(errors, uniquingKeysWith: +)
@@ -152,7 +169,7 @@ public final class LoadGenerator: @unchecked Sendable {
         let total = OperationResult(
             count: totalCount, throughput: .opsPerSecond(Double(totalCount) / secs),
             bandwidth: .bytesPerSecond(Double(totalBytes) / secs),
-            latency: totalHist.map { LatencyDistribution($0) } ?? .empty, errors: totalErrors)
+            latency: totalHist.map { LatencyDistribution($0) } ?? .empty, errors: totalErrors, seconds: secs)
         let used = max(1, Int((measuredSeconds * 1e9 / Double(Phases.bucketNs)).rounded(.up)))
         var completed = [UInt64](repeating: 0, count: workers.first?.completed.count ?? 0)
         var failed = completed
@@ -191,6 +208,11 @@ public final class LoadGenerator: @unchecked Sendable {
             timeline: Timeline(bucketMs: Int(Phases.bucketNs / 1_000_000), completed: Array(completed.prefix(n)),
                                errors: Array(failed.prefix(n))),
             stoppedEarly: stoppedEarly, measureStartNs: measureStartNs, faults: faults,
-            ledgers: workers.map(\.ledger))
+            ledgers: workers.map(\.ledger),
+            issued: Dictionary(uniqueKeysWithValues: OpKind.allCases.compactMap { k in
+                let n = workers.reduce(0) { $0 + $1.issued[k.index] }
+                return n > 0 ? (k.rawValue, n) : nil
+            }),
+            issuedBytes: workers.reduce(0) { $0 + $1.issuedBytes })
     }
 }

@@ -10,6 +10,9 @@ extension LoadSpec {
         s.rate = try r.double("rate", default: nil, range: 1...1e9, what: "operations per second")
         s.warmup = try r.seconds("warmup", default: s.warmup, range: 0...3600)
         s.duration = try r.seconds("duration", default: s.duration, range: 0.05...86400)
+        if r.value("operations") != nil {
+            s.operations = try r.int("operations", default: 1, range: 1...1_000_000_000)
+        }
         s.seed = UInt64(try r.int("seed", default: Int(s.seed), range: 0...Int(Int32.max)))
         if var f = try r.object("fileset") {
             s.fileset.dirs = try f.int("dirs", default: s.fileset.dirs, range: 1...100_000)

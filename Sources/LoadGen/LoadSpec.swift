@@ -45,8 +45,13 @@ public struct LoadSpec: Codable, Equatable, Sendable {
     public var rate: Double?
     /// Seconds run before measuring.
     public var warmup: Double = 1
-    /// Seconds measured.
+    /// Seconds measured (with `operations`, the most the measured phase may take).
     public var duration: Double = 5
+    /// Operations per thread in the measured phase: the phase ends when
+    /// every thread has done this many (nil: it ends after `duration`).
+    /// With no warm-up, a seed and one thread, the run issues exactly the
+    /// same system calls on any machine.
+    public var operations: Int?
     /// Random seed; the same seed gives every thread the same sequence.
     public var seed: UInt64 = 1
     /// Files built before the run.

@@ -5,7 +5,8 @@ import CFuseShim
 import Glibc
 import Histogram
 
-/// Per-thread measurements of one operation kind.
+/// Per-thread measurements of one operation kind: successful operations
+/// count in the histogram, bytes and count; failed ones only by errno.
 struct OpTally {
     var histogram: Histogram<UInt64>?
     var count: UInt64 = 0
@@ -15,6 +16,10 @@ struct OpTally {
     static let highestTrackable: UInt64 = 600_000_000_000
 
     mutating func record(latency: UInt64, bytes b: Int, error: Int32) {
+        if error != 0 {
+            errors[error, default: 0] += 1
+            return
+        }
         if histogram == nil {
             histogram = Histogram<UInt64>(lowestDiscernibleValue: 1, highestTrackableValue: Self.highestTrackable,
                                           numberOfSignificantValueDigits: .three)
@@ -22,7 +27,6 @@ struct OpTally {
         _ = histogram!.record(min(max(latency, 1), Self.highestTrackable))
         count += 1
         bytes += UInt64(b)
-        if error != 0 { errors[error, default: 0] += 1 }
     }
 }
 
@@ -72,6 +76,14 @@ final class LoadWorker: @unchecked Sendable {
     let control: LoadControl
     var rng: SplitMix
     var tallies = [OpTally](repeating: OpTally(), count: OpKind.allCases.count)
+    /// Operations issued in any phase, failed ones included, by kind, and
+    /// the bytes they moved: what the server's requests are accounted against.
+    var issued = [UInt64](repeating: 0, count: OpKind.allCases.count)
+    var issuedBytes: UInt64 = 0
+    /// Operations whose start fell in the measured phase.
+    var measuredOps = 0
+    /// End (monotonic ns) of this thread's last measured operation.
+    var lastEnd: UInt64 = 0
     var completed: [UInt64]
     var failed: [UInt64]
     var faults: [Int: FaultTally] = [:]
@@ -127,6 +139,8 @@ final class LoadWorker: @unchecked Sendable {
                 next += paced
             }
             if t0 >= phases.end { break }
+            if let n = spec.operations, measuredOps >= n { break }
+            if t0 >= phases.measureStart { measuredOps += 1 }
             let entry = mix.specs[mix.pick(Double(rng.next() >> 11) * 0x1p-53)]
             progress.inFlightSince.store(t0, ordering: .relaxed)
             let (kind, bytes, err) = null ? (entry.op, 0, Int32(0)) : execute(entry)
@@ -134,10 +148,13 @@ final class LoadWorker: @unchecked Sendable {
             progress.inFlightSince.store(0, ordering: .relaxed)
             progress.ops.add(1, ordering: .relaxed)
             if err != 0 { progress.errors.add(1, ordering: .relaxed) }
+            issued[kind.index] += 1
+            issuedBytes += UInt64(bytes)
             let fault = control.faultNs.load(ordering: .acquiring)
             if fault != 0 && t1 >= fault { attribute(kind, t0, t1, err, fault: fault) }
             if t1 >= phases.measureStart && t1 < phases.end && t0 >= phases.start {
                 tallies[kind.index].record(latency: t1 - t0, bytes: bytes, error: err)
+                lastEnd = t1
                 let b = Int((t1 - phases.measureStart) / Phases.bucketNs)
                 if b < completed.count {
                     completed[b] += 1

@@ -38,37 +38,32 @@ public enum Export {
             var out: [String: [String: Measure]] = [:]
             for s in series {
                 // Benchmark = everything but the last word(s) naming the measure.
-                let (bench, measure) = splitName(s.name)
+                let (bench, measure) = (s.group, s.measure.replacingOccurrences(of: " ", with: "-"))
                 out[bench, default: [:]][measure] = Measure(value: s.median,
                                                             lower_value: s.samples.count > 1 ? s.samples.min() : nil,
                                                             upper_value: s.samples.count > 1 ? s.samples.max() : nil)
             }
             return String(decoding: try enc.encode(out), as: UTF8.self)
         case .markdown:
-            var md = "| metric | median | unit | better | trials |\n|---|---:|---|---|---:|\n"
+            var md = "| metric | kind | median | unit | better | trials |\n|---|---|---:|---|---|---:|\n"
             for s in series {
-                md += "| \(s.name) | \(String(format: "%.4g", s.median)) | \(s.unit) | \(s.better.rawValue) | \(s.samples.count) |\n"
+                md += "| \(s.name) | \(s.kind.rawValue) | \(String(format: "%.4g", s.median)) | \(s.unit) | "
+                    + "\(s.better.rawValue) | \(s.samples.count) |\n"
             }
             return md
         }
     }
 
-    /// "smoke reference latency p99" -> ("smoke reference", "latency-p99").
-    static func splitName(_ name: String) -> (String, String) {
-        for m in ["throughput", "latency p50", "latency p99", "errors", "outage", "stall"] where name.hasSuffix(" " + m) {
-            return (String(name.dropLast(m.count + 1)), m.replacingOccurrences(of: " ", with: "-"))
-        }
-        return (name, "value")
-    }
-
     /// A markdown table of gate findings, for a pull-request comment.
     public static func markdown(_ findings: [GateFinding]) -> String {
-        var md = "| metric | baseline | current | change | threshold | p | verdict |\n|---|---:|---:|---:|---:|---:|---|\n"
+        var md = "| metric | kind | baseline | current | change | threshold | p | verdict |\n"
+            + "|---|---|---:|---:|---:|---:|---:|---|\n"
         for f in findings {
             let mark = f.verdict == .regression ? "**regression**" : f.verdict.rawValue
-            md += "| \(f.metric) | \(String(format: "%.4g", f.baseline)) | \(String(format: "%.4g", f.current)) | "
-                + "\(String(format: "%+.1f%%", f.change * 100)) | \(String(format: "%.0f%%", f.threshold * 100)) | "
-                + "\(String(format: "%.3f", f.p)) | \(mark) |\n"
+            let change = f.change.isInfinite ? "rise from 0" : String(format: "%+.1f%%", f.change * 100)
+            md += "| \(f.metric) | \(f.kind.rawValue) | \(Format.value(f.baseline, unit: f.unit)) | "
+                + "\(Format.value(f.current, unit: f.unit)) | \(change) | \(Format.percent(f.threshold)) | "
+                + "\(f.p.map { String(format: "%.3f", $0) } ?? "-") | \(mark) |\n"
         }
         return md
     }

@@ -1,53 +1,113 @@
 // The metrics a result offers for comparison: one series of samples per
-// metric (one sample per trial), with its unit and direction.
+// metric (one sample per trial), with its unit, direction and kind. The
+// kind decides how the gate treats it: exact figures (requests and bytes
+// per operation) hold on any machine; error counts must not rise from 0;
+// time holds only against a baseline measured side by side.
+
+extension RunResult {
+    /// The load was a fixed sequence of operations: `operations` set, one
+    /// client thread, no warm-up, so it issues the same calls anywhere.
+    public var isFixedSequence: Bool {
+        guard case .object(let w) = workload, case .number? = w["operations"] else { return false }
+        if case .number(let warm)? = w["warmup"], warm > 0 { return false }
+        return threads == 1
+    }
+}
 
 /// Samples of one metric across trials.
 public struct MetricSeries: Equatable, Sendable {
+    /// What a metric measures, which decides how it may be gated.
+    public enum Kind: String, Sendable {
+        /// Wall-clock time and what derives from it (throughput, latency,
+        /// ratios of them): machine-dependent.
+        case time
+        /// Counts per operation that are the same on any machine with the
+        /// same kernel (FUSE requests per operation by opcode, bytes per operation).
+        case exact
+        /// Failed operations: a count, or a rate per second.
+        case errors
+    }
+
     /// "smoke reference throughput", "smoke reference/native throughput".
-    public var name: String
+    public var name: String { group + " " + measure }
+    /// What was measured: workload, target and strategy ("smoke reference").
+    public var group: String
+    /// The measure within the group ("throughput", "LOOKUP requests/op").
+    public var measure: String
     /// Unit of the samples.
     public var unit: String
     /// Which way is better.
     public var better: Better
     /// One value per trial.
     public var samples: [Double]
-    /// A ratio of two targets measured side by side in one invocation:
-    /// the kind of metric the gate prefers.
+    /// A ratio of two targets measured side by side in one invocation.
     public var isRatio: Bool
+    /// How the gate treats it.
+    public var kind: Kind
 
     /// The median of the samples.
     public var median: Double { Statistics.median(samples) ?? .nan }
 
-    /// Every metric in `doc`, by name.
-    public static func extract(_ doc: ResultDocument) -> [String: MetricSeries] {
+    /// Every metric in `doc`, by name; with `target`, only that target's
+    /// runs, named without the target (for comparing two targets of one
+    /// invocation side by side).
+    public static func extract(_ doc: ResultDocument, target: String? = nil) -> [String: MetricSeries] {
         var out: [String: MetricSeries] = [:]
-        func add(_ name: String, _ unit: String, _ better: Better, _ v: Double, ratio: Bool = false) {
+        func add(_ group: String, _ measure: String, _ unit: String, _ better: Better, _ v: Double,
+                 kind: Kind = .time, ratio: Bool = false) {
             guard v.isFinite else { return }
-            out[name, default: MetricSeries(name: name, unit: unit, better: better, samples: [], isRatio: ratio)]
-                .samples.append(v)
+            let s = MetricSeries(group: group, measure: measure, unit: unit, better: better, samples: [],
+                                 isRatio: ratio, kind: kind)
+            out[s.name, default: s].samples.append(v)
         }
-        for r in doc.runs {
-            let key = [r.workloadName, r.target, r.strategy].compactMap { $0 }.joined(separator: " ")
-            add("\(key) throughput", "ops/s", .higher, r.total.throughput.value)
-            add("\(key) latency p50", "ns", .lower, Double(r.total.latency.p50))
-            add("\(key) latency p99", "ns", .lower, Double(r.total.latency.p99))
-            if let faults = r.faults?.filter(\.triggered), !faults.isEmpty {
-                add("\(key) errors", "ops", .lower, Double(r.total.errorCount))
-                if let m = Statistics.median(faults.compactMap { $0.outageToServerReply?.value }) {
-                    add("\(key) outage", "ns", .lower, m)
+        for r in doc.runs where target == nil || r.target == target {
+            let key = [r.workloadName, target == nil ? r.target : nil, r.strategy].compactMap { $0 }.joined(separator: " ")
+            add(key, "throughput", "ops/s", .higher, r.total.throughput.value)
+            add(key, "latency p50", "ns", .lower, Double(r.total.latency.p50))
+            add(key, "latency p99", "ns", .lower, Double(r.total.latency.p99))
+            let seconds = max(r.measuredSeconds, 1e-9)
+            add(key, "errors", "ops", .lower, Double(r.total.errorCount), kind: .errors)
+            add(key, "error rate", "errors/s", .lower, Double(r.total.errorCount) / seconds, kind: .errors)
+            for (op, o) in r.operations {
+                if o.count > 0 { add(key, "\(op) latency p50", "ns", .lower, Double(o.latency.p50)) }
+                for (errno, n) in o.errors {
+                    add(key, "\(op) errors \(errno)", "ops", .lower, Double(n), kind: .errors)
+                    add(key, "\(op) error rate \(errno)", "errors/s", .lower, Double(n) / seconds, kind: .errors)
                 }
-                if let m = Statistics.median(faults.map(\.clientStall.value)) { add("\(key) stall", "ns", .lower, m) }
+            }
+            // Exact only for a fixed sequence of operations: a time-bounded
+            // load's mix varies with the machine's speed.
+            if let a = r.accounting, r.isFixedSequence {
+                add(key, "requests/op", "requests", .lower, a.requestsPerOperation, kind: .exact)
+                add(key, "request bytes/op", "B", .lower, a.requestBytesPerOperation, kind: .exact)
+                add(key, "reply bytes/op", "B", .lower, a.replyBytesPerOperation, kind: .exact)
+                add(key, "client bytes/op", "B", .higher,
+                    Double(a.clientBytes) / Double(max(1, a.totalOperations)), kind: .exact)
+                for (opcode, o) in a.opcodes {
+                    add(key, "\(opcode) requests/op", "requests", .lower, o.perOperation, kind: .exact)
+                }
+            }
+            for (opcode, o) in r.server?.opcodes ?? [:] where o.serviceTime.count > 0 {
+                add(key, "\(opcode) service p50", "ns", .lower, Double(o.serviceTime.p50))
+            }
+            if let faults = r.faults?.filter(\.triggered), !faults.isEmpty {
+                if let m = Statistics.median(faults.compactMap { $0.outageToServerReply?.value }) {
+                    add(key, "outage", "ns", .lower, m)
+                }
+                if let m = Statistics.median(faults.map(\.clientStall.value)) { add(key, "stall", "ns", .lower, m) }
             }
         }
+        guard target == nil else { return out }
         // Ratios reference/native, paired by trial.
         let paired = Dictionary(grouping: doc.runs.filter { $0.strategy == nil }) { "\($0.workloadName) \($0.trial ?? 0)" }
         for (_, group) in paired.sorted(by: { $0.key < $1.key }) {
             guard let ref = group.first(where: { $0.target == "reference" }),
-                  let nat = group.first(where: { $0.target == "native" }) else { continue }
+                  let nat = group.first(where: { $0.target == "native" }),
+                  ref.total.throughput.value > 0 || nat.total.throughput.value > 0 else { continue }
             let w = ref.workloadName
-            add("\(w) reference/native throughput", "ratio", .higher,
+            add("\(w) reference/native", "throughput", "ratio", .higher,
                 ref.total.throughput.value / nat.total.throughput.value, ratio: true)
-            add("\(w) reference/native latency p50", "ratio", .lower,
+            add("\(w) reference/native", "latency p50", "ratio", .lower,
                 Double(ref.total.latency.p50) / Double(max(1, nat.total.latency.p50)), ratio: true)
         }
         return out

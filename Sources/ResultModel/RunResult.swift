@@ -44,6 +44,10 @@ public struct RunResult: Codable, Equatable, Sendable {
     public var serverResidentBytes: UInt64?
     /// The command line of an external server (`--server`).
     public var serverCommand: String?
+    /// The reference server's requests by opcode against the client
+    /// operations that caused them (requests and bytes per operation), with
+    /// any request read but not answered.
+    public var accounting: RequestAccounting?
 
     /// A run result from its parts.
     public init(target: String, workload: JSONValue, startedAt: String, measuredSeconds: Double, threads: Int,

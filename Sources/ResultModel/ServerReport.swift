@@ -7,14 +7,26 @@ public struct OpcodeReport: Codable, Equatable, Sendable {
     public var count: UInt64
     /// Requests answered with an error.
     public var errors: UInt64
-    /// Time from the callback's start to its reply being written.
+    /// Time from the callback's start until its reply was written (a
+    /// spliced READ reply included).
     public var serviceTime: LatencyDistribution
+    /// Requests read from /dev/fuse (answered or not: the difference is
+    /// requests lost in a crash, or still in flight).
+    public var received: UInt64?
+    /// Bytes of those requests, headers included.
+    public var requestBytes: UInt64?
+    /// Bytes of the replies written for them, headers included.
+    public var replyBytes: UInt64?
 
     /// A report from its parts.
-    public init(count: UInt64, errors: UInt64, serviceTime: LatencyDistribution) {
+    public init(count: UInt64, errors: UInt64, serviceTime: LatencyDistribution, received: UInt64? = nil,
+                requestBytes: UInt64? = nil, replyBytes: UInt64? = nil) {
         self.count = count
         self.errors = errors
         self.serviceTime = serviceTime
+        self.received = received
+        self.requestBytes = requestBytes
+        self.replyBytes = replyBytes
     }
 }
 
@@ -52,6 +64,8 @@ public struct ServerReport: Codable, Equatable, Sendable {
     public var entryRevalidationNs: UInt64 = 0
     /// Invalidation notifications sent.
     public var revalidationNotifications: UInt64 = 0
+    /// Bytes of notifications written to /dev/fuse (FUSE_NOTIFY_*).
+    public var notificationBytes: UInt64?
 
     /// A report from its parts.
     public init(pid: Int, fuseProtocol: String?, requests: UInt64, unknownNodeIds: UInt64, nodes: UInt64,

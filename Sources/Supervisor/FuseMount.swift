@@ -316,6 +316,25 @@ public final class FuseMount: @unchecked Sendable {
     }
 
     /// Reports of every server instance (valid even after they died).
+    /// Waits until the current server has answered no request for 30 ms
+    /// (at most 1 s): requests a finished load caused, such as the RELEASE
+    /// that follows close(2), have then arrived.
+    public func waitQuiet() {
+        var last = stats.requests
+        var quietSince = fbshim_monotonic_ns()
+        let deadline = quietSince + 1_000_000_000
+        while fbshim_monotonic_ns() < deadline {
+            usleep(5_000)
+            let n = stats.requests
+            if n != last {
+                last = n
+                quietSince = fbshim_monotonic_ns()
+            } else if fbshim_monotonic_ns() - quietSince >= 30_000_000 {
+                return
+            }
+        }
+    }
+
     public func serverReports() -> [ServerReport] {
         statsPaths.compactMap { path in (try? StatsRegion(path: path, create: false))?.report() }
     }

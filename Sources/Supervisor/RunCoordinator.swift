@@ -127,6 +127,7 @@ public enum RunCoordinator {
         var supervisor: FaultSupervisor?
         let supervisorDone = DispatchSemaphore(value: 0)
         let targetName = peer?.name ?? target.rawValue
+        var countsBefore: [String: OpcodeReport]?
         reporter.phase("running \(workload.name) on \(targetName): \(workload.load.threads) threads, "
                        + "\(fmtSeconds(workload.load.warmup)) warm-up, \(fmtSeconds(workload.load.duration)) measured"
                        + (workload.faults.isEmpty ? "" : ", \(workload.faults.count) fault spec(s)"))
@@ -149,6 +150,8 @@ public enum RunCoordinator {
                 generator.control.stop()
             }
         }, onStart: { phases in
+            // The reconciliation counts requests from here: the threads have not started.
+            countsBefore = mount?.stats.report().opcodes
             guard let m = mount, !workload.faults.isEmpty else { return }
             let s = FaultSupervisor(mount: m, control: generator.control, faults: workload.faults, phases: phases,
                                     duration: workload.load.duration,
@@ -177,6 +180,16 @@ public enum RunCoordinator {
         }
         var reports: [ServerReport] = []
         let resident = mount?.server.residentBytes()
+        var accounting: RequestAccounting?
+        if let m = mount, let before = countsBefore {
+            // Requests the load caused may still arrive (RELEASE is sent
+            // after close(2) returns): wait until the server is quiet.
+            m.waitQuiet()
+            let now = m.serverReports()
+            accounting = RequestAccounting(clientOperations: load.issued, clientBytes: load.issuedBytes, before: before,
+                                           after: ServerReport.summedOpcodes(now),
+                                           notificationBytes: now.compactMap(\.notificationBytes).reduce(0, +))
+        }
         if let m = mount {
             debugTrace("unmounting")
             let status = m.unmount()
@@ -203,6 +216,7 @@ public enum RunCoordinator {
         result.serverResidentBytes = resident
         result.sweep = workload.sweepPoint
         result.primedFiles = primed
+        result.accounting = accounting
         result.integrity = IntegrityVerifier.verify(root: backing, spec: workload.load, ledgers: load.ledgers)
         if reports.count > 1 { result.restartedServers = Array(reports.dropFirst()) }
         if let s = supervisor { result.faults = merge(s.timings, load: load) }

@@ -1,6 +1,6 @@
 // `fusebench gate`: fails (exit 5) when the current result regressed
-// against the baseline, by the medians of repeated trials, a relative
-// threshold, and a Mann-Whitney test.
+// against the baseline. Exact figures and failed operations are gated
+// against any baseline; time only against one measured side by side.
 import ArgumentParser
 import Foundation
 import ResultModel
@@ -11,25 +11,46 @@ struct GateCommand: ParsableCommand {
         commandName: "gate",
         abstract: "Decide whether a result regressed against a baseline (exit 5 on regression).",
         discussion: """
-        A metric regresses when its median over the trials moved the wrong way by more than its threshold \
-        and a two-sided Mann-Whitney U test over the trials gives p < --alpha (with fewer than 3 trials on \
-        a side the threshold alone decides). Ratios measured in one run (reference/native) are gated when \
-        the results have them; otherwise every shared metric. Exit codes: 0 no regression; 5 regression; \
-        6 baseline missing or unreadable; 7 incompatible schema version.
+        Exact figures (FUSE requests per client operation by opcode, request and reply bytes per operation) \
+        regress when they move the wrong way by more than --exact-threshold (a rise from 0 counts above \
+        one request in 2000 operations): they are the same on any machine with the same kernel. Failed \
+        operations (per operation and errno) regress on any rise from a baseline of 0, else by \
+        --default-threshold and the U test. Time (throughput, latency and their ratios) depends on the \
+        machine: it is reported, not gated, unless the baseline was measured side by side with the \
+        current result: --baseline-target NAME compares two targets of one bench invocation (interleaved \
+        on one machine), and --time gates time between two files you know were measured that way. A time \
+        metric regresses when its median moved the wrong way by more than its threshold and a two-sided \
+        Mann-Whitney U test over the trials gives p < --alpha. Exit codes: 0 no regression; 2 bad \
+        arguments; 5 regression; 6 baseline missing or unreadable; 7 incompatible schema version.
         """
     )
 
-    @Option(help: "Baseline result file.")
-    var baseline: String
+    @Option(help: "Baseline result file (not with --baseline-target).")
+    var baseline: String?
 
     @Option(help: "Current result file.")
     var current: String
 
+    @Option(help: ArgumentHelp("""
+        Compare two targets of the current file measured side by side (bench --peer or --variant): this \
+        target's runs are the baseline, and time is gated too.
+        """, valueName: "name"))
+    var baselineTarget: String?
+
+    @Option(help: ArgumentHelp("With --baseline-target: the target gated against it.", valueName: "name"))
+    var currentTarget = "reference"
+
+    @Flag(help: "Gate time metrics against --baseline too (only for a baseline measured in the same job on the same machine).")
+    var time = false
+
     @Option(help: "Threshold for ratio metrics, as a fraction.")
     var ratioThreshold = 0.25
 
-    @Option(help: "Threshold for other metrics, as a fraction.")
+    @Option(help: "Threshold for other time metrics and for error counts above 0, as a fraction.")
     var defaultThreshold = 0.5
+
+    @Option(help: "Tolerance of exact figures (requests and bytes per operation), as a fraction.")
+    var exactThreshold = 0.01
 
     @Option(help: ArgumentHelp("Threshold for one metric (or metric suffix), e.g. 'latency p99=1.0'.",
                                valueName: "metric=fraction"))
@@ -38,51 +59,87 @@ struct GateCommand: ParsableCommand {
     @Option(help: "Significance level of the Mann-Whitney test.")
     var alpha = 0.05
 
-    @Flag(help: "Gate every shared metric, not only ratios.")
-    var allMetrics = false
-
     @Option(help: "Also write the findings as markdown (for a pull-request comment).")
     var markdown: String?
+
+    @Flag(name: .shortAndLong, help: "Print every finding, unchanged and reported ones too.")
+    var verbose = false
 
     func validate() throws {
         for t in threshold {
             let kv = t.split(separator: "=", maxSplits: 1)
-            guard kv.count == 2, Double(kv[1]) != nil else {
+            guard kv.count == 2, let v = Double(kv[1]), v >= 0 else {
                 throw ValidationError("--threshold takes metric=fraction, e.g. 'throughput=0.3'; got \(t)")
             }
         }
         guard alpha > 0 && alpha < 1 else { throw ValidationError("--alpha must be between 0 and 1") }
+        guard (baseline == nil) != (baselineTarget == nil) else {
+            throw ValidationError("give either --baseline FILE or --baseline-target NAME (two targets of --current)")
+        }
+        guard !(time && baselineTarget != nil) else {
+            throw ValidationError("--time goes with --baseline; --baseline-target gates time anyway")
+        }
     }
 
     func run() throws {
-        let base = try readResult(baseline, role: "baseline")
         let cur = try readResult(current, role: "current result")
         var config = GateConfig()
         config.ratioThreshold = ratioThreshold
         config.defaultThreshold = defaultThreshold
+        config.exactThreshold = exactThreshold
         config.alpha = alpha
-        config.preferRatios = !allMetrics
+        config.gateTime = time
         for t in threshold {
             let kv = t.split(separator: "=", maxSplits: 1)
             config.thresholds[String(kv[0])] = Double(kv[1])!
         }
-        let findings = Gate.evaluate(baseline: base, current: cur, config: config)
+        let findings: [GateFinding]
+        if let baselineTarget {
+            let targets = Set(cur.runs.map(\.target))
+            for t in [baselineTarget, currentTarget] where !targets.contains(t) {
+                throw CLIError.input("\(current) has no runs of target \"\(t)\"; its targets: "
+                                     + targets.sorted().joined(separator: ", "))
+            }
+            findings = Gate.evaluateSideBySide(cur, baselineTarget: baselineTarget, currentTarget: currentTarget,
+                                               config: config)
+            print("gate: \(currentTarget) against \(baselineTarget), measured side by side in one invocation: "
+                  + "time is gated")
+        } else {
+            let base = try readResult(baseline!, role: "baseline")
+            findings = Gate.evaluate(baseline: base, current: cur, config: config)
+            if let note = Gate.environmentNote(baseline: base.environment, current: cur.environment) {
+                print("gate: note: " + note)
+            }
+            if !time && findings.contains(where: { $0.verdict == .reported }) {
+                print("gate: time metrics are reported, not gated: the baseline was measured on \(base.environment.hostname) "
+                      + "at \(base.createdAt), not side by side with this run (see --time and --baseline-target)")
+            }
+        }
         guard !findings.isEmpty else {
             throw CLIError.input("the baseline and the current result share no metric: are they of the same workloads?")
         }
-        for f in findings {
-            print(String(format: "%-12@ %@: %.4g -> %.4g %@ (%+.1f%%, threshold %.0f%%, p=%.3f, trials %d/%d)",
-                         f.verdict.rawValue as NSString, f.metric, f.baseline, f.current, f.unit,
-                         f.change * 100, f.threshold * 100, f.p, f.samples.0, f.samples.1))
+        let unmatched = config.unmatchedThresholds(findings.map(\.metric))
+        guard unmatched.isEmpty else {
+            throw CLIError.input("--threshold names no metric of these results: " + unmatched.joined(separator: ", ")
+                                 + "; metrics look like \"\(findings[0].metric)\" (a suffix such as \"latency p99\" works)")
+        }
+        for f in findings where verbose || (f.verdict != .unchanged && f.verdict != .reported) { print(f.line) }
+        let reported = findings.filter { $0.verdict == .reported }
+        if !verbose, let top = reported.filter({ $0.change.isFinite }).max(by: { abs($0.change) < abs($1.change) }) {
+            print("gate: \(reported.count) time metric(s) reported, not gated; the largest change: \(top.metric) "
+                  + String(format: "%+.1f%%", top.change * 100) + " (--verbose lists them)")
         }
         if let markdown {
             try Export.markdown(findings).write(toFile: markdown, atomically: true, encoding: .utf8)
         }
         let regressions = findings.filter { $0.verdict == .regression }
         if !regressions.isEmpty {
-            throw CLIError.regression("\(regressions.count) metric(s) regressed: "
-                                      + regressions.map(\.metric).joined(separator: ", "))
+            throw CLIError.regression("\(regressions.count) metric(s) regressed:\n"
+                                      + regressions.map { "  " + $0.line }.joined(separator: "\n"))
         }
-        print("gate: no regression in \(findings.count) metric(s)")
+        let gated = findings.filter { $0.verdict != .reported }
+        let kinds = Dictionary(grouping: gated, by: \.kind).map { "\($1.count) \($0.rawValue)" }.sorted()
+        print("gate: no regression in \(gated.count) gated metric(s) (\(kinds.joined(separator: ", ")))"
+              + (gated.count < findings.count ? "; \(findings.count - gated.count) time metric(s) reported" : ""))
     }
 }

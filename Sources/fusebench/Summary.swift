@@ -8,10 +8,12 @@ enum Summary {
         var out = ""
         for run in doc.runs where run.scenario == nil {
             out += "\(run.workloadName) on \(run.target): \(run.threads) threads, "
+                + "throughput and latency of successful operations, "
                 + String(format: "%.2f s measured", run.measuredSeconds) + "\n"
             out += pad("operation", 10) + pad("ops", 10, right: true) + pad("ops/s", 12, right: true)
                 + pad("MiB/s", 9, right: true) + pad("p50", 10, right: true) + pad("p99", 10, right: true)
-                + pad("p99.9", 10, right: true) + pad("max", 10, right: true) + "  errors\n"
+                + pad("p99.9", 10, right: true) + pad("max", 10, right: true) + pad("failed", 8, right: true)
+                + "  errors\n"
             let rows = run.operations.sorted { $0.key < $1.key } + [("total", run.total)]
             for (name, r) in rows {
                 let errs = r.errors.isEmpty ? "0"
@@ -21,13 +23,22 @@ enum Summary {
                     + pad(String(format: "%.1f", r.bandwidth.value / 1_048_576), 9, right: true)
                     + pad(ns(r.latency.p50), 10, right: true) + pad(ns(r.latency.p99), 10, right: true)
                     + pad(ns(r.latency.p999), 10, right: true) + pad(ns(r.latency.max), 10, right: true)
-                    + "  " + errs + "\n"
+                    + pad("\(r.errorCount)", 8, right: true) + "  " + errs + "\n"
             }
             if let s = run.server {
                 let top = s.opcodes.sorted { $0.value.count > $1.value.count }.prefix(6)
                     .map { "\($0.key) \($0.value.count)" }.joined(separator: ", ")
                 out += "server: \(s.requests) requests (\(top))"
                     + (s.fuseProtocol.map { ", FUSE protocol \($0)" } ?? "") + "\n"
+            }
+            if let a = run.accounting {
+                let top = a.opcodes.sorted { $0.value.received > $1.value.received }.prefix(6)
+                    .map { "\($0.key) \(String(format: "%.3f", $0.value.perOperation))" }.joined(separator: ", ")
+                out += "per client operation (\(a.totalOperations) issued): "
+                    + String(format: "%.3f requests (%@), %.0f B in, %.0f B out", a.requestsPerOperation, top,
+                             a.requestBytesPerOperation, a.replyBytesPerOperation)
+                    + "; " + (a.discrepancies.isEmpty ? "every request read was answered"
+                              : "read but not answered: " + a.discrepancies.joined(separator: ", ")) + "\n"
             }
             out += "\n"
         }

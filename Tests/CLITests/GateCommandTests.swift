@@ -36,11 +36,16 @@ final class GateCommandTests: XCTestCase {
         let base = try write("base.json", ratios: [0.30, 0.31, 0.29, 0.30, 0.32])
         let same = try write("same.json", ratios: [0.31, 0.29, 0.30, 0.31, 0.30])
         let slow = try write("slow.json", ratios: [0.15, 0.16, 0.14, 0.15, 0.15])
-        let ok = try Binary.run(["gate", "--baseline", base, "--current", same])
+        let ok = try Binary.run(["gate", "--baseline", base, "--current", same, "--time"])
         XCTAssertEqual(ok.status, 0, ok.stderr)
         XCTAssertTrue(ok.stdout.contains("no regression"))
+        // Without --time, time measured in another job is reported, not gated.
+        let reported = try Binary.run(["gate", "--baseline", base, "--current", slow])
+        XCTAssertEqual(reported.status, 0, reported.stderr)
+        XCTAssertTrue(reported.stdout.contains("reported     w reference/native throughput")
+                      || reported.stdout.contains("reported    w reference/native throughput"), reported.stdout)
         let md = dir.file("gate.md")
-        let bad = try Binary.run(["gate", "--baseline", base, "--current", slow, "--markdown", md])
+        let bad = try Binary.run(["gate", "--baseline", base, "--current", slow, "--markdown", md, "--time"])
         XCTAssertEqual(bad.status, 5, bad.stderr)
         XCTAssertTrue(bad.stderr.contains("regressed"), bad.stderr)
         XCTAssertTrue(try String(contentsOfFile: md, encoding: .utf8).contains("**regression**"))
@@ -51,6 +56,10 @@ final class GateCommandTests: XCTestCase {
         let incompatible = try Binary.run(["gate", "--baseline", v2, "--current", same])
         XCTAssertEqual(incompatible.status, 7, incompatible.stderr)
         XCTAssertTrue(incompatible.stderr.contains("schemaVersion 2"), incompatible.stderr)
+        // A threshold that names no metric is an error, not a silent no-op.
+        let bogus = try Binary.run(["gate", "--baseline", base, "--current", same, "--threshold", "bogus=0.1"])
+        XCTAssertEqual(bogus.status, 2, bogus.stderr)
+        XCTAssertTrue(bogus.stderr.contains("bogus"), bogus.stderr)
     }
 
     func testCompareAndExports() throws {

@@ -177,7 +177,7 @@ int fbshim_thread_count(void);
 // Latencies go into log-linear buckets: 16 per power of two (<6.25% width).
 
 #define FBSHIM_STATS_MAGIC 0x54534246u /* "FBST" */
-#define FBSHIM_STATS_VERSION 2u
+#define FBSHIM_STATS_VERSION 3u
 #define FBSHIM_STATS_OPCODES 64
 #define FBSHIM_HIST_SUB_BITS 4
 #define FBSHIM_HIST_BUCKETS 1024
@@ -189,6 +189,16 @@ struct fbshim_op_stats {
     uint64_t total_ns;
     uint64_t max_ns;
     uint64_t buckets[FBSHIM_HIST_BUCKETS];
+};
+
+/// What crossed /dev/fuse for one opcode: requests read, their bytes, and
+/// the bytes of the replies written for them (by the thread that read the
+/// request; notifications count under opcode 0).
+struct fbshim_op_io {
+    uint64_t received;
+    uint64_t in_bytes;
+    uint64_t out_bytes;
+    uint64_t reserved;
 };
 
 /// The whole shared region.
@@ -226,6 +236,7 @@ struct fbshim_stats_region {
     uint64_t init_len;       // the connection's FUSE_INIT request, as read
     uint8_t init_bytes[512];
     struct fbshim_op_stats ops[FBSHIM_STATS_OPCODES];
+    struct fbshim_op_io io[FBSHIM_STATS_OPCODES];
 };
 
 _Static_assert(sizeof(struct fbshim_op_stats) == 32 + 8 * FBSHIM_HIST_BUCKETS,
@@ -259,21 +270,15 @@ static inline uint64_t fbshim_hist_upper(int i) {
 /// SIGKILL to the calling process (the kill-after-N-requests fault).
 void fbshim_kill_self(void);
 
-/// Records one request: relaxed atomics, safe across processes.
-static inline void fbshim_stats_record(struct fbshim_stats_region *r, int op,
-                                       uint64_t ns, int failed,
-                                       uint64_t now_ns) {
+/// Counts one answered request (before its reply is written, so that a
+/// client that sees the reply also sees the count): relaxed atomics, safe
+/// across processes.
+static inline void fbshim_stats_count(struct fbshim_stats_region *r, int op,
+                                      int failed, uint64_t now_ns) {
     if (op < 0 || op >= FBSHIM_STATS_OPCODES) op = 0;
     struct fbshim_op_stats *s = &r->ops[op];
     __atomic_fetch_add(&s->count, 1, __ATOMIC_RELAXED);
     if (failed) __atomic_fetch_add(&s->errors, 1, __ATOMIC_RELAXED);
-    __atomic_fetch_add(&s->total_ns, ns, __ATOMIC_RELAXED);
-    __atomic_fetch_add(&s->buckets[fbshim_hist_index(ns)], 1, __ATOMIC_RELAXED);
-    uint64_t m = __atomic_load_n(&s->max_ns, __ATOMIC_RELAXED);
-    while (ns > m && !__atomic_compare_exchange_n(&s->max_ns, &m, ns, 1,
-                                                  __ATOMIC_RELAXED,
-                                                  __ATOMIC_RELAXED)) {
-    }
     uint64_t n = __atomic_add_fetch(&r->requests, 1, __ATOMIC_RELAXED);
     uint64_t limit = __atomic_load_n(&r->kill_after_requests, __ATOMIC_RELAXED);
     if (limit != 0 && n >= limit) fbshim_kill_self();
@@ -282,6 +287,48 @@ static inline void fbshim_stats_record(struct fbshim_stats_region *r, int op,
                                 __ATOMIC_RELAXED, __ATOMIC_RELAXED);
     __atomic_store_n(&r->last_reply_ns, now_ns, __ATOMIC_RELAXED);
 }
+
+/// Records the service time of one request, from its callback's start to
+/// its reply written (splice included).
+static inline void fbshim_stats_time(struct fbshim_stats_region *r, int op,
+                                     uint64_t ns) {
+    if (op < 0 || op >= FBSHIM_STATS_OPCODES) op = 0;
+    struct fbshim_op_stats *s = &r->ops[op];
+    __atomic_fetch_add(&s->total_ns, ns, __ATOMIC_RELAXED);
+    __atomic_fetch_add(&s->buckets[fbshim_hist_index(ns)], 1, __ATOMIC_RELAXED);
+    uint64_t m = __atomic_load_n(&s->max_ns, __ATOMIC_RELAXED);
+    while (ns > m && !__atomic_compare_exchange_n(&s->max_ns, &m, ns, 1,
+                                                  __ATOMIC_RELAXED,
+                                                  __ATOMIC_RELAXED)) {
+    }
+}
+
+/// Counts one request read from /dev/fuse and its size.
+static inline void fbshim_stats_received(struct fbshim_stats_region *r,
+                                         uint32_t op, uint64_t bytes) {
+    if (op >= FBSHIM_STATS_OPCODES) op = 0;
+    __atomic_fetch_add(&r->io[op].received, 1, __ATOMIC_RELAXED);
+    __atomic_fetch_add(&r->io[op].in_bytes, bytes, __ATOMIC_RELAXED);
+}
+
+/// Per-thread: the opcode of the request this thread read last (0 before
+/// any), which its reply's bytes are counted under.
+void fbshim_set_thread_opcode(uint32_t op);
+uint32_t fbshim_thread_opcode(void);
+
+/// Counts bytes written to /dev/fuse by the calling thread, under the
+/// opcode of the request it read last.
+static inline void fbshim_stats_sent(struct fbshim_stats_region *r,
+                                     uint64_t bytes) {
+    uint32_t op = fbshim_thread_opcode();
+    if (op >= FBSHIM_STATS_OPCODES) op = 0;
+    __atomic_fetch_add(&r->io[op].out_bytes, bytes, __ATOMIC_RELAXED);
+}
+
+/// The region whose counters spliced replies add to (libfuse's
+/// splice_send callback has no other way to reach it; one session per
+/// process).
+void fbshim_set_splice_stats(struct fbshim_stats_region *r);
 
 /// Atomic add on a shared 64-bit counter.
 static inline void fbshim_atomic_add(uint64_t *p, int64_t delta) {
