@@ -115,7 +115,7 @@ public struct GateConfig: Sendable {
 /// The gate.
 public enum Gate {
     /// Findings for every metric the two documents share, and for every
-    /// error metric of the current one (absent from the baseline: 0 there).
+    /// count (per opcode, per errno) that only one side has: 0 on the other.
     public static func evaluate(baseline: ResultDocument, current: ResultDocument,
                                 config: GateConfig = GateConfig()) -> [GateFinding] {
         evaluate(base: MetricSeries.extract(baseline), cur: MetricSeries.extract(current), config: config)
@@ -134,16 +134,21 @@ public enum Gate {
     static func evaluate(base: [String: MetricSeries], cur: [String: MetricSeries],
                          config: GateConfig) -> [GateFinding] {
         var names = Set(base.keys).intersection(cur.keys)
-        // A failure the baseline never had: its samples there were 0.
-        var base = base
-        for (name, c) in cur where c.kind == .errors && base[name] == nil {
-            let trials = base.values.filter { $0.group == c.group }.map(\.samples.count).max() ?? 0
-            guard trials > 0 else { continue }
-            var zero = c
-            zero.samples = [Double](repeating: 0, count: trials)
-            base[name] = zero
-            names.insert(name)
+        // A count one side never had (a new opcode, a new errno) was 0 there,
+        // when that side measured the same group with the same kind.
+        var base = base, cur = cur
+        func zeroFill(_ from: [String: MetricSeries], into side: inout [String: MetricSeries]) {
+            for (name, s) in from where s.kind != .time && side[name] == nil {
+                let trials = side.values.filter { $0.group == s.group && $0.kind == s.kind }.map(\.samples.count).max() ?? 0
+                guard trials > 0 else { continue }
+                var zero = s
+                zero.samples = [Double](repeating: 0, count: trials)
+                side[name] = zero
+                names.insert(name)
+            }
         }
+        zeroFill(cur, into: &base)
+        zeroFill(base, into: &cur)
         return names.sorted().map { name in
             let b = base[name]!, c = cur[name]!
             let threshold = config.threshold(for: b)

@@ -40,7 +40,7 @@ final class GateCommandTests: XCTestCase {
         XCTAssertEqual(ok.status, 0, ok.stderr)
         XCTAssertTrue(ok.stdout.contains("no regression"))
         // Without --time, time measured in another job is reported, not gated.
-        let reported = try Binary.run(["gate", "--baseline", base, "--current", slow])
+        let reported = try Binary.run(["gate", "--baseline", base, "--current", slow, "--verbose"])
         XCTAssertEqual(reported.status, 0, reported.stderr)
         XCTAssertTrue(reported.stdout.contains("reported     w reference/native throughput")
                       || reported.stdout.contains("reported    w reference/native throughput"), reported.stdout)
