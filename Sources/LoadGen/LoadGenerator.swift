@@ -146,8 +146,10 @@ public final class LoadGenerator: @unchecked Sendable {
             var merged = OpTally()
             for w in workers {
                 let t = w.tallies[kind.index]
-                guard t.count > 0 else { continue }
-                if merged.histogram == nil { merged.histogram = t.histogram } else { merged.histogram!.add(t.histogram!) }
+                guard t.count > 0 || !t.errors.isEmpty else { continue }
+                if let h = t.histogram {
+                    if merged.histogram == nil { merged.histogram = h } else { merged.histogram!.add(h) }
+                }
                 merged.count += t.count
                 merged.bytes += t.bytes
                 merged.errors.merge(t.errors, uniquingKeysWith: +)

@@ -64,9 +64,30 @@ final class LoadGeneratorTests: XCTestCase {
         let s = spec([OpSpec(op: .stat, weight: 1)], threads: 1, duration: 0.1)
         // No fileset built: every stat fails with ENOENT.
         let result = LoadGenerator(spec: s, root: dir.path).run()
-        XCTAssertGreaterThan(result.total.count, 0)
-        XCTAssertEqual(result.operations["stat"]?.errors, ["ENOENT": result.total.count])
-        XCTAssertEqual(result.timeline.errors.reduce(0, +), result.total.count)
+        let failed = result.total.errorCount
+        XCTAssertGreaterThan(failed, 0)
+        XCTAssertEqual(result.operations["stat"]?.errors, ["ENOENT": failed])
+        XCTAssertEqual(result.timeline.errors.reduce(0, +), failed)
+        // Failed operations are not throughput, bandwidth or latency.
+        XCTAssertEqual(result.total.count, 0)
+        XCTAssertEqual(result.total.throughput.value, 0)
+        XCTAssertEqual(result.total.latency.count, 0)
+        XCTAssertEqual(result.total.errorRate, Double(failed) / 0.1, accuracy: 0.001)
+        XCTAssertGreaterThanOrEqual(result.issued["stat"] ?? 0, failed)
+    }
+
+    func testAFixedOperationCountEndsThePhase() throws {
+        let dir = try TempDir("fixed")
+        var s = spec([OpSpec(op: .stat, weight: 1)], threads: 2, duration: 30)
+        s.warmup = 0
+        s.operations = 500
+        let started = Date()
+        let result = LoadGenerator(spec: s, root: dir.path).run()
+        XCTAssertLessThan(Date().timeIntervalSince(started), 20, "ended by the count, not by the 30 s duration")
+        XCTAssertEqual(result.total.attempted, 1000, "500 operations per thread")
+        XCTAssertEqual(result.issued["stat"], 1000)
+        XCTAssertFalse(result.stoppedEarly)
+        XCTAssertLessThan(result.measuredSeconds, 30)
     }
 
     func testOpenLoopNeverExceedsItsRate() throws {
