@@ -60,8 +60,14 @@ public struct MetricSeries: Equatable, Sendable {
                                  isRatio: ratio, kind: kind)
             out[s.name, default: s].samples.append(v)
         }
+        // The strategy names a run only where one workload and target ran
+        // under several (a crash run compares with a clean one by name).
+        var strategies: [String: Set<String>] = [:]
+        for r in doc.runs { strategies["\(r.workloadName) \(r.target)", default: []].insert(r.strategy ?? "") }
         for r in doc.runs where target == nil || r.target == target {
-            let key = [r.workloadName, target == nil ? r.target : nil, r.strategy].compactMap { $0 }.joined(separator: " ")
+            let several = (strategies["\(r.workloadName) \(r.target)"]?.count ?? 0) > 1
+            let key = [r.workloadName, target == nil ? r.target : nil, several ? r.strategy : nil].compactMap { $0 }
+                .joined(separator: " ")
             add(key, "throughput", "ops/s", .higher, r.total.throughput.value)
             add(key, "latency p50", "ns", .lower, Double(r.total.latency.p50))
             add(key, "latency p99", "ns", .lower, Double(r.total.latency.p99))
