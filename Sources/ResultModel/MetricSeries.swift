@@ -84,12 +84,19 @@ public struct MetricSeries: Equatable, Sendable {
             // Exact only for a fixed sequence of operations: a time-bounded
             // load's mix varies with the machine's speed.
             if let a = r.accounting, r.isFixedSequence {
-                add(key, "requests/op", "requests", .lower, a.requestsPerOperation, kind: .exact)
-                add(key, "request bytes/op", "B", .lower, a.requestBytesPerOperation, kind: .exact)
-                add(key, "reply bytes/op", "B", .lower, a.replyBytesPerOperation, kind: .exact)
-                add(key, "client bytes/op", "B", .higher,
-                    Double(a.clientBytes) / Double(max(1, a.totalOperations)), kind: .exact)
-                for (opcode, o) in a.opcodes {
+                // FORGETs come when the kernel evicts inodes, batched by
+                // timing (FORGET or BATCH_FORGET): they are left out of the
+                // exact figures.
+                let exact = a.opcodes.filter { !RequestAccounting.timingDependent.contains($0.key) }
+                let ops = Double(max(1, a.totalOperations))
+                add(key, "requests/op", "requests", .lower,
+                    Double(exact.values.reduce(0) { $0 + $1.received }) / ops, kind: .exact)
+                add(key, "request bytes/op", "B", .lower,
+                    Double(exact.values.reduce(0) { $0 + $1.requestBytes }) / ops, kind: .exact)
+                add(key, "reply bytes/op", "B", .lower,
+                    Double(exact.values.reduce(0) { $0 + $1.replyBytes }) / ops, kind: .exact)
+                add(key, "client bytes/op", "B", .higher, Double(a.clientBytes) / ops, kind: .exact)
+                for (opcode, o) in exact {
                     add(key, "\(opcode) requests/op", "requests", .lower, o.perOperation, kind: .exact)
                 }
             }
@@ -101,6 +108,15 @@ public struct MetricSeries: Equatable, Sendable {
                     add(key, "outage", "ns", .lower, m)
                 }
                 if let m = Statistics.median(faults.map(\.clientStall.value)) { add(key, "stall", "ns", .lower, m) }
+            }
+        }
+        // A count a trial did not have (an errno, an opcode) was 0 in it.
+        let trials = Dictionary(grouping: out.values.filter { $0.kind != .time }, by: { "\($0.group)|\($0.kind)" })
+            .mapValues { $0.map(\.samples.count).max() ?? 0 }
+        for (name, series) in out where series.kind != .time {
+            let n = trials["\(series.group)|\(series.kind)"] ?? 0
+            if series.samples.count < n {
+                out[name]!.samples += [Double](repeating: 0, count: n - series.samples.count)
             }
         }
         guard target == nil else { return out }

@@ -54,6 +54,10 @@ public struct RequestAccounting: Codable, Equatable, Sendable {
     /// the server never sent. Empty when every request was answered.
     public var discrepancies: [String]
 
+    /// Opcodes whose counts depend on timing rather than on the operations:
+    /// the kernel sends forgets when it evicts inodes, one by one or batched.
+    public static let timingDependent: Set<String> = ["FORGET", "BATCH_FORGET", "INTERRUPT"]
+
     /// All client operations.
     public var totalOperations: UInt64 { clientOperations.values.reduce(0, +) }
 

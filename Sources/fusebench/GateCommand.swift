@@ -123,7 +123,10 @@ struct GateCommand: ParsableCommand {
             throw CLIError.input("--threshold names no metric of these results: " + unmatched.joined(separator: ", ")
                                  + "; metrics look like \"\(findings[0].metric)\" (a suffix such as \"latency p99\" works)")
         }
-        for f in findings where verbose || (f.verdict != .unchanged && f.verdict != .reported) { print(f.line) }
+        // Regressions go to standard error, in the failure message below.
+        for f in findings where f.verdict != .regression && (verbose || (f.verdict != .unchanged && f.verdict != .reported)) {
+            print(f.line)
+        }
         let reported = findings.filter { $0.verdict == .reported }
         if !verbose, let top = reported.filter({ $0.change.isFinite }).max(by: { abs($0.change) < abs($1.change) }) {
             print("gate: \(reported.count) time metric(s) reported, not gated; the largest change: \(top.metric) "
