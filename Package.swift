@@ -21,8 +21,12 @@ let package = Package(
         // Thin C shim: macros, variadic calls, flexible-array structs and
         // shared-memory atomics that Swift cannot reach directly.
         .target(name: "CFuseShim", dependencies: ["CFuse3"]),
+        // What the harness and the server share: opcodes, server options,
+        // the stats region, the intent log, the journal, keeper messages,
+        // the launch description and the FUSEBENCH_* settings.
+        .target(name: "Contract", dependencies: ["CFuseShim", "ResultModel"]),
         // The reference passthrough server on libfuse's low-level API.
-        .target(name: "FuseServer", dependencies: ["CFuseShim", "ResultModel"]),
+        .target(name: "FuseServer", dependencies: ["CFuseShim", "Contract", "ResultModel"]),
         // Versioned result documents, statistics and environment facts.
         .target(name: "ResultModel", dependencies: [
             "CFuseShim",
@@ -34,20 +38,20 @@ let package = Package(
             .product(name: "Histogram", package: "hdrhistogram-swift"),
         ]),
         // Mount namespace, mounting, server processes, scratch space, runs.
-        .target(name: "Supervisor", dependencies: ["CFuseShim", "FuseServer", "LoadGen", "ResultModel"]),
+        .target(name: "Supervisor", dependencies: ["CFuseShim", "Contract", "FuseServer", "LoadGen", "ResultModel"]),
         // The command-line tool.
         .executableTarget(name: "fusebench", dependencies: [
-            "Supervisor", "FuseServer", "LoadGen", "ResultModel",
+            "Supervisor", "Contract", "FuseServer", "LoadGen", "ResultModel",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         // Helpers for tests: isolation checks, fixtures, running the binary.
-        .target(name: "TestSupport", dependencies: ["Supervisor", "FuseServer", "ResultModel"],
+        .target(name: "TestSupport", dependencies: ["Supervisor", "Contract", "FuseServer", "ResultModel"],
                 path: "Tests/TestSupport"),
         .testTarget(name: "ResultModelTests", dependencies: ["ResultModel", "CFuseShim"]),
         .testTarget(name: "LoadGenTests", dependencies: ["LoadGen", "ResultModel", "TestSupport"]),
         .testTarget(name: "FuseServerTests",
-                    dependencies: ["FuseServer", "Supervisor", "CFuseShim", "ResultModel", "TestSupport"]),
-        .testTarget(name: "SupervisorTests", dependencies: ["Supervisor", "LoadGen", "ResultModel", "TestSupport"]),
+                    dependencies: ["FuseServer", "Contract", "Supervisor", "CFuseShim", "ResultModel", "TestSupport"]),
+        .testTarget(name: "SupervisorTests", dependencies: ["Supervisor", "Contract", "LoadGen", "ResultModel", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["ResultModel", "TestSupport"]),
     ]
 )

@@ -1,5 +1,6 @@
 // A backing file's kernel file handle (name_to_handle_at), and the node id
 // the handle scheme derives from it.
+import Contract
 import CFuseShim
 import Glibc
 

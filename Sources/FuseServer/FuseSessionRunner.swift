@@ -1,5 +1,6 @@
 // Runs a PassthroughFS in a libfuse session: on a mountpoint it mounts
 // itself, or on a /dev/fuse descriptor that the harness already mounted.
+import Contract
 import CFuseShim
 import Glibc
 

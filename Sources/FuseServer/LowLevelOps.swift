@@ -1,5 +1,6 @@
 // The fuse_lowlevel_ops table: one capture-free closure per callback that
 // finds the PassthroughFS behind fuse_req_userdata and calls its method.
+import Contract
 import CFuseShim
 import Glibc
 

@@ -7,6 +7,7 @@
 //
 // Lock order: `ephemeral` before any shard. A shard's lock is held only for
 // dictionary work and, on eviction, for close(2) of descriptors nobody uses.
+import Contract
 import CFuseShim
 import Glibc
 import Synchronization

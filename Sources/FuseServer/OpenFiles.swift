@@ -2,6 +2,7 @@
 // descriptor; for directories it indexes a table of open streams. A handle
 // with another instance's tag came from an earlier server: it is reopened
 // on first use (by node id and the request's open flags) or refused.
+import Contract
 import CFuseShim
 import Glibc
 import Synchronization
@@ -128,35 +129,25 @@ final class OpenFiles: @unchecked Sendable {
     }
 }
 
-/// The server's end of the handover-state keeper socket. Messages are 9
-/// bytes: an op ("K" hold, with the descriptor attached; "D" drop; "E" end
-/// of the state sent to a new server) and the file handle, little-endian.
-public final class StateKeeperLink: @unchecked Sendable {
+/// The server's end of the handover-state keeper socket (the messages:
+/// KeeperMessage, in Contract).
+public final class StateKeeperLink: Sendable {
     let sock: Int32
 
     /// Wraps the socket the harness gave us.
     public init(sock: Int32) { self.sock = sock }
 
-    public static func message(_ op: UInt8, _ fh: UInt64) -> [UInt8] {
-        [op] + (0..<8).map { UInt8(truncatingIfNeeded: fh >> (8 * $0)) }
-    }
-
-    public static func parse(_ b: [UInt8], _ n: Int) -> (op: UInt8, fh: UInt64)? {
-        guard n == 9 else { return nil }
-        return (b[0], (1...8).reduce(UInt64(0)) { $0 | UInt64(b[$1]) << (8 * ($1 - 1)) })
-    }
-
     /// Hands a duplicate of `fd` to the keeper.
     func hold(_ fh: UInt64, _ fd: Int32) {
         var fds = [fd]
-        let m = Self.message(UInt8(ascii: "K"), fh)
-        _ = m.withUnsafeBytes { fbshim_send_with_fds(sock, $0.baseAddress, 9, &fds, 1) }
+        let m = KeeperMessage.hold(fh: fh).bytes
+        _ = m.withUnsafeBytes { fbshim_send_with_fds(sock, $0.baseAddress, m.count, &fds, 1) }
     }
 
     /// Tells the keeper to close its duplicate.
     func drop(_ fh: UInt64) {
-        let m = Self.message(UInt8(ascii: "D"), fh)
-        _ = m.withUnsafeBytes { fbshim_send_with_fds(sock, $0.baseAddress, 9, nil, 0) }
+        let m = KeeperMessage.drop(fh: fh).bytes
+        _ = m.withUnsafeBytes { fbshim_send_with_fds(sock, $0.baseAddress, m.count, nil, 0) }
     }
 
     /// Receives the state the keeper holds for earlier instances, up to
@@ -168,10 +159,10 @@ public final class StateKeeperLink: @unchecked Sendable {
         while true {
             var n: Int32 = 0
             let len = fbshim_recv_with_fds(sock, &buf, buf.count, &fds, 1, &n)
-            guard len > 0, let m = Self.parse(buf, len) else { break }
-            if m.op == UInt8(ascii: "E") { break }
-            if m.op == UInt8(ascii: "K") && n == 1 {
-                if let old = held.updateValue(fds[0], forKey: m.fh) { close(old) }
+            guard len > 0, let m = KeeperMessage(buf, count: len) else { break }
+            if m == .end { break }
+            if case .hold(let fh) = m, n == 1 {
+                if let old = held.updateValue(fds[0], forKey: fh) { close(old) }
             }
         }
         return held

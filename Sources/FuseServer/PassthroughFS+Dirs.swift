@@ -1,5 +1,6 @@
 // Directories: opendir, readdir, readdirplus, releasedir, fsyncdir. `fh` is
 // a retained DirHandle.
+import Contract
 import CFuseShim
 import Glibc
 

@@ -1,5 +1,6 @@
 // Open files: open, create, read, write, flush, release, fsync, fallocate,
 // lseek and copy_file_range. `fh` is the backing descriptor.
+import Contract
 import CFuseShim
 import Glibc
 

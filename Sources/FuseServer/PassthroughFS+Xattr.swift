@@ -1,5 +1,6 @@
 // Extended attributes, through /proc/self/fd/N: the *xattr calls do not
 // accept O_PATH descriptors.
+import Contract
 import CFuseShim
 import Glibc
 

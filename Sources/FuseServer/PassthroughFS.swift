@@ -8,6 +8,7 @@
 // them valid needs more: see the restart issues). Requests are served by
 // libfuse's worker threads in parallel; shared state lives in the node
 // table (sharded locks) and the stats region (atomics).
+import Contract
 import CFuseShim
 import Glibc
 import Synchronization

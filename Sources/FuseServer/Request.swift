@@ -2,6 +2,7 @@
 // arrived. Every reply goes through here, so that each is counted and
 // timed exactly once, the crash hook can fire before or after the work,
 // and resent requests that had already taken effect are recognised.
+import Contract
 import CFuseShim
 import Glibc
 

@@ -4,6 +4,7 @@
 // cannot deadlock it), and every entry is invalidated from a second thread
 // while serving goes on (an entry invalidation takes the parent's lock,
 // which a queued LOOKUP may hold until it is served).
+import Contract
 import CFuseShim
 import Foundation
 import Glibc

@@ -11,6 +11,7 @@
 //   kill suid/sgid are flagged for the thread that serves them;
 // - every request read and every reply written is counted, with its bytes,
 //   by opcode (the reconciliation of requests against client operations).
+import Contract
 import CFuseShim
 import Glibc
 import Synchronization
@@ -62,20 +63,12 @@ final class ServerIO: @unchecked Sendable {
         fbshim_set_thread_kill_suidgid(fbshim_request_kills_suidgid(buf, n))
         if resent { fbshim_atomic_add(&stats.region.pointee.resent, 1) }
         if opcode == Self.initOpcode && !captured.exchange(true, ordering: .relaxed) {
-            saveInit(buf, n)
+            stats.saveInit(buf, n)
             if killPrivV2 && fbshim_init_offers_killpriv_v2(buf, n) != 0 {
                 initUnique.store(unique, ordering: .relaxed)
             }
         }
         return n
-    }
-
-    private func saveInit(_ buf: UnsafeMutableRawPointer, _ n: Int) {
-        withUnsafeMutableBytes(of: &stats.region.pointee.init_bytes) { dst in
-            let count = min(n, dst.count)
-            dst.baseAddress!.copyMemory(from: buf, byteCount: count)
-            fbshim_atomic_store(&stats.region.pointee.init_len, UInt64(count))
-        }
     }
 
     /// libfuse's write of one reply or notification.
@@ -96,12 +89,5 @@ final class ServerIO: @unchecked Sendable {
         let n = fbshim_writev(fd, iov, count)
         if n > 0 { fbshim_stats_sent(stats.region, UInt64(n)) }
         return n
-    }
-
-    /// The INIT request saved by a fresh server in a stats region.
-    static func savedInit(_ region: StatsRegion) -> [UInt8]? {
-        let n = Int(fbshim_atomic_load(&region.region.pointee.init_len))
-        guard n >= 40 else { return nil }
-        return withUnsafeBytes(of: &region.region.pointee.init_bytes) { Array($0.prefix(n)) }
     }
 }

@@ -2,6 +2,7 @@
 // the native backing directory, interleaved, repeated, and reduced to
 // ratios measured side by side in one invocation.
 import Foundation
+import Contract
 import FuseServer
 import LoadGen
 import ResultModel

@@ -9,6 +9,7 @@
 // spawner follows it (lifeline) and the kernel kills the server.
 import CFuseShim
 import Foundation
+import Contract
 import FuseServer
 import Glibc
 

@@ -1,4 +1,5 @@
 // Faults: what to do to the server during the measured phase, and when.
+import Contract
 import FuseServer
 import LoadGen
 import ResultModel

@@ -3,6 +3,7 @@
 // server's stats region and the load threads share.
 import CFuseShim
 import Foundation
+import Contract
 import FuseServer
 import Glibc
 import LoadGen

@@ -11,6 +11,7 @@
 // us through the ready pipe; until then we only wait on that pipe.
 import CFuseShim
 import Foundation
+import Contract
 import FuseServer
 import Glibc
 import ResultModel
@@ -127,30 +128,27 @@ public final class FuseMount: @unchecked Sendable {
         }
         var opts = options
         if let forced = strategy?.forcedNodeIds { opts.nodeIds = forced }
-        var restart = (strategy ?? .remount).restartOptions(instance: instance, initPath: initPath, journal: journalPath,
+        let restart = (strategy ?? .remount).restartOptions(instance: instance, initPath: initPath, journal: journalPath,
                                                             intents: "\(dir)/intents")
-        var descriptors = [(fd, Int32(3)), (ready[1], 4), (Lifeline.readEnd, 5)]
-        if asStandby {
-            restart.standbyFd = 6
-            descriptors.append((go[0], 6))
-        }
+        var given: [LaunchSlot: Int32] = [.fuse: fd, .ready: ready[1], .lifeline: Lifeline.readEnd]
+        if asStandby { given[.standbyGo] = go[0] }
         var state: (ours: Int32, theirs: Int32) = (-1, -1)
         if let keeper {
             state = try keeper.connect()
-            restart.stateFd = 7
-            descriptors.append((state.theirs, 7))
+            given[.keeper] = state.theirs
         }
         defer { if state.theirs >= 0 { close(state.theirs) } }
-        let enc = JSONEncoder()
+        let launch = ServerLaunch(source: source, mountpoint: mountpoint, statsPath: statsPath, options: opts,
+                                  restart: restart, standby: asStandby, keeper: keeper != nil)
         let process: ServerProcess
         do {
             process = try spawner.spawn(
                 executable: executable,
-                arguments: ["serve", "--source", source, "--fuse-fd", "3", "--ready-fd", "4", "--lifeline-fd", "5",
-                            "--stats-file", statsPath,
-                            "--config-json", String(decoding: try enc.encode(opts), as: UTF8.self),
-                            "--restart-json", String(decoding: try enc.encode(restart), as: UTF8.self), mountpoint],
-                descriptors: descriptors, logPath: logPath)
+                arguments: ["serve", "--source", source,
+                            "--launch-json", String(decoding: try JSONEncoder().encode(launch), as: UTF8.self),
+                            mountpoint],
+                descriptors: launch.slots.map { (given[$0]!, $0.rawValue) },
+                logPath: logPath)
         } catch {
             close(ready[0])
             if go[1] >= 0 { close(go[1]) }

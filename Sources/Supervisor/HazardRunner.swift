@@ -8,6 +8,7 @@
 // watchdog: a probe that hangs aborts the connection and fails the run.
 import CFuseShim
 import Foundation
+import Contract
 import FuseServer
 import Glibc
 import ResultModel

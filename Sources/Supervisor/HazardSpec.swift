@@ -2,6 +2,7 @@
 // on how many files, and the outcome the file expects. The format is in
 // workloads/README.md ("Hazard scenarios").
 import Foundation
+import Contract
 import FuseServer
 import LoadGen
 import ResultModel

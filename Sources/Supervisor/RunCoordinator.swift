@@ -2,6 +2,7 @@
 // server (for the reference target), load, teardown, result.
 import CFuseShim
 import Foundation
+import Contract
 import FuseServer
 import LoadGen
 import Glibc

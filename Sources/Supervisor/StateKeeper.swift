@@ -6,6 +6,7 @@
 // unlinked while open survives because a descriptor of it never closed.
 import CFuseShim
 import Foundation
+import Contract
 import FuseServer
 import Glibc
 import Synchronization
@@ -41,16 +42,16 @@ final class StateKeeper: @unchecked Sendable {
             var n: Int32 = 0
             let len = fbshim_recv_with_fds(sock, &buf, buf.count, &fds, 1, &n)
             if len <= 0 { return }
-            guard let m = StateKeeperLink.parse(buf, len) else {
+            guard let m = KeeperMessage(buf, count: len) else {
                 if n == 1 { close(fds[0]) }
                 continue
             }
             var stale: Int32 = -1
-            switch m.op {
-            case UInt8(ascii: "K") where n == 1:
-                stale = held.withLock { $0.updateValue(fds[0], forKey: m.fh) } ?? -1
-            case UInt8(ascii: "D"):
-                stale = held.withLock { $0.removeValue(forKey: m.fh) } ?? -1
+            switch m {
+            case .hold(let fh) where n == 1:
+                stale = held.withLock { $0.updateValue(fds[0], forKey: fh) } ?? -1
+            case .drop(let fh):
+                stale = held.withLock { $0.removeValue(forKey: fh) } ?? -1
             default:
                 if n == 1 { close(fds[0]) }
             }
@@ -66,11 +67,11 @@ final class StateKeeper: @unchecked Sendable {
         let table = held.withLock { $0 }
         for (fh, fd) in table {
             var fds = [fd]
-            let m = StateKeeperLink.message(UInt8(ascii: "K"), fh)
-            _ = m.withUnsafeBytes { fbshim_send_with_fds(next, $0.baseAddress, 9, &fds, 1) }
+            let m = KeeperMessage.hold(fh: fh).bytes
+            _ = m.withUnsafeBytes { fbshim_send_with_fds(next, $0.baseAddress, m.count, &fds, 1) }
         }
-        let end = StateKeeperLink.message(UInt8(ascii: "E"), 0)
-        _ = end.withUnsafeBytes { fbshim_send_with_fds(next, $0.baseAddress, 9, nil, 0) }
+        let end = KeeperMessage.end.bytes
+        _ = end.withUnsafeBytes { fbshim_send_with_fds(next, $0.baseAddress, end.count, nil, 0) }
     }
 
     /// Closes a server's socket (ours) once it is no longer needed.

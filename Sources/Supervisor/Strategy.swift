@@ -1,5 +1,6 @@
 // Restart strategies: what happens to the connection, the node ids and the
 // open files when the server dies, and how the next server starts.
+import Contract
 import FuseServer
 
 /// A named restart strategy.

@@ -1,6 +1,7 @@
 // A workload file: a named load plus the server configuration it runs
 // against. The format is documented in workloads/README.md.
 import Foundation
+import Contract
 import FuseServer
 import LoadGen
 import ResultModel

@@ -1,6 +1,7 @@
 // `fusebench resolve-node`: resolves node ids handed out by another server
 // process over the same backing directory, as a restarted server would.
 import ArgumentParser
+import Contract
 import FuseServer
 import Glibc
 import ResultModel

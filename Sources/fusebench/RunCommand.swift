@@ -3,6 +3,7 @@ import ArgumentParser
 import CFuseShim
 import Foundation
 import LoadGen
+import Contract
 import FuseServer
 import ResultModel
 import Supervisor

@@ -3,6 +3,7 @@
 import ArgumentParser
 import Foundation
 import CFuseShim
+import Contract
 import FuseServer
 import ResultModel
 import Glibc
@@ -22,25 +23,14 @@ struct ServeCommand: ParsableCommand {
 
     @OptionGroup var server: ServerOptionGroup
 
-    @Option(help: ArgumentHelp("An open /dev/fuse descriptor already mounted by the caller.", visibility: .hidden))
-    var fuseFd: Int32?
-
-    @Option(help: ArgumentHelp("Descriptor to write 'ready' to once FUSE_INIT was handled.", visibility: .hidden))
-    var readyFd: Int32?
-
     @Option(help: "File for the shared statistics region.")
     var statsFile: String?
 
-    @Option(help: ArgumentHelp("Read end of the harness's lifeline pipe: exit at its EOF.", visibility: .hidden))
-    var lifelineFd: Int32?
-
-    @Option(help: ArgumentHelp("Server options as JSON (from the harness); replaces the option flags.",
-                               visibility: .hidden))
-    var configJson: String?
-
-    @Option(help: ArgumentHelp("Restart options as JSON (from the harness): instance, resume, handles.",
-                               visibility: .hidden))
-    var restartJson: String?
+    @Option(help: ArgumentHelp("""
+        How the harness started this server (ServerLaunch as JSON): descriptors in their slots, options, \
+        restart options; replaces the option flags.
+        """, visibility: .hidden))
+    var launchJson: String?
 
     func validate() throws {
         var st = stat()
@@ -50,28 +40,25 @@ struct ServeCommand: ParsableCommand {
     }
 
     func run() throws {
-        if let lifelineFd { watchLifeline(lifelineFd) }
+        var launch: ServerLaunch?
+        if let launchJson {
+            do { launch = try JSONDecoder().decode(ServerLaunch.self, from: Data(launchJson.utf8)) } catch {
+                throw CLIError.input("--launch-json is not a server launch description: \(error)")
+            }
+            watchLifeline(LaunchSlot.lifeline.rawValue)
+        }
         umask(0)
         fbshim_disable_core_dumps()
         raiseDescriptorLimit()
+        let statsPath = launch?.statsPath ?? statsFile
         let stats: StatsRegion
         do {
-            stats = try statsFile.map { (p) throws(SysError) in try StatsRegion(path: p, create: true) } ?? StatsRegion()
+            stats = try statsPath.map { (p) throws(SysError) in try StatsRegion(path: p, create: true) } ?? StatsRegion()
         } catch {
-            throw CLIError.failed("cannot create the stats file \(statsFile ?? ""): \(errnoText(error.code))")
+            throw CLIError.failed("cannot create the stats file \(statsPath ?? ""): \(errnoText(error.code))")
         }
-        var options = server.serverOptions
-        if let configJson {
-            do { options = try JSONDecoder().decode(ServerOptions.self, from: Data(configJson.utf8)) } catch {
-                throw CLIError.input("--config-json is not a server configuration: \(error)")
-            }
-        }
-        var restart = RestartOptions()
-        if let restartJson {
-            do { restart = try JSONDecoder().decode(RestartOptions.self, from: Data(restartJson.utf8)) } catch {
-                throw CLIError.input("--restart-json is not a restart configuration: \(error)")
-            }
-        }
+        let options = launch?.options ?? server.serverOptions
+        let restart = launch?.resolvedRestart ?? RestartOptions()
         let fs: PassthroughFS
         do {
             fs = try PassthroughFS(source: source, options: options, restart: restart, stats: stats)
@@ -89,8 +76,8 @@ struct ServeCommand: ParsableCommand {
         if let hang = getenv("FUSEBENCH_TEST_HANG_INSTANCE"), UInt32(String(cString: hang)) == restart.instance {
             while true { pause() }
         }
-        let ready = readyFd
-        let target: MountTarget = fuseFd.map { .fuseFd($0) } ?? .path(mountpoint)
+        let ready = launch != nil ? LaunchSlot.ready.rawValue : nil
+        let target: MountTarget = launch != nil ? .fuseFd(LaunchSlot.fuse.rawValue) : .path(mountpoint)
         try FuseSessionRunner.run(fs, target: target, fsname: source) {
             if let ready {
                 _ = write(ready, "ready\n", 6)

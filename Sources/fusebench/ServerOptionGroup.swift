@@ -1,5 +1,6 @@
 // Server options shared by the commands that start the reference server.
 import ArgumentParser
+import Contract
 import FuseServer
 
 /// Command-line form of ServerOptions.

@@ -2,6 +2,7 @@
 // mount as the same system calls on a plain directory of the same file
 // system, and reaches the server as the expected FUSE opcode.
 import CFuseShim
+import Contract
 import FuseServer
 import Glibc
 import ResultModel

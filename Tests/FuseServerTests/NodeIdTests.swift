@@ -2,6 +2,7 @@
 // server process over the same backing directory (handle scheme), and mean
 // nothing to it with the ephemeral scheme.
 import CFuseShim
+import Contract
 import FuseServer
 import Glibc
 import TestSupport

@@ -1,6 +1,7 @@
 // The node table on a real ext4 directory, without a mount: lookup counts,
 // the bounded descriptor cache, and resolution of ids it never saw.
 import CFuseShim
+import Contract
 import FuseServer
 import Glibc
 import TestSupport

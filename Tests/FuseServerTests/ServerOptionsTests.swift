@@ -1,6 +1,7 @@
 // Server options take effect on a real mount, and data still round-trips.
 import CFuseShim
 import Foundation
+import Contract
 import FuseServer
 import Glibc
 import TestSupport

@@ -2,6 +2,7 @@
 // a native twin directory on the same file system, all in one scratch
 // directory that is removed (after unmounting) when the test ends.
 import Foundation
+import Contract
 import FuseServer
 import Glibc
 import ResultModel

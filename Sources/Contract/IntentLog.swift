@@ -8,11 +8,12 @@ import CFuseShim
 import Glibc
 
 /// A table of uniques of non-idempotent requests started, by slot.
-final class IntentLog: @unchecked Sendable {
+public final class IntentLog: @unchecked Sendable {
     static let slots = 4096
     private let table: UnsafeMutablePointer<UInt64>
 
-    init(path: String) throws(SysError) {
+    /// Maps (creating) the table at `path`.
+    public init(path: String) throws(SysError) {
         let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         if fd < 0 { throw SysError.current }
         defer { close(fd) }
@@ -32,7 +33,7 @@ final class IntentLog: @unchecked Sendable {
 
     /// Marks `unique` as started; returns whether it had been started
     /// before (by an earlier instance: the request is a resend).
-    func begin(_ unique: UInt64) -> Bool {
+    public func begin(_ unique: UInt64) -> Bool {
         let s = slot(unique)
         let before = fbshim_atomic_load(s)
         fbshim_atomic_store(s, unique)
@@ -42,7 +43,7 @@ final class IntentLog: @unchecked Sendable {
 
 extension Opcode {
     /// Requests whose second execution fails where the first succeeded.
-    var isNonIdempotent: Bool {
+    public var isNonIdempotent: Bool {
         switch self {
         case .create, .mkdir, .mknod, .symlink, .link, .unlink, .rmdir, .rename, .rename2: return true
         default: return false

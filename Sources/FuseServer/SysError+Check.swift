@@ -1,16 +1,6 @@
-// One error type for failed system calls inside the server: the errno a
-// FUSE reply carries.
+// Helpers of the server's system calls: throw the errno of a failed call.
+import Contract
 import Glibc
-
-/// A failed system call's errno.
-public struct SysError: Error, Equatable, Sendable {
-    /// The errno value (positive).
-    public let code: Int32
-    /// Wraps an errno.
-    public init(_ code: Int32) { self.code = code }
-    /// The current errno.
-    public static var current: SysError { SysError(errno) }
-}
 
 /// Throws the current errno when `result` is negative.
 @inline(__always)

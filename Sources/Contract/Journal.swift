@@ -6,18 +6,22 @@ import Glibc
 import Synchronization
 
 /// An append-only journal of handed-out entries.
-final class Journal: @unchecked Sendable {
+public final class Journal: @unchecked Sendable {
     /// One journaled entry.
-    struct Entry: Equatable {
-        var parent: UInt64
-        var node: UInt64
-        var name: [UInt8]
+    public struct Entry: Equatable, Sendable {
+        /// The directory's node id.
+        public var parent: UInt64
+        /// The entry's node id.
+        public var node: UInt64
+        /// The name, without a NUL.
+        public var name: [UInt8]
     }
 
     private let fd: Int32
     private let seen = Mutex(Set<UInt64>())
 
-    init(path: String) throws(SysError) {
+    /// Opens (creating) the journal at `path` for appending.
+    public init(path: String) throws(SysError) {
         fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
         if fd < 0 { throw SysError.current }
     }
@@ -25,7 +29,7 @@ final class Journal: @unchecked Sendable {
     deinit { close(fd) }
 
     /// Appends an entry the first time this instance hands out `node`.
-    func record(parent: UInt64, node: UInt64, name: UnsafePointer<CChar>) {
+    public func record(parent: UInt64, node: UInt64, name: UnsafePointer<CChar>) {
         guard seen.withLock({ $0.insert(node).inserted }) else { return }
         let len = min(strlen(name), 255)
         var rec = [UInt8](repeating: 0, count: 18 + len)
@@ -39,7 +43,7 @@ final class Journal: @unchecked Sendable {
     }
 
     /// Every entry in the journal at `path`, in order.
-    static func read(path: String) -> [Entry] {
+    public static func read(path: String) -> [Entry] {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { return [] }
         defer { close(fd) }

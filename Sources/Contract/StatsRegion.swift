@@ -96,7 +96,7 @@ public final class StatsRegion: @unchecked Sendable {
 
     /// The crash hook: one relaxed load when disarmed.
     @inline(__always)
-    func crashIfArmed(_ op: Opcode, phase: CrashPhase) {
+    public func crashIfArmed(_ op: Opcode, phase: CrashPhase) {
         guard fbshim_atomic_load(&region.pointee.crash_armed) != 0,
               region.pointee.crash_opcode == UInt32(op.rawValue),
               region.pointee.crash_phase == phase.rawValue else { return }

@@ -84,7 +84,20 @@ extension StatsRegion {
     /// Requests answered.
     public var requests: UInt64 { fbshim_atomic_load(&region.pointee.requests) }
     /// The connection's FUSE_INIT request as the first server read it.
-    public var savedInitRequest: [UInt8]? { ServerIO.savedInit(self) }
+    public var savedInitRequest: [UInt8]? {
+        let n = Int(fbshim_atomic_load(&region.pointee.init_len))
+        guard n >= 40 else { return nil }
+        return withUnsafeBytes(of: &region.pointee.init_bytes) { Array($0.prefix(n)) }
+    }
+
+    /// Saves the connection's FUSE_INIT request as the first server read it.
+    public func saveInit(_ buf: UnsafeRawPointer, _ n: Int) {
+        withUnsafeMutableBytes(of: &region.pointee.init_bytes) { dst in
+            let count = min(n, dst.count)
+            dst.baseAddress!.copyMemory(from: buf, byteCount: count)
+            fbshim_atomic_store(&region.pointee.init_len, UInt64(count))
+        }
+    }
 
     /// Disarms the crash and kill hooks.
     public func disarm() {
