@@ -38,14 +38,14 @@ public final class PassthroughFS: @unchecked Sendable {
     let intents: IntentLog?
     /// Debug option: microseconds every request waits before it is served
     /// ($FUSEBENCH_SERVER_DELAY_US), to show that the CI gate catches a slowdown.
-    let debugDelayMicros: UInt32 = getenv("FUSEBENCH_SERVER_DELAY_US").flatMap { UInt32(String(cString: $0)) } ?? 0
+    let debugDelayMicros: UInt32 = Settings.serverDelayMicros
     /// Debug option: answer one request in every `debugFailEvery` with EIO
     /// instead of serving it ($FUSEBENCH_SERVER_FAIL_PERCENT: 1 fails every
     /// 100th request; 0, the default, none), to show that the CI gate
     /// catches a server that fails requests. FORGETs, which have no reply,
     /// are never failed.
-    let debugFailEvery: UInt64 = getenv("FUSEBENCH_SERVER_FAIL_PERCENT")
-        .flatMap { Double(String(cString: $0)) }.map { $0 > 0 ? UInt64(max(1, (100 / $0).rounded())) : 0 } ?? 0
+    let debugFailEvery: UInt64 = Settings.serverFailPercent > 0
+        ? UInt64(max(1, (100 / Settings.serverFailPercent).rounded())) : 0
     /// Requests seen by the failure injection.
     let debugFailCounter = Atomic<UInt64>(0)
     /// The libfuse session, once created (for notifications).

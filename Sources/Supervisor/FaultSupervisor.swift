@@ -28,7 +28,7 @@ struct FaultTiming {
 
 /// A trace line on standard error when $FUSEBENCH_DEBUG is set.
 func debugTrace(_ text: @autoclosure () -> String) {
-    guard getenv("FUSEBENCH_DEBUG") != nil else { return }
+    guard Settings.debug else { return }
     writeStderr(String(format: "[%.6f] ", Double(fbshim_monotonic_ns()) / 1e9) + text() + "\n")
 }
 

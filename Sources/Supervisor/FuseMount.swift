@@ -46,7 +46,7 @@ public final class FuseMount: @unchecked Sendable {
 
     /// Seconds to wait for a server's ready signal ($FUSEBENCH_READY_TIMEOUT overrides).
     public static var readyTimeout: Double {
-        getenv("FUSEBENCH_READY_TIMEOUT").flatMap { Double(String(cString: $0)) } ?? 15
+        Settings.readyTimeout
     }
 
     /// Mounts `source` at `mountpoint` and starts the first server. Stats

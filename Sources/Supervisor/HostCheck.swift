@@ -1,14 +1,12 @@
 // Checks that the machine can run the reference server at all, so that the
 // user gets a clear message instead of a hang or an obscure errno.
+import Contract
 import Glibc
 
 /// Preconditions of `fusebench run`.
 public enum HostCheck {
     /// The FUSE device, overridable for tests of the error path.
-    public static var devicePath: String {
-        if let p = getenv("FUSEBENCH_FUSE_DEVICE") { return String(cString: p) }
-        return "/dev/fuse"
-    }
+    public static var devicePath: String { Settings.fuseDevice }
 
     /// Throws SupervisorError.environment unless we are root with a usable /dev/fuse.
     public static func requireFuse() throws {

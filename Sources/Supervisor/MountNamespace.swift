@@ -1,18 +1,18 @@
 // Every mount fusebench makes lives in a private mount namespace of its
 // own: when the harness and its servers are gone, for whatever reason
 // (SIGKILL included), the namespace and its mounts go with them.
+import Contract
 import CFuseShim
 import Foundation
 import Glibc
 
 /// The harness's private mount namespace.
 public enum MountNamespace {
-    static let marker = "FUSEBENCH_PRIVATE_MOUNT_NS"
+    static let marker = Settings.privateNamespaceVariable
 
     /// True when this process already runs in the namespace made for it.
     public static var isPrivate: Bool {
-        guard let v = getenv(marker) else { return false }
-        return String(cString: v) == namespaceId()
+        Settings.privateNamespace == namespaceId()
     }
 
     /// The inode of the current mount namespace ("mnt:[4026531841]").

@@ -37,7 +37,7 @@ public enum RunCoordinator {
     /// Seconds an operation may stay in flight before the watchdog aborts
     /// the connection ($FUSEBENCH_WATCHDOG_SECONDS overrides).
     public static var watchdogSeconds: Double {
-        getenv("FUSEBENCH_WATCHDOG_SECONDS").flatMap { Double(String(cString: $0)) } ?? 30
+        Settings.watchdogSeconds
     }
 
     /// Runs `workload` on `target`, with `strategy` when the workload

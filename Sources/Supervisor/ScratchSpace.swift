@@ -3,6 +3,7 @@
 //
 // Each run holds an flock on its directory's lock file for its whole life;
 // a directory whose lock can be taken belongs to a dead run.
+import Contract
 import Foundation
 import Glibc
 import ResultModel
@@ -14,12 +15,7 @@ public final class ScratchSpace {
     private let lockFd: Int32
 
     /// Where scratch directories go: $FUSEBENCH_SCRATCH, else $TMPDIR, else /tmp.
-    public static var base: String {
-        for v in ["FUSEBENCH_SCRATCH", "TMPDIR"] {
-            if let p = getenv(v), p.pointee != 0 { return "\(String(cString: p))/fusebench-scratch" }
-        }
-        return "/tmp/fusebench-scratch"
-    }
+    public static var base: String { "\(Settings.scratchBase)/fusebench-scratch" }
 
     /// Creates a fresh scratch directory (after sweeping dead runs' ones).
     public init() throws {
@@ -50,7 +46,7 @@ public final class ScratchSpace {
     /// Removes the scratch directory (kept, for debugging, when
     /// $FUSEBENCH_KEEP_SCRATCH is set). Call only once nothing is mounted in it.
     public func remove() {
-        if getenv("FUSEBENCH_KEEP_SCRATCH") == nil {
+        if !Settings.keepScratch {
             try? FileManager.default.removeItem(atPath: path)
         } else {
             writeStderr("fusebench: kept scratch directory \(path)\n")

@@ -73,7 +73,7 @@ struct ServeCommand: ParsableCommand {
         }
         // Test hook (documented in the README): instance N never serves, so
         // that the harness's recovery watchdog can be shown to work.
-        if let hang = getenv("FUSEBENCH_TEST_HANG_INSTANCE"), UInt32(String(cString: hang)) == restart.instance {
+        if Settings.testHangInstance == restart.instance {
             while true { pause() }
         }
         let ready = launch != nil ? LaunchSlot.ready.rawValue : nil
