@@ -27,14 +27,14 @@ let package = Package(
         .target(name: "Contract", dependencies: ["CFuseShim", "ResultModel"]),
         // The reference passthrough server on libfuse's low-level API.
         .target(name: "FuseServer", dependencies: ["CFuseShim", "Contract", "ResultModel"]),
-        // Versioned result documents, statistics and environment facts.
+        // Versioned result documents, statistics and comparisons: plain
+        // Swift, no C.
         .target(name: "ResultModel", dependencies: [
-            "CFuseShim",
             .product(name: "Histogram", package: "hdrhistogram-swift"),
         ]),
         // Workload files and the load generator that drives a mount.
         .target(name: "LoadGen", dependencies: [
-            "CFuseShim", "ResultModel",
+            "CFuseShim", "Contract", "ResultModel",
             .product(name: "Histogram", package: "hdrhistogram-swift"),
         ]),
         // Mount namespace, mounting, server processes, scratch space, runs.
@@ -47,11 +47,11 @@ let package = Package(
         // Helpers for tests: isolation checks, fixtures, running the binary.
         .target(name: "TestSupport", dependencies: ["Supervisor", "Contract", "FuseServer", "ResultModel"],
                 path: "Tests/TestSupport"),
-        .testTarget(name: "ResultModelTests", dependencies: ["ResultModel", "CFuseShim"]),
-        .testTarget(name: "LoadGenTests", dependencies: ["LoadGen", "ResultModel", "TestSupport"]),
+        .testTarget(name: "ResultModelTests", dependencies: ["ResultModel", "Contract", "CFuseShim"]),
+        .testTarget(name: "LoadGenTests", dependencies: ["LoadGen", "Contract", "ResultModel", "TestSupport"]),
         .testTarget(name: "FuseServerTests",
                     dependencies: ["FuseServer", "Contract", "Supervisor", "CFuseShim", "ResultModel", "TestSupport"]),
         .testTarget(name: "SupervisorTests", dependencies: ["Supervisor", "Contract", "LoadGen", "ResultModel", "TestSupport"]),
-        .testTarget(name: "CLITests", dependencies: ["ResultModel", "TestSupport"]),
+        .testTarget(name: "CLITests", dependencies: ["ResultModel", "Contract", "TestSupport"]),
     ]
 )

@@ -1,5 +1,6 @@
 // Runs a LoadSpec against a directory with N threads, reports progress,
 // and merges the threads' measurements into result types.
+import Contract
 import CFuseShim
 import Foundation
 import Glibc

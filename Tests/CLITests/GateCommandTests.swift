@@ -1,4 +1,5 @@
 // compare, gate and export through the built binary, on result files.
+import Contract
 import Foundation
 import ResultModel
 import TestSupport

@@ -2,6 +2,7 @@
 // transcript of what it saw (return values, errno names, normalised stat
 // fields, contents). Two probes, one on the mount and one on a plain
 // directory, must write the same transcript.
+import Contract
 import CFuseShim
 import Foundation
 import Glibc

@@ -1,4 +1,5 @@
 // The gate's decisions on synthetic results with known samples.
+import Contract
 import ResultModel
 import XCTest
 

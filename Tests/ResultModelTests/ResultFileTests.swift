@@ -1,4 +1,5 @@
 // Encoding, writing and reading result documents, and JSON values.
+import Contract
 import Foundation
 import ResultModel
 import XCTest
