@@ -2,7 +2,7 @@
 // used as the index of the per-opcode statistics.
 
 /// A FUSE request kind, numbered as on the wire.
-public enum Opcode: Int, CaseIterable, Sendable {
+public enum Opcode: Int, CaseIterable, Sendable, Codable {
     case lookup = 1, forget = 2, getattr = 3, setattr = 4, readlink = 5
     case symlink = 6, mknod = 8, mkdir = 9, unlink = 10, rmdir = 11
     case rename = 12, link = 13, open = 14, read = 15, write = 16
@@ -23,5 +23,13 @@ public enum Opcode: Int, CaseIterable, Sendable {
         case .copyFileRange: return "COPY_FILE_RANGE"
         default: return String(describing: self).uppercased()
         }
+    }
+}
+
+extension Opcode {
+    /// The opcode of a kernel name ("WRITE"), any case; nil when unknown.
+    public init?(name: String) {
+        guard let op = Opcode.allCases.first(where: { $0.name == name.uppercased() }) else { return nil }
+        self = op
     }
 }

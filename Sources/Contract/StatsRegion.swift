@@ -75,18 +75,24 @@ public final class StatsRegion: @unchecked Sendable {
     }
 
     /// Where in a request an injected crash happens.
-    public enum CrashPhase: UInt32, Sendable {
+    public enum CrashPhase: UInt32, Sendable, Codable, CaseIterable {
         /// Before the work.
         case before = 1
         /// After the work, before the reply.
         case after = 2
+
+        /// "before", "after".
+        public var name: String { self == .before ? "before" : "after" }
     }
 
     /// Arms the crash hook: the server aborts while handling `op`.
     public func armCrash(_ op: Opcode, phase: CrashPhase) {
+        // Disarm, write the target, then arm with release ordering: a server
+        // thread that sees the flag (acquire) sees this opcode and phase.
+        fbshim_atomic_store_release(&region.pointee.crash_armed, 0)
         region.pointee.crash_opcode = UInt32(op.rawValue)
         region.pointee.crash_phase = phase.rawValue
-        fbshim_atomic_store(&region.pointee.crash_armed, 1)
+        fbshim_atomic_store_release(&region.pointee.crash_armed, 1)
     }
 
     /// Arms the kill fault: the server SIGKILLs itself after `n` more requests.
@@ -97,7 +103,7 @@ public final class StatsRegion: @unchecked Sendable {
     /// The crash hook: one relaxed load when disarmed.
     @inline(__always)
     public func crashIfArmed(_ op: Opcode, phase: CrashPhase) {
-        guard fbshim_atomic_load(&region.pointee.crash_armed) != 0,
+        guard fbshim_atomic_load_acquire(&region.pointee.crash_armed) != 0,
               region.pointee.crash_opcode == UInt32(op.rawValue),
               region.pointee.crash_phase == phase.rawValue else { return }
         fbshim_atomic_store(&region.pointee.crash_ns, fbshim_monotonic_ns())

@@ -10,9 +10,9 @@ public enum FaultKind: Equatable, Sendable, Codable {
     case kill
     /// The server aborts while handling `opcode`, before the work or after
     /// it but before replying.
-    case crashInOp(opcode: String, phase: String)
-    /// SIGSTOP for `seconds`, then `then` ("resume" or "kill").
-    case hang(seconds: Double, then: String)
+    case crashInOp(opcode: Opcode, phase: StatsRegion.CrashPhase)
+    /// SIGSTOP for `seconds`, then `then`.
+    case hang(seconds: Double, then: HangEnd)
 
     /// "kill", "crash-in-op", "hang".
     public var name: String {
@@ -22,6 +22,14 @@ public enum FaultKind: Equatable, Sendable, Codable {
         case .hang: return "hang"
         }
     }
+}
+
+/// How a hang ends.
+public enum HangEnd: String, Equatable, Sendable, Codable, CaseIterable {
+    /// SIGCONT: the same server goes on.
+    case resume
+    /// SIGKILL: the server is restarted.
+    case kill
 }
 
 /// When a fault happens: at a time, repeatedly, or after a number of
@@ -62,20 +70,20 @@ public struct FaultSpec: Equatable, Sendable, Codable {
         case "kill":
             kind = .kill
         case "crash-in-op":
-            let op = try r.string("op").uppercased()
-            guard opcodeNames.contains(op) else {
-                throw r.error("op", "unknown FUSE opcode \"\(op)\"; expected one of: \(opcodeNames.joined(separator: ", "))")
+            let name = try r.string("op")
+            guard let op = Opcode(name: name) else {
+                throw r.error("op", "unknown FUSE opcode \"\(name.uppercased())\"; expected one of: \(opcodeNames.joined(separator: ", "))")
             }
-            let phase = try r.string("phase", default: "before")
-            guard phase == "before" || phase == "after" else {
-                throw r.error("phase", "expected \"before\" (the work) or \"after\" (the work, before the reply), got \"\(phase)\"")
+            let phaseName = try r.string("phase", default: "before")
+            guard let phase = StatsRegion.CrashPhase.allCases.first(where: { $0.name == phaseName }) else {
+                throw r.error("phase", "expected \"before\" (the work) or \"after\" (the work, before the reply), got \"\(phaseName)\"")
             }
             kind = .crashInOp(opcode: op, phase: phase)
         case "hang":
             let secs = try r.seconds("for", default: 0.5, range: 0.001...3600)
-            let then = try r.string("then", default: "resume")
-            guard then == "resume" || then == "kill" else {
-                throw r.error("then", "expected \"resume\" or \"kill\", got \"\(then)\"")
+            let thenName = try r.string("then", default: "resume")
+            guard let then = HangEnd(rawValue: thenName) else {
+                throw r.error("then", "expected \"resume\" or \"kill\", got \"\(thenName)\"")
             }
             kind = .hang(seconds: secs, then: then)
         default:
@@ -143,11 +151,11 @@ extension FaultSpec {
         switch kind {
         case .kill: break
         case .crashInOp(let op, let phase):
-            o["op"] = .string(op)
-            o["phase"] = .string(phase)
+            o["op"] = .string(op.name)
+            o["phase"] = .string(phase.name)
         case .hang(let secs, let then):
             o["for"] = .number(secs)
-            o["then"] = .string(then)
+            o["then"] = .string(then.rawValue)
         }
         switch trigger {
         case .at(let t): o["at"] = .number(t)

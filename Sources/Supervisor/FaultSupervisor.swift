@@ -138,20 +138,20 @@ final class FaultSupervisor: @unchecked Sendable {
                 debugTrace("fault \(item.index): server \(server.pid) reaped, status \(st.map(String.init) ?? "none")")
             }
         case .crashInOp(let op, let phase):
-            t.event.detail = "\(op) \(phase)"
-            old.armCrash(Opcode.allCases.first { $0.name == op }!, phase: phase == "after" ? .after : .before)
+            t.event.detail = "\(op.name) \(phase.name)"
+            old.armCrash(op, phase: phase)
             guard waitForDeath(server, until: min(nextDue, phases.end)) else {
                 old.disarm()
                 return record(t, triggered: false)
             }
             t.faultNs = old.crashNs != 0 ? old.crashNs : fbshim_monotonic_ns()
         case .hang(let seconds, let then):
-            t.event.detail = String(format: "%.3g s then %@", seconds, then)
+            t.event.detail = String(format: "%.3g s then %@", seconds, then.rawValue)
             t.faultNs = fbshim_monotonic_ns()
             control.markFault(item.index, at: t.faultNs)
             server.signal(SIGSTOP)
             usleep(UInt32(seconds * 1e6))
-            if then == "resume" {
+            if then == .resume {
                 server.signal(SIGCONT)
                 restart = false
             } else {

@@ -2,6 +2,7 @@
 // the errors for malformed ones.
 import Foundation
 import LoadGen
+import Contract
 import Supervisor
 import TestSupport
 import XCTest
@@ -12,9 +13,9 @@ final class FaultSpecTests: XCTestCase {
         XCTAssertEqual(try FaultSpec.parse("kill:at=500ms"), FaultSpec(kind: .kill, trigger: .at(0.5)))
         XCTAssertEqual(try FaultSpec.parse("kill:after=20000"), FaultSpec(kind: .kill, trigger: .afterRequests(20000)))
         XCTAssertEqual(try FaultSpec.parse("crash-in-op:op=write,phase=after,at=1s"),
-                       FaultSpec(kind: .crashInOp(opcode: "WRITE", phase: "after"), trigger: .at(1)))
+                       FaultSpec(kind: .crashInOp(opcode: .write, phase: .after), trigger: .at(1)))
         XCTAssertEqual(try FaultSpec.parse("hang:at=1s,for=250ms,then=kill"),
-                       FaultSpec(kind: .hang(seconds: 0.25, then: "kill"), trigger: .at(1)))
+                       FaultSpec(kind: .hang(seconds: 0.25, then: .kill), trigger: .at(1)))
     }
 
     func testBadSpecsNameTheProblem() {

@@ -345,6 +345,17 @@ static inline void fbshim_atomic_store(uint64_t *p, uint64_t v) {
     __atomic_store_n(p, v, __ATOMIC_RELAXED);
 }
 
+/// Store with release ordering: what was written before it is seen by a
+/// reader whose acquire load sees this value (across processes too).
+static inline void fbshim_atomic_store_release(uint64_t *p, uint64_t v) {
+    __atomic_store_n(p, v, __ATOMIC_RELEASE);
+}
+
+/// Load with acquire ordering (pairs with fbshim_atomic_store_release).
+static inline uint64_t fbshim_atomic_load_acquire(const uint64_t *p) {
+    return __atomic_load_n(p, __ATOMIC_ACQUIRE);
+}
+
 /// CLOCK_MONOTONIC in nanoseconds.
 uint64_t fbshim_monotonic_ns(void);
 
