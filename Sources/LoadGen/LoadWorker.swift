@@ -48,7 +48,17 @@ struct FaultTally {
     /// Failed operations in the window, by operation and errno.
     var errors: [OpKind: [Int32: UInt64]] = [:]
     /// Window after a fault in which latencies and errors are attributed to it.
-    static let windowNs: UInt64 = 1_000_000_000
+    static let windowNs = FaultWindow.ns
+}
+
+/// The window around a fault in which what happens is attributed to it:
+/// client latencies and errors after it, and the server's requests before
+/// it and after the restart.
+public enum FaultWindow {
+    /// One second, in nanoseconds.
+    public static let ns: UInt64 = 1_000_000_000
+    /// The same in seconds.
+    public static let seconds = Double(ns) / 1e9
 }
 
 /// Timing of the phases, in CLOCK_MONOTONIC nanoseconds.

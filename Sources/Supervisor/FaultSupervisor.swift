@@ -46,7 +46,7 @@ final class FaultSupervisor: @unchecked Sendable {
     private var samples: [(ns: UInt64, counts: [String: UInt64])] = []
 
     /// Window for revalidation counts and recovery.
-    static let windowNs: UInt64 = 1_000_000_000
+    static let windowNs = FaultWindow.ns
 
     init(mount: FuseMount, control: LoadControl, faults: [FaultSpec], phases: Phases, duration: Double,
          files: [String]) {
@@ -220,7 +220,7 @@ final class FaultSupervisor: @unchecked Sendable {
         t.event.refusedHandles = report.refusedHandles
         t.event.unknownNodeIds = report.unknownNodeIds
         t.event.revalidation = RevalidationCost(
-            windowSeconds: min(1, max(0, windowLength)), requestsBefore: requestsBefore,
+            windowSeconds: min(FaultWindow.seconds, max(0, windowLength)), requestsBefore: requestsBefore,
             requestsAfter: fresh.opcodeCounts(),
             serverTime: .nanoseconds(report.revalidationNs + report.entryRevalidationNs),
             notifications: report.revalidationNotifications)

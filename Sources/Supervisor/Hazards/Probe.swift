@@ -1,0 +1,95 @@
+// A scripted probe around a restart on a real mount: the steps every
+// hazard probe is made of (kill and restart, read, prime), and the
+// reading of a file by its stamped first line.
+import CFuseShim
+import Foundation
+import Contract
+import FuseServer
+import Glibc
+import ResultModel
+
+/// Reads a file's identity through a path: the name, or the errno.
+enum Reading: Equatable {
+    case name(String?)
+    case error(Int32)
+}
+
+/// The probes, on one mount.
+final class Probe: @unchecked Sendable {
+    let mount: FuseMount
+    let backing: String
+    let mnt: String
+    let files: [String]
+
+    init(mount: FuseMount, backing: String, mnt: String, files: [String]) {
+        self.mount = mount
+        self.backing = backing
+        self.mnt = mnt
+        self.files = files
+    }
+
+    // MARK: - Steps
+
+    /// Runs `body` on a thread; if it takes longer than the watchdog
+    /// allows, aborts the connection (which ends it) and throws.
+    func guarded<T>(_ what: String, _ body: @escaping () -> T) throws -> T {
+        try finish(what, Background(body))
+    }
+
+    /// Waits for `task` under the watchdog (see `guarded`).
+    func finish<T>(_ what: String, _ task: Background<T>) throws -> T {
+        if let v = task.wait(seconds: RunCoordinator.watchdogSeconds) { return v }
+        mount.abortConnection()
+        _ = task.wait(seconds: 10)
+        throw SupervisorError.watchdog("\(what) made no progress for \(fmtSeconds(RunCoordinator.watchdogSeconds)); "
+                                       + "aborted the FUSE connection. Server log:\n\(mount.server.logTail())")
+    }
+
+    /// SIGKILL, `outage` while no server runs, restart by the strategy.
+    /// Returns the time from the kill to the new server being ready.
+    func killAndRestart(during outage: () throws -> Void = {}) throws -> Double {
+        try mount.prepareStandby()
+        let t0 = fbshim_monotonic_ns()
+        mount.server.signal(SIGKILL)
+        mount.server.waitForExit()
+        try outage()
+        try mount.restart()
+        return Double(fbshim_monotonic_ns() - t0)
+    }
+
+    /// Reads the identity of the file at `path` (open, read, close).
+    static func read(_ path: String) -> Reading {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        if fd < 0 { return .error(errno) }
+        defer { close(fd) }
+        return read(fd: fd)
+    }
+
+    /// Reads the identity at offset 0 of `fd`.
+    static func read(fd: Int32) -> Reading {
+        var buf = [UInt8](repeating: 0, count: 4096)
+        let n = pread(fd, &buf, buf.count, 0)
+        if n < 0 { return .error(errno) }
+        return .name(HazardRunner.identity(buf[0..<n]))
+    }
+
+    func mountPath(_ rel: String) -> String { "\(mnt)/\(rel)" }
+    func backingPath(_ rel: String) -> String { "\(backing)/\(rel)" }
+
+    /// Reads every file through the mount (caches its dentry and inode).
+    func prime() throws {
+        let paths = files.map(mountPath)
+        let failed = try guarded("priming") { paths.filter { !Probe.ok($0) } }
+        if let f = failed.first { throw SupervisorError.failed("priming: reading \(f) through the mount failed") }
+    }
+
+    private static func ok(_ path: String) -> Bool {
+        if case .name(let n?) = read(path), n.hasPrefix("file ") { return true }
+        return false
+    }
+
+    /// Sum of one counter over every server instance so far.
+    func serverTotal(_ f: (ServerReport) -> UInt64) -> Double {
+        Double(mount.serverReports().map(f).reduce(0, +))
+    }
+}
