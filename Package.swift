@@ -37,21 +37,27 @@ let package = Package(
             "CFuseShim", "Contract", "ResultModel",
             .product(name: "Histogram", package: "hdrhistogram-swift"),
         ]),
+        // Workload files: parsing, units, the load, server options, faults,
+        // hazard scenarios and restart strategies.
+        .target(name: "Workload", dependencies: ["Contract", "LoadGen", "ResultModel"]),
         // Mount namespace, mounting, server processes, scratch space, runs.
-        .target(name: "Supervisor", dependencies: ["CFuseShim", "Contract", "FuseServer", "LoadGen", "ResultModel"]),
+        .target(name: "Supervisor", dependencies: ["CFuseShim", "Contract", "FuseServer", "LoadGen", "ResultModel",
+                                                   "Workload"]),
         // The command-line tool.
         .executableTarget(name: "fusebench", dependencies: [
-            "Supervisor", "Contract", "FuseServer", "LoadGen", "ResultModel",
+            "Supervisor", "Contract", "FuseServer", "LoadGen", "ResultModel", "Workload",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         // Helpers for tests: isolation checks, fixtures, running the binary.
-        .target(name: "TestSupport", dependencies: ["Supervisor", "Contract", "FuseServer", "ResultModel"],
+        .target(name: "TestSupport", dependencies: ["Supervisor", "Contract", "FuseServer", "ResultModel", "Workload"],
                 path: "Tests/TestSupport"),
         .testTarget(name: "ResultModelTests", dependencies: ["ResultModel", "Contract", "CFuseShim"]),
-        .testTarget(name: "LoadGenTests", dependencies: ["LoadGen", "Contract", "ResultModel", "TestSupport"]),
+        .testTarget(name: "LoadGenTests", dependencies: ["LoadGen", "Contract", "ResultModel", "TestSupport", "Workload"]),
+        .testTarget(name: "WorkloadTests", dependencies: ["Workload", "Contract", "LoadGen", "ResultModel", "TestSupport"]),
         .testTarget(name: "FuseServerTests",
                     dependencies: ["FuseServer", "Contract", "Supervisor", "CFuseShim", "ResultModel", "TestSupport"]),
-        .testTarget(name: "SupervisorTests", dependencies: ["Supervisor", "Contract", "LoadGen", "ResultModel", "TestSupport"]),
+        .testTarget(name: "SupervisorTests", dependencies: ["Supervisor", "Contract", "LoadGen", "ResultModel", "TestSupport",
+                                                             "Workload"]),
         .testTarget(name: "CLITests", dependencies: ["ResultModel", "Contract", "TestSupport"]),
     ]
 )

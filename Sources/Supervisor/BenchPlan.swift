@@ -1,6 +1,7 @@
 // `fusebench bench`: the standard workloads on the reference server and on
 // the native backing directory, interleaved, repeated, and reduced to
 // ratios measured side by side in one invocation.
+import Workload
 import Foundation
 import Contract
 import FuseServer
@@ -69,10 +70,8 @@ public struct ReferenceVariant: Sendable, Equatable {
     /// `options` with the overrides, checked as a workload's "server"
     /// object is (unknown keys and bad values are refused).
     public func apply(to options: ServerOptions) throws -> ServerOptions {
-        guard case .object(var o) = try JSONValue.from(options) else { return options }
-        for (k, v) in overrides { o[k] = v }
         do {
-            return try ServerOptions.read(try ObjectReader(.object(o), file: "--variant \(name)", path: "server"))
+            return try options.overriding(overrides, file: "--variant \(name)")
         } catch let e as WorkloadError {
             throw SupervisorError.input("\(e)")
         }

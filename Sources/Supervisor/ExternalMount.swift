@@ -7,6 +7,7 @@
 // the end, which ends the server's session loop. It is started through
 // the spawner under `setpriv --pdeathsig KILL`: when the harness dies, the
 // spawner follows it (lifeline) and the kernel kills the server.
+import Workload
 import CFuseShim
 import Foundation
 import Contract

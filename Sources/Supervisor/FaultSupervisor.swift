@@ -1,6 +1,7 @@
 // The thread that injects faults into a running server and restarts it as
 // the strategy says, timing each step on the monotonic clock that the
 // server's stats region and the load threads share.
+import Workload
 import CFuseShim
 import Foundation
 import Contract

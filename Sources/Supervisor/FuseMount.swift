@@ -9,6 +9,7 @@
 // Pitfall (FUSE-RESTART.md): nothing touches the mount before the server
 // has answered FUSE_INIT, or the caller blocks in D state. The server tells
 // us through the ready pipe; until then we only wait on that pipe.
+import Workload
 import CFuseShim
 import Foundation
 import Contract

@@ -1,5 +1,6 @@
 // Checks that the machine can run the reference server at all, so that the
 // user gets a clear message instead of a hang or an obscure errno.
+import Workload
 import Contract
 import Glibc
 

@@ -1,6 +1,7 @@
 // Every mount fusebench makes lives in a private mount namespace of its
 // own: when the harness and its servers are gone, for whatever reason
 // (SIGKILL included), the namespace and its mounts go with them.
+import Workload
 import Contract
 import CFuseShim
 import Foundation

@@ -1,5 +1,6 @@
 // One run of a workload on one target: scratch space, fileset, mount and
 // server (for the reference target), load, teardown, result.
+import Workload
 import CFuseShim
 import Foundation
 import Contract

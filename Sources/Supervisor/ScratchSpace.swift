@@ -3,6 +3,7 @@
 //
 // Each run holds an flock on its directory's lock file for its whole life;
 // a directory whose lock can be taken belongs to a dead run.
+import Workload
 import Contract
 import Foundation
 import Glibc

@@ -1,6 +1,7 @@
 // A FUSE server process started by the harness: spawned with the
 // descriptors it needs at fixed numbers, its stderr in a log file, and
 // ended only by its pid.
+import Workload
 import Foundation
 import CFuseShim
 import Glibc

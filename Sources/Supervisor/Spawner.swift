@@ -9,6 +9,7 @@
 // exist. The harness's load threads hold such files, so the harness sends
 // the descriptors a server needs (SCM_RIGHTS) to the spawner, which holds no
 // FUSE files, and gets back the pid and a pidfd.
+import Workload
 import CFuseShim
 import Foundation
 import Glibc

@@ -4,6 +4,7 @@
 // server dies, the duplicates stay here; the next server receives them
 // all before it serves, and takes the old handles over as they are. A file
 // unlinked while open survives because a descriptor of it never closed.
+import Workload
 import CFuseShim
 import Foundation
 import Contract

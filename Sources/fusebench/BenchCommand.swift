@@ -1,5 +1,6 @@
 // `fusebench bench`: the standard workloads on native, the reference server
 // and peer servers, interleaved, with ratios, in one JSON.
+import Workload
 import Contract
 import ArgumentParser
 import CFuseShim

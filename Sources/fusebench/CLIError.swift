@@ -1,4 +1,5 @@
 // Errors the CLI reports, each with its documented exit code.
+import Workload
 import ArgumentParser
 import Glibc
 import ResultModel

@@ -1,4 +1,5 @@
 // `fusebench compare`: metric by metric, how later results differ from the first.
+import Workload
 import ArgumentParser
 import Foundation
 import ResultModel

@@ -1,4 +1,5 @@
 // `fusebench export`: a result in a format another tool reads as it is.
+import Workload
 import ArgumentParser
 import Foundation
 import ResultModel

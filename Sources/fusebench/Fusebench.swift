@@ -1,4 +1,5 @@
 // The fusebench command: benchmark, load and crash-test FUSE servers.
+import Workload
 import ArgumentParser
 import Glibc
 import ResultModel

@@ -1,6 +1,7 @@
 // `fusebench gate`: fails (exit 5) when the current result regressed
 // against the baseline. Exact figures and failed operations are gated
 // against any baseline; time only against one measured side by side.
+import Workload
 import ArgumentParser
 import Foundation
 import ResultModel

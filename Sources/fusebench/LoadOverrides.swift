@@ -1,5 +1,6 @@
 // Options that override a workload's load settings from the command line,
 // shared by `run` and `bench`.
+import Workload
 import ArgumentParser
 import CFuseShim
 import LoadGen

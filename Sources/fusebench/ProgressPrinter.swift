@@ -1,5 +1,6 @@
 // Progress on standard error: one rewritten status line on a terminal,
 // plain step lines otherwise (CI logs).
+import Workload
 import Foundation
 import LoadGen
 import ResultModel

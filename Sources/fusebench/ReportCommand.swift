@@ -1,4 +1,5 @@
 // `fusebench report`: a self-contained HTML page for a result.
+import Workload
 import ArgumentParser
 import Foundation
 import ResultModel

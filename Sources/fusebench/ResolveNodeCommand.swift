@@ -1,5 +1,6 @@
 // `fusebench resolve-node`: resolves node ids handed out by another server
 // process over the same backing directory, as a restarted server would.
+import Workload
 import ArgumentParser
 import Contract
 import FuseServer

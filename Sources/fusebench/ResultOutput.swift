@@ -1,4 +1,5 @@
 // Where `run` and `bench` put their result, and how they report it.
+import Workload
 import ArgumentParser
 import Foundation
 import ResultModel

@@ -1,4 +1,5 @@
 // `fusebench run`: workloads on one target, one JSON result and a summary.
+import Workload
 import ArgumentParser
 import CFuseShim
 import Foundation

@@ -1,5 +1,6 @@
 // `fusebench serve`: the reference server on its own, or as started by the
 // harness on a /dev/fuse descriptor it mounted.
+import Workload
 import ArgumentParser
 import Foundation
 import CFuseShim

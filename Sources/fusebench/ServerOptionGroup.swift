@@ -1,38 +1,45 @@
 // Server options shared by the commands that start the reference server.
+// The defaults are ServerOptions' own (one place); the keys, ranges and help
+// follow the workload's "server" object (workloads/README.md).
+import Workload
 import ArgumentParser
 import Contract
 import FuseServer
 
 /// Command-line form of ServerOptions.
 struct ServerOptionGroup: ParsableArguments {
+    private static let defaults = ServerOptions()
+
     @Option(help: "Maximum worker threads of libfuse's multithreaded loop.")
-    var threads: Int = 4
+    var threads: Int = Self.defaults.threads
     @Flag(help: "One /dev/fuse clone fd per worker thread.")
-    var cloneFd = false
+    var cloneFd = Self.defaults.cloneFd
     @Option(help: "Seconds the kernel may cache a name lookup.")
-    var entryTimeout: Double = 1.0
+    var entryTimeout: Double = Self.defaults.entryTimeout
     @Option(help: "Seconds the kernel may cache attributes.")
-    var attrTimeout: Double = 1.0
+    var attrTimeout: Double = Self.defaults.attrTimeout
     @Flag(help: "Kernel write-back caching.")
-    var writebackCache = false
+    var writebackCache = Self.defaults.writebackCache
     @Option(help: "Largest WRITE request in bytes.")
-    var maxWrite: Int = 128 * 1024
+    var maxWrite: Int = Self.defaults.maxWrite
     @Flag(inversion: .prefixedNo, help: "splice(2) READ replies of 8 KiB and more into /dev/fuse (copied, never moved).")
-    var splice = true
+    var splice = Self.defaults.splice
     @Flag(inversion: .prefixedNo, help: "READDIRPLUS (only with an entry timeout above 0).")
-    var readdirplus = true
+    var readdirplus = Self.defaults.readdirplus
     @Flag(help: "Keep the page cache across opens.")
-    var keepCache = false
+    var keepCache = Self.defaults.keepCache
     @Flag(inversion: .prefixedNo, help: "Extended attributes (--no-xattr: ENOSYS, as passthrough_ll by default).")
-    var xattr = true
+    var xattr = Self.defaults.xattr
     @Flag(name: .customLong("killpriv-v2"), inversion: .prefixedNo,
           help: "FUSE_HANDLE_KILLPRIV_V2: the server kills suid/sgid, so the kernel stops asking for security.capability before every write.")
-    var killPrivV2 = true
+    var killPrivV2 = Self.defaults.killPrivV2
     @Flag(inversion: .prefixedNo,
           help: "FOPEN_NOFLUSH where the backing file system has no flush operation (ext4, xfs, btrfs, tmpfs): close(2) sends no FLUSH.")
-    var skipFlush = true
+    var skipFlush = Self.defaults.skipFlush
     @Option(help: "Node-id scheme: handle (survives a restart) or ephemeral (a counter).")
-    var nodeIds: NodeIdScheme = .handle
+    var nodeIds: NodeIdScheme = Self.defaults.nodeIds
+    @Option(help: "Most O_PATH descriptors the node table keeps open.")
+    var fdCacheCapacity: Int = Self.defaults.fdCacheCapacity
 
     func validate() throws {
         guard threads >= 1 && threads <= 256 else {
@@ -40,6 +47,9 @@ struct ServerOptionGroup: ParsableArguments {
         }
         guard entryTimeout >= 0, attrTimeout >= 0 else {
             throw ValidationError("--entry-timeout and --attr-timeout must be 0 or more seconds")
+        }
+        guard fdCacheCapacity >= 64 && fdCacheCapacity <= 1_000_000 else {
+            throw ValidationError("--fd-cache-capacity must be between 64 and 1000000, got \(fdCacheCapacity)")
         }
         guard maxWrite >= 4096 && maxWrite <= 1 << 20 else {
             throw ValidationError("--max-write must be between 4096 and 1048576 bytes, got \(maxWrite)")
@@ -61,6 +71,7 @@ struct ServerOptionGroup: ParsableArguments {
         o.xattr = xattr
         o.killPrivV2 = killPrivV2
         o.skipFlush = skipFlush
+        o.fdCacheCapacity = fdCacheCapacity
         return o
     }
 }

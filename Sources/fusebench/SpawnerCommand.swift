@@ -1,5 +1,6 @@
 // `fusebench spawner`: the helper process that starts servers for the
 // harness (see Supervisor/Spawner.swift). Not for users.
+import Workload
 import ArgumentParser
 import Supervisor
 

@@ -1,4 +1,5 @@
 // The short human summary printed at the end of a run.
+import Workload
 import Foundation
 import ResultModel
 

@@ -1,5 +1,6 @@
 // The tool's identity: version, and the git revision of the tree it was
 // built from when the binary still sits inside that tree.
+import Workload
 import Foundation
 import ResultModel
 

@@ -1,4 +1,5 @@
 // `fusebench validate`: checks workload files without running them.
+import Workload
 import ArgumentParser
 import Supervisor
 

@@ -1,4 +1,5 @@
 // Size and duration parsing, the seeded generator and the weighted mix.
+import Workload
 import LoadGen
 import XCTest
 

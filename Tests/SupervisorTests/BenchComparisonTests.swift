@@ -1,5 +1,6 @@
 // Bench comparisons from run results: ratios of medians and the U test's
 // p-value, on made-up throughputs (pure logic, no mount).
+import Workload
 import ResultModel
 import Supervisor
 import XCTest

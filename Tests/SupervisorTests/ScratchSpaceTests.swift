@@ -1,4 +1,5 @@
 // Scratch directories of dead runs are swept; live ones are not.
+import Workload
 import Foundation
 import Glibc
 import Supervisor

@@ -1,6 +1,7 @@
 // A reference server mounted for a test: backing directory, mountpoint and
 // a native twin directory on the same file system, all in one scratch
 // directory that is removed (after unmounting) when the test ends.
+import Workload
 import Foundation
 import Contract
 import FuseServer

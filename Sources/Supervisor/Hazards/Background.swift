@@ -1,5 +1,6 @@
 // Work on another thread that a probe waits for with a bound (a call on a
 // mount whose server is down must not hang the probe).
+import Workload
 import CFuseShim
 import Foundation
 import Contract

@@ -8,6 +8,7 @@
 // watchdog: a probe that hangs aborts the connection and fails the run.
 
 /// Runs hazard scenarios.
+import Workload
 import CFuseShim
 import Foundation
 import Contract

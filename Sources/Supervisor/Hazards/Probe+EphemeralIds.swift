@@ -1,5 +1,6 @@
 // The ephemeral-ids hazard: node ids the kernel cached that the new server
 // does not know.
+import Workload
 import CFuseShim
 import Foundation
 import Contract

@@ -1,4 +1,5 @@
 // The inode-reuse hazard: inode numbers reused behind the dead server's back.
+import Workload
 import CFuseShim
 import Foundation
 import Contract

@@ -1,5 +1,6 @@
 // The open-files hazard: descriptors opened before the crash, some on
 // files unlinked while open, used after it.
+import Workload
 import CFuseShim
 import Foundation
 import Contract

@@ -1,5 +1,6 @@
 // The resent-non-idempotent hazard: create, mkdir, unlink and rename in
 // flight at a crash, resent to the next server.
+import Workload
 import CFuseShim
 import Foundation
 import Contract

@@ -1,5 +1,6 @@
 // The stale-attributes hazard: files changed during the outage while the
 // kernel caches their attributes.
+import Workload
 import CFuseShim
 import Foundation
 import Contract

@@ -1,6 +1,7 @@
 // A scripted probe around a restart on a real mount: the steps every
 // hazard probe is made of (kill and restart, read, prime), and the
 // reading of a file by its stamped first line.
+import Workload
 import CFuseShim
 import Foundation
 import Contract

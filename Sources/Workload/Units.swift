@@ -1,4 +1,5 @@
 // Sizes ("4KiB") and durations ("500ms") as workload files write them.
+import LoadGen
 import Foundation
 
 /// Parses sizes and durations.

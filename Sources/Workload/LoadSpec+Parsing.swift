@@ -1,4 +1,5 @@
 // Reading the load part of a workload file.
+import LoadGen
 import ResultModel
 
 extension LoadSpec {

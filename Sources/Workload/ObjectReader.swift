@@ -1,6 +1,7 @@
 // Reads one JSON object of a workload field by field, so that every error
 // names the file, the field and what was expected, and unknown fields
 // (typos) are refused instead of silently ignored.
+import LoadGen
 import ResultModel
 
 /// A checked view of one JSON object.

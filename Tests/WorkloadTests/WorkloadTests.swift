@@ -1,6 +1,7 @@
 // Workload files: the shipped ones parse, a result's workload can be run
 // again, and every malformed input names the file, the field and what is
 // expected.
+import Workload
 import Foundation
 import LoadGen
 import ResultModel

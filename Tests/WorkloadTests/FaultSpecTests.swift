@@ -1,5 +1,6 @@
 // Fault specs: the command-line form, the workload form, schedules, and
 // the errors for malformed ones.
+import Workload
 import Foundation
 import LoadGen
 import Contract

@@ -1,5 +1,6 @@
 // Restart strategies: what happens to the connection, the node ids and the
 // open files when the server dies, and how the next server starts.
+import LoadGen
 import Contract
 import FuseServer
 
@@ -63,7 +64,7 @@ public enum Strategy: String, CaseIterable, Codable, Sendable {
     public var keepsOpenFiles: Bool { self == .handoverState }
 
     /// Options of server instance `instance` (1 for the first).
-    func restartOptions(instance: UInt32, initPath: String?, journal: String?, intents: String?) -> RestartOptions {
+    public func restartOptions(instance: UInt32, initPath: String?, journal: String?, intents: String?) -> RestartOptions {
         var r = RestartOptions()
         r.instance = instance
         r.resumeInit = keepsConnection && instance > 1 ? initPath : nil
