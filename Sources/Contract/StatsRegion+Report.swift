@@ -77,6 +77,10 @@ extension StatsRegion {
         return out
     }
 
+    /// Whether the eager storm's entry invalidations (sent while serving)
+    /// are all sent.
+    public var entryRevalidationDone: Bool { fbshim_atomic_load(&region.pointee.entry_revalidation_ns) != 0 }
+
     /// Monotonic time of the first reply (0: none yet).
     public var firstReplyNs: UInt64 { fbshim_atomic_load(&region.pointee.first_reply_ns) }
     /// Monotonic time at which an injected crash fired (0: none).

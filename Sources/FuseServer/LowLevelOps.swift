@@ -10,7 +10,7 @@ private func server(_ req: fuse_req_t?) -> PassthroughFS {
 }
 
 @inline(__always)
-private func serve(_ req: fuse_req_t?, _ op: Opcode, _ body: (PassthroughFS, Request) -> Void) {
+private func serve(_ req: fuse_req_t?, _ op: Opcode, _ body: (PassthroughFS, consuming Request) -> Void) {
     let fs = server(req)
     let r = Request(req!, op, fs.stats, intents: fs.intents)
     if fs.debugDelayMicros > 0 { usleep(fs.debugDelayMicros) }

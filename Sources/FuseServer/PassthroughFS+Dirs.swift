@@ -31,14 +31,14 @@ extension PassthroughFS {
         try files.dir(fi.pointee.fh, stats: stats) { () throws(SysError) in try openDirStream(ino) }
     }
 
-    func opendir(_ r: Request, _ ino: UInt64, _ fi: UnsafeMutablePointer<fuse_file_info>) {
+    func opendir(_ r: consuming Request, _ ino: UInt64, _ fi: UnsafeMutablePointer<fuse_file_info>) {
         do throws(SysError) {
             fi.pointee.fh = files.addDir(try openDirStream(ino))
             r.open(fi)
         } catch { r.fail(error) }
     }
 
-    func readdir(_ r: Request, _ ino: UInt64, _ size: Int, _ off: off_t, _ fi: UnsafeMutablePointer<fuse_file_info>,
+    func readdir(_ r: consuming Request, _ ino: UInt64, _ size: Int, _ off: off_t, _ fi: UnsafeMutablePointer<fuse_file_info>,
                  plus: Bool) {
         let h: DirHandle
         do throws(SysError) { h = try dirHandle(ino, fi) } catch { return r.fail(error) }
@@ -103,12 +103,12 @@ extension PassthroughFS {
         r.buf(buf, used)
     }
 
-    func releasedir(_ r: Request, _ fi: UnsafeMutablePointer<fuse_file_info>) {
+    func releasedir(_ r: consuming Request, _ fi: UnsafeMutablePointer<fuse_file_info>) {
         files.releaseDir(fi.pointee.fh)
         r.error(0)
     }
 
-    func fsyncdir(_ r: Request, _ ino: UInt64, _ datasync: Int32, _ fi: UnsafeMutablePointer<fuse_file_info>) {
+    func fsyncdir(_ r: consuming Request, _ ino: UInt64, _ datasync: Int32, _ fi: UnsafeMutablePointer<fuse_file_info>) {
         do throws(SysError) {
             let fd = dirfd(try dirHandle(ino, fi).dir)
             r.error((datasync != 0 ? fdatasync(fd) : Glibc.fsync(fd)) == 0 ? 0 : errno)

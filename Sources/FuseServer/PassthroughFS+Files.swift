@@ -46,7 +46,7 @@ extension PassthroughFS {
         fi.pointee.noflush = skipsFlush ? 1 : 0
     }
 
-    func open(_ r: Request, _ ino: UInt64, _ fi: UnsafeMutablePointer<fuse_file_info>) {
+    func open(_ r: consuming Request, _ ino: UInt64, _ fi: UnsafeMutablePointer<fuse_file_info>) {
         do throws(SysError) {
             let fd = try asCallerWithoutFsetid { () throws(SysError) in
                 try openNode(ino, flags: backingFlags(fi.pointee.flags))
@@ -57,7 +57,7 @@ extension PassthroughFS {
         } catch { r.fail(error) }
     }
 
-    func create(_ r: Request, _ parent: UInt64, _ name: UnsafePointer<CChar>, _ mode: mode_t,
+    func create(_ r: consuming Request, _ parent: UInt64, _ name: UnsafePointer<CChar>, _ mode: mode_t,
                 _ fi: UnsafeMutablePointer<fuse_file_info>) {
         do throws(SysError) {
             var fileFd: Int32 = -1
@@ -79,17 +79,17 @@ extension PassthroughFS {
             }
             fi.pointee.fh = files.fileHandle(fileFd)
             setOpenFlags(fi)
-            r.create(&e, fi)
+            r.create(e, fi)
         } catch { r.fail(error) }
     }
 
-    func read(_ r: Request, _ ino: UInt64, _ size: Int, _ off: off_t, _ fi: UnsafeMutablePointer<fuse_file_info>) {
+    func read(_ r: consuming Request, _ ino: UInt64, _ size: Int, _ off: off_t, _ fi: UnsafeMutablePointer<fuse_file_info>) {
         do throws(SysError) {
             r.data(fd: try fileFd(fi, ino), size: size, offset: off)
         } catch { r.fail(error) }
     }
 
-    func writeBuf(_ r: Request, _ ino: UInt64, _ bufv: UnsafeMutablePointer<fuse_bufvec>, _ off: off_t,
+    func writeBuf(_ r: consuming Request, _ ino: UInt64, _ bufv: UnsafeMutablePointer<fuse_bufvec>, _ off: off_t,
                   _ fi: UnsafeMutablePointer<fuse_file_info>) {
         do throws(SysError) {
             let fd = try fileFd(fi, ino, write: true)
@@ -99,7 +99,7 @@ extension PassthroughFS {
         } catch { r.fail(error) }
     }
 
-    func flush(_ r: Request, _ ino: UInt64, _ fi: UnsafeMutablePointer<fuse_file_info>) {
+    func flush(_ r: consuming Request, _ ino: UInt64, _ fi: UnsafeMutablePointer<fuse_file_info>) {
         // close() of a duplicate reports delayed write errors, as close(2)
         // would on the backing file, without closing `fh`.
         do throws(SysError) {
@@ -109,26 +109,26 @@ extension PassthroughFS {
         } catch { r.fail(error) }
     }
 
-    func release(_ r: Request, _ fi: UnsafeMutablePointer<fuse_file_info>) {
+    func release(_ r: consuming Request, _ fi: UnsafeMutablePointer<fuse_file_info>) {
         files.release(fi.pointee.fh)
         r.error(0)
     }
 
-    func fsync(_ r: Request, _ ino: UInt64, _ datasync: Int32, _ fi: UnsafeMutablePointer<fuse_file_info>) {
+    func fsync(_ r: consuming Request, _ ino: UInt64, _ datasync: Int32, _ fi: UnsafeMutablePointer<fuse_file_info>) {
         do throws(SysError) {
             let fd = try fileFd(fi, ino)
             r.error((datasync != 0 ? fdatasync(fd) : Glibc.fsync(fd)) == 0 ? 0 : errno)
         } catch { r.fail(error) }
     }
 
-    func fallocate(_ r: Request, _ ino: UInt64, _ mode: Int32, _ off: off_t, _ len: off_t,
+    func fallocate(_ r: consuming Request, _ ino: UInt64, _ mode: Int32, _ off: off_t, _ len: off_t,
                    _ fi: UnsafeMutablePointer<fuse_file_info>) {
         do throws(SysError) {
             r.error(fbshim_fallocate(try fileFd(fi, ino, write: true), mode, off, len) == 0 ? 0 : errno)
         } catch { r.fail(error) }
     }
 
-    func lseek(_ r: Request, _ ino: UInt64, _ off: off_t, _ whence: Int32, _ fi: UnsafeMutablePointer<fuse_file_info>) {
+    func lseek(_ r: consuming Request, _ ino: UInt64, _ off: off_t, _ whence: Int32, _ fi: UnsafeMutablePointer<fuse_file_info>) {
         do throws(SysError) {
             let res = Glibc.lseek(try fileFd(fi, ino), off, whence)
             if res < 0 { return r.error(errno) }
@@ -136,7 +136,7 @@ extension PassthroughFS {
         } catch { r.fail(error) }
     }
 
-    func copyFileRange(_ r: Request, _ inoIn: UInt64, _ fiIn: UnsafeMutablePointer<fuse_file_info>, _ offIn: off_t,
+    func copyFileRange(_ r: consuming Request, _ inoIn: UInt64, _ fiIn: UnsafeMutablePointer<fuse_file_info>, _ offIn: off_t,
                        _ inoOut: UInt64, _ fiOut: UnsafeMutablePointer<fuse_file_info>, _ offOut: off_t,
                        _ len: Int, _ flags: Int32) {
         do throws(SysError) {

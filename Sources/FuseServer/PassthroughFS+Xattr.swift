@@ -5,7 +5,7 @@ import CFuseShim
 import Glibc
 
 extension PassthroughFS {
-    func setxattr(_ r: Request, _ ino: UInt64, _ name: UnsafePointer<CChar>, _ value: UnsafePointer<CChar>,
+    func setxattr(_ r: consuming Request, _ ino: UInt64, _ name: UnsafePointer<CChar>, _ value: UnsafePointer<CChar>,
                   _ size: Int, _ flags: Int32) {
         guard options.xattr else { return r.error(ENOSYS) }
         do throws(SysError) {
@@ -16,12 +16,12 @@ extension PassthroughFS {
         } catch { r.fail(error) }
     }
 
-    func getxattr(_ r: Request, _ ino: UInt64, _ name: UnsafePointer<CChar>, _ size: Int) {
+    func getxattr(_ r: consuming Request, _ ino: UInt64, _ name: UnsafePointer<CChar>, _ size: Int) {
         guard options.xattr else { return r.error(ENOSYS) }
         xattrQuery(r, ino, size) { path, buf, n in fbshim_getxattr(path, name, buf, n) }
     }
 
-    func listxattr(_ r: Request, _ ino: UInt64, _ size: Int) {
+    func listxattr(_ r: consuming Request, _ ino: UInt64, _ size: Int) {
         guard options.xattr else { return r.error(ENOSYS) }
         xattrQuery(r, ino, size) { path, buf, n in
             fbshim_listxattr(path, buf?.assumingMemoryBound(to: CChar.self), n)
@@ -29,7 +29,7 @@ extension PassthroughFS {
     }
 
     /// The get/list protocol: size 0 asks for the needed size.
-    private func xattrQuery(_ r: Request, _ ino: UInt64, _ size: Int,
+    private func xattrQuery(_ r: consuming Request, _ ino: UInt64, _ size: Int,
                             _ call: (String, UnsafeMutableRawPointer?, Int) -> Int) {
         do throws(SysError) {
             let buf = size > 0 ? UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 1) : nil
@@ -43,7 +43,7 @@ extension PassthroughFS {
         } catch { r.fail(error) }
     }
 
-    func removexattr(_ r: Request, _ ino: UInt64, _ name: UnsafePointer<CChar>) {
+    func removexattr(_ r: consuming Request, _ ino: UInt64, _ name: UnsafePointer<CChar>) {
         guard options.xattr else { return r.error(ENOSYS) }
         do throws(SysError) {
             try nodes.withFd(ino) { (fd) throws(SysError) in try check(fbshim_removexattr(procPath(fd), name)) }

@@ -195,31 +195,31 @@ public final class PassthroughFS: @unchecked Sendable {
 
     // MARK: - Names
 
-    func lookup(_ r: Request, _ parent: UInt64, _ name: UnsafePointer<CChar>) {
+    func lookup(_ r: consuming Request, _ parent: UInt64, _ name: UnsafePointer<CChar>) {
         do throws(SysError) {
             var e = try nodes.withFd(parent) { (p) throws(SysError) in try makeEntry(p, name, parent: parent) }
-            r.entry(&e)
+            r.entry(e)
         } catch { r.fail(error) }
     }
 
-    func forget(_ r: Request, _ ino: UInt64, _ n: UInt64) {
+    func forget(_ r: consuming Request, _ ino: UInt64, _ n: UInt64) {
         nodes.forget(ino, n)
         r.none()
     }
 
-    func forgetMulti(_ r: Request, _ count: Int, _ list: UnsafeMutablePointer<fuse_forget_data>) {
+    func forgetMulti(_ r: consuming Request, _ count: Int, _ list: UnsafeMutablePointer<fuse_forget_data>) {
         for i in 0..<count { nodes.forget(list[i].ino, list[i].nlookup) }
         r.none()
     }
 
-    func getattr(_ r: Request, _ ino: UInt64) {
+    func getattr(_ r: consuming Request, _ ino: UInt64) {
         do throws(SysError) {
             var st = try nodes.withFd(ino) { (fd) throws(SysError) in try attributes(fd) }
-            r.attr(&st, options.attrTimeout)
+            r.attr(st, options.attrTimeout)
         } catch { r.fail(error) }
     }
 
-    func setattr(_ r: Request, _ ino: UInt64, _ attr: UnsafeMutablePointer<stat>, _ valid: Int32,
+    func setattr(_ r: consuming Request, _ ino: UInt64, _ attr: UnsafeMutablePointer<stat>, _ valid: Int32,
                  _ fi: UnsafeMutablePointer<fuse_file_info>?) {
         do throws(SysError) {
             let fh: Int32? = try fi.map { (fi) throws(SysError) in try fileFd(fi, ino, write: true) }
@@ -252,11 +252,11 @@ public final class PassthroughFS: @unchecked Sendable {
                 }
                 return try attributes(fd)
             }
-            r.attr(&st, options.attrTimeout)
+            r.attr(st, options.attrTimeout)
         } catch { r.fail(error) }
     }
 
-    func readlink(_ r: Request, _ ino: UInt64) {
+    func readlink(_ r: consuming Request, _ ino: UInt64) {
         do throws(SysError) {
             var buf = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
             let n = try nodes.withFd(ino) { (fd) throws(SysError) -> Int in
@@ -269,19 +269,19 @@ public final class PassthroughFS: @unchecked Sendable {
         } catch { r.fail(error) }
     }
 
-    func mknod(_ r: Request, _ parent: UInt64, _ name: UnsafePointer<CChar>, _ mode: mode_t, _ rdev: dev_t) {
+    func mknod(_ r: consuming Request, _ parent: UInt64, _ name: UnsafePointer<CChar>, _ mode: mode_t, _ rdev: dev_t) {
         makeNode(r, parent, name) { (p) throws(SysError) in try check(mknodat(p, name, mode, rdev)) }
     }
 
-    func mkdir(_ r: Request, _ parent: UInt64, _ name: UnsafePointer<CChar>, _ mode: mode_t) {
+    func mkdir(_ r: consuming Request, _ parent: UInt64, _ name: UnsafePointer<CChar>, _ mode: mode_t) {
         makeNode(r, parent, name) { (p) throws(SysError) in try check(mkdirat(p, name, mode)) }
     }
 
-    func symlink(_ r: Request, _ target: UnsafePointer<CChar>, _ parent: UInt64, _ name: UnsafePointer<CChar>) {
+    func symlink(_ r: consuming Request, _ target: UnsafePointer<CChar>, _ parent: UInt64, _ name: UnsafePointer<CChar>) {
         makeNode(r, parent, name) { (p) throws(SysError) in try check(symlinkat(target, p, name)) }
     }
 
-    private func makeNode(_ r: Request, _ parent: UInt64, _ name: UnsafePointer<CChar>,
+    private func makeNode(_ r: consuming Request, _ parent: UInt64, _ name: UnsafePointer<CChar>,
                           _ make: (Int32) throws(SysError) -> Void) {
         do throws(SysError) {
             var e = try nodes.withFd(parent) { (p) throws(SysError) in
@@ -293,11 +293,11 @@ public final class PassthroughFS: @unchecked Sendable {
                 }
                 return try makeEntry(p, name, parent: parent, fresh: true)
             }
-            r.entry(&e)
+            r.entry(e)
         } catch { r.fail(error) }
     }
 
-    func link(_ r: Request, _ ino: UInt64, _ newParent: UInt64, _ newName: UnsafePointer<CChar>) {
+    func link(_ r: consuming Request, _ ino: UInt64, _ newParent: UInt64, _ newName: UnsafePointer<CChar>) {
         do throws(SysError) {
             var e = try nodes.withFd(ino) { (fd) throws(SysError) in
                 try nodes.withFd(newParent) { (p) throws(SysError) in
@@ -309,18 +309,18 @@ public final class PassthroughFS: @unchecked Sendable {
                     return try makeEntry(p, newName, parent: newParent)
                 }
             }
-            r.entry(&e)
+            r.entry(e)
         } catch { r.fail(error) }
     }
 
-    func unlink(_ r: Request, _ parent: UInt64, _ name: UnsafePointer<CChar>, flags: Int32) {
+    func unlink(_ r: consuming Request, _ parent: UInt64, _ name: UnsafePointer<CChar>, flags: Int32) {
         do throws(SysError) {
             try nodes.withFd(parent) { (p) throws(SysError) in try check(unlinkat(p, name, flags)) }
             r.error(0)
         } catch { r.fail(error) }
     }
 
-    func rename(_ r: Request, _ parent: UInt64, _ name: UnsafePointer<CChar>, _ newParent: UInt64,
+    func rename(_ r: consuming Request, _ parent: UInt64, _ name: UnsafePointer<CChar>, _ newParent: UInt64,
                 _ newName: UnsafePointer<CChar>, _ flags: UInt32) {
         do throws(SysError) {
             try nodes.withFd(parent) { (p) throws(SysError) in
@@ -332,13 +332,13 @@ public final class PassthroughFS: @unchecked Sendable {
         } catch { r.fail(error) }
     }
 
-    func statfs(_ r: Request, _ ino: UInt64) {
+    func statfs(_ r: consuming Request, _ ino: UInt64) {
         var s = statvfs()
         if fstatvfs(rootFd, &s) != 0 { return r.error(errno) }
-        r.statfs(&s)
+        r.statfs(s)
     }
 
-    func access(_ r: Request, _ ino: UInt64, _ mask: Int32) {
+    func access(_ r: consuming Request, _ ino: UInt64, _ mask: Int32) {
         do throws(SysError) {
             try nodes.withFd(ino) { (fd) throws(SysError) in try check(faccessat(fd, "", mask, fbshim_AT_EMPTY_PATH)) }
             r.error(0)

@@ -2,16 +2,23 @@
 // arrived. Every reply goes through here, so that each is counted and
 // timed exactly once, the crash hook can fire before or after the work,
 // and resent requests that had already taken effect are recognised.
+// A Request cannot be copied, and every reply consumes it: the compiler
+// sees to it that each request is answered at most once, and one dropped
+// without a reply (a path a handler forgot) answers EIO instead of leaving
+// the caller hanging.
 import Contract
 import CFuseShim
 import Glibc
 
 /// A request being served.
-struct Request {
+struct Request: ~Copyable {
     let req: fuse_req_t
     let op: Opcode
     let start: UInt64
-    let stats: StatsRegion
+    /// The server's stats region, which outlives every request (a plain
+    /// reference would make the request non-trivial to discard).
+    private let statsRef: Unmanaged<StatsRegion>
+    var stats: StatsRegion { statsRef.takeUnretainedValue() }
     /// Re-delivered by FUSE_NOTIFY_RESEND after a restart.
     let resent: Bool
     /// A resent non-idempotent request whose first attempt had started: it
@@ -21,7 +28,7 @@ struct Request {
     init(_ req: fuse_req_t, _ op: Opcode, _ stats: StatsRegion, intents: IntentLog?) {
         self.req = req
         self.op = op
-        self.stats = stats
+        statsRef = Unmanaged.passUnretained(stats)
         resent = fbshim_thread_resent() != 0
         if op.isNonIdempotent, let intents {
             let started = intents.begin(fbshim_thread_unique())
@@ -33,21 +40,29 @@ struct Request {
         stats.crashIfArmed(op, phase: .before)
     }
 
+    /// A request dropped without a reply answers EIO.
+    deinit {
+        stats.count(op, failed: true)
+        _ = fuse_reply_err(req, EIO)
+        stats.time(op, start: start)
+    }
+
     /// Sends a reply: the crash hook's "after" phase first, then the count
     /// (before the reply, so that a client that sees the reply also sees
     /// the count), then the reply itself; the service time ends once the
     /// reply is written (a spliced READ included).
     @inline(__always)
-    private func reply(failed: Bool = false, _ send: () -> Int32) {
+    private consuming func reply(failed: Bool = false, _ send: (fuse_req_t) -> Int32) {
         stats.crashIfArmed(op, phase: .after)
         stats.count(op, failed: failed)
-        _ = send()
+        _ = send(req)
         stats.time(op, start: start)
+        discard self
     }
 
     /// Replies an errno (0 for success without data). A resent UNLINK,
     /// RMDIR or RENAME that finds its work done succeeds.
-    func error(_ code: Int32) {
+    consuming func error(_ code: Int32) {
         var code = code
         if resent && code != 0 && isResendAnomaly(code) {
             if mayHaveTakenEffect && code == ENOENT {
@@ -57,14 +72,14 @@ struct Request {
                 fbshim_atomic_add(&stats.region.pointee.resent_anomalies, 1)
             }
         }
-        reply(failed: code != 0) { fuse_reply_err(req, code) }
+        reply(failed: code != 0) { fuse_reply_err($0, code) }
     }
 
     /// Counts a resent request recognised as already done.
     func recognised() { fbshim_atomic_add(&stats.region.pointee.resent_recognised, 1) }
 
     /// Replies from a thrown error.
-    func fail(_ e: SysError) { error(e.code) }
+    consuming func fail(_ e: SysError) { error(e.code) }
 
     /// A resent request that had already taken effect fails differently:
     /// an UNLINK that succeeded answers ENOENT the second time, a CREATE
@@ -78,55 +93,60 @@ struct Request {
     }
 
     /// No reply (forget).
-    func none() {
+    consuming func none() {
         stats.count(op, failed: false)
         fuse_reply_none(req)
         stats.time(op, start: start)
+        discard self
     }
 
     /// A directory entry.
-    func entry(_ e: inout fuse_entry_param) {
-        withUnsafePointer(to: &e) { p in reply { fuse_reply_entry(req, p) } }
+    consuming func entry(_ e: fuse_entry_param) {
+        var e = e
+        reply { q in withUnsafePointer(to: &e) { fuse_reply_entry(q, $0) } }
     }
 
     /// Created and opened.
-    func create(_ e: inout fuse_entry_param, _ fi: UnsafePointer<fuse_file_info>) {
-        withUnsafePointer(to: &e) { p in reply { fuse_reply_create(req, p, fi) } }
+    consuming func create(_ e: fuse_entry_param, _ fi: UnsafePointer<fuse_file_info>) {
+        var e = e
+        reply { q in withUnsafePointer(to: &e) { fuse_reply_create(q, $0, fi) } }
     }
 
     /// Attributes.
-    func attr(_ st: inout stat, _ timeout: Double) {
-        withUnsafePointer(to: &st) { p in reply { fuse_reply_attr(req, p, timeout) } }
+    consuming func attr(_ st: stat, _ timeout: Double) {
+        var st = st
+        reply { q in withUnsafePointer(to: &st) { fuse_reply_attr(q, $0, timeout) } }
     }
 
     /// Opened.
-    func open(_ fi: UnsafePointer<fuse_file_info>) { reply { fuse_reply_open(req, fi) } }
+    consuming func open(_ fi: UnsafePointer<fuse_file_info>) { reply { fuse_reply_open($0, fi) } }
 
     /// Bytes written.
-    func write(_ count: Int) { reply { fuse_reply_write(req, count) } }
+    consuming func write(_ count: Int) { reply { fuse_reply_write($0, count) } }
 
     /// A data buffer.
-    func buf(_ p: UnsafeRawPointer?, _ size: Int) {
-        reply { fuse_reply_buf(req, p?.assumingMemoryBound(to: CChar.self), size) }
+    consuming func buf(_ p: UnsafeRawPointer?, _ size: Int) {
+        reply { fuse_reply_buf($0, p?.assumingMemoryBound(to: CChar.self), size) }
     }
 
     /// File data straight from a descriptor (spliced when the session
     /// wants FUSE_CAP_SPLICE_WRITE and the data spans 2 pages or more).
-    func data(fd: Int32, size: Int, offset: off_t) {
-        reply { fbshim_reply_fd_data(req, fd, size, offset) }
+    consuming func data(fd: Int32, size: Int, offset: off_t) {
+        reply { fbshim_reply_fd_data($0, fd, size, offset) }
     }
 
     /// A symlink target.
-    func readlink(_ target: UnsafePointer<CChar>) { reply { fuse_reply_readlink(req, target) } }
+    consuming func readlink(_ target: UnsafePointer<CChar>) { reply { fuse_reply_readlink($0, target) } }
 
     /// File-system statistics.
-    func statfs(_ s: inout statvfs) {
-        withUnsafePointer(to: &s) { p in reply { fuse_reply_statfs(req, p) } }
+    consuming func statfs(_ s: statvfs) {
+        var s = s
+        reply { q in withUnsafePointer(to: &s) { fuse_reply_statfs(q, $0) } }
     }
 
     /// Size of an xattr value or list.
-    func xattr(_ size: Int) { reply { fuse_reply_xattr(req, size) } }
+    consuming func xattr(_ size: Int) { reply { fuse_reply_xattr($0, size) } }
 
     /// A new offset.
-    func lseek(_ off: off_t) { reply { fuse_reply_lseek(req, off) } }
+    consuming func lseek(_ off: off_t) { reply { fuse_reply_lseek($0, off) } }
 }

@@ -183,8 +183,9 @@ final class FaultSupervisor: @unchecked Sendable {
         t.event.restarted = true
         let fresh = mount.stats
         // The new server's first reply: resent or new requests arrive at once
-        // when clients are waiting; give up after a second.
-        let replyDeadline = fbshim_monotonic_ns() + Self.windowNs
+        // when clients are waiting; give up after 5 s (a loaded machine can
+        // take more than a second to schedule the new server) or at the end.
+        let replyDeadline = fbshim_monotonic_ns() + 5 * Self.windowNs
         while fresh.firstReplyNs == 0 && fbshim_monotonic_ns() < replyDeadline && !finished.load(ordering: .relaxed) {
             usleep(100)
         }
@@ -197,6 +198,13 @@ final class FaultSupervisor: @unchecked Sendable {
             // requests are counted from the new server's start: the load's
             // own operations may revalidate some files before the sweep does.
             let t0 = fbshim_monotonic_ns()
+            // An eager storm invalidates entries while the server already
+            // serves: a file is usable again once its invalidation is sent
+            // and it is looked up anew, so the sweep waits for the storm.
+            if mount.strategy?.eagerRevalidation == true {
+                let limit = t0 + UInt64(RunCoordinator.watchdogSeconds * 1e9)
+                while !fresh.entryRevalidationDone && fbshim_monotonic_ns() < limit { usleep(200) }
+            }
             var st = stat()
             for f in files { _ = lstat(f, &st) }
             t.event.revalidationSweep = .nanoseconds(fbshim_monotonic_ns() - t0)

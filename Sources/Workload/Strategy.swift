@@ -63,6 +63,9 @@ public enum Strategy: String, CaseIterable, Codable, Sendable {
     /// Whether the keeper holds the open-file table across restarts.
     public var keepsOpenFiles: Bool { self == .handoverState }
 
+    /// The new server invalidates every node id and entry handed out before.
+    public var eagerRevalidation: Bool { self == .handoverEager }
+
     /// Options of server instance `instance` (1 for the first).
     public func restartOptions(instance: UInt32, initPath: String?, journal: String?, intents: String?) -> RestartOptions {
         var r = RestartOptions()
@@ -77,7 +80,7 @@ public enum Strategy: String, CaseIterable, Codable, Sendable {
         case .handoverEager:
             r.staleHandles = .reopen
             r.journal = journal
-            r.eagerRevalidation = true
+            r.eagerRevalidation = eagerRevalidation
         case .handoverMarkbad:
             r.staleHandles = .refuse
             r.refuseUnknownNodes = instance > 1

@@ -56,7 +56,11 @@ final class GateRegressionTests: XCTestCase {
         let a = try XCTUnwrap(try ResultFile.read(base).runs.first?.accounting)
         let b = try XCTUnwrap(try ResultFile.read(again).runs.first?.accounting)
         XCTAssertEqual(a.totalOperations, 3000, "a fixed operation count")
-        XCTAssertEqual(a.opcodes.mapValues(\.received), b.opcodes.mapValues(\.received))
+        // Forgets come when the kernel evicts inodes, batched by timing: not exact.
+        func exact(_ x: RequestAccounting) -> [String: UInt64] {
+            x.opcodes.filter { !RequestAccounting.timingDependent.contains($0.key) }.mapValues(\.received)
+        }
+        XCTAssertEqual(exact(a), exact(b))
         XCTAssertEqual(a.discrepancies, [], "every request read was answered")
         XCTAssertEqual(a.opcodes["FLUSH"]?.received ?? 0, 0, "skipFlush: no FLUSH on close")
         XCTAssertGreaterThan(a.opcodes["LOOKUP"]?.perOperation ?? 0, 1, "caches off: every stat looks names up")
