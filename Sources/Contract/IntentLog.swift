@@ -8,6 +8,8 @@ import CFuseShim
 import Glibc
 
 /// A table of uniques of non-idempotent requests started, by slot.
+/// Unchecked Sendable: the mapped table is only read and written with the
+/// shim's atomic loads and stores.
 public final class IntentLog: @unchecked Sendable {
     static let slots = 4096
     private let table: UnsafeMutablePointer<UInt64>

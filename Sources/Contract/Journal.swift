@@ -6,7 +6,7 @@ import Glibc
 import Synchronization
 
 /// An append-only journal of handed-out entries.
-public final class Journal: @unchecked Sendable {
+public final class Journal: Sendable {
     /// One journaled entry.
     public struct Entry: Equatable, Sendable {
         /// The directory's node id.

@@ -5,6 +5,9 @@ import CFuseShim
 import Glibc
 
 /// A mapped statistics region.
+/// Unchecked Sendable: the mapped region is only read and written through
+/// the shim's atomics (relaxed counters; release/acquire for the crash
+/// hook), across threads and processes alike.
 public final class StatsRegion: @unchecked Sendable {
     /// The mapped struct.
     public let region: UnsafeMutablePointer<fbshim_stats_region>

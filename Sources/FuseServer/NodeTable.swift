@@ -13,7 +13,7 @@ import Glibc
 import Synchronization
 
 /// Node ids handed to the kernel and what they resolve to.
-public final class NodeTable: @unchecked Sendable {
+public final class NodeTable: Sendable {
     /// FUSE_ROOT_ID.
     public static let rootId: UInt64 = 1
 
@@ -56,10 +56,12 @@ public final class NodeTable: @unchecked Sendable {
     private let fdCount = Atomic<Int>(0)
     private let stats: StatsRegion
     /// Answer ESTALE for ids this table did not hand out (mark-bad strategy).
-    public var refuseUnknown = false
+    public let refuseUnknown: Bool
 
     /// A table over the backing root `rootFd` (kept open by the caller).
-    public init(scheme: NodeIdScheme, rootFd: Int32, fdCapacity: Int, stats: StatsRegion) throws(SysError) {
+    public init(scheme: NodeIdScheme, rootFd: Int32, fdCapacity: Int, stats: StatsRegion,
+                refuseUnknown: Bool = false) throws(SysError) {
+        self.refuseUnknown = refuseUnknown
         self.scheme = scheme
         self.rootFd = rootFd
         self.stats = stats

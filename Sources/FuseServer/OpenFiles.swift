@@ -8,7 +8,7 @@ import Glibc
 import Synchronization
 
 /// Open files and directories of one server instance.
-final class OpenFiles: @unchecked Sendable {
+final class OpenFiles: Sendable {
     let instance: UInt64
     let policy: StaleHandlePolicy
     /// Socket to the keeper (handover-state): a duplicate of every open

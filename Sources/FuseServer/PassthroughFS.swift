@@ -14,6 +14,9 @@ import Glibc
 import Synchronization
 
 /// The passthrough file system: one instance per server process.
+/// Unchecked Sendable: `session` and `onInit` are set once, before the
+/// session serves its first request; everything the worker threads share
+/// after that is a Sendable value, a lock-protected table or an atomic.
 public final class PassthroughFS: @unchecked Sendable {
     /// Options as given.
     public let options: ServerOptions
@@ -79,9 +82,8 @@ public final class PassthroughFS: @unchecked Sendable {
         rootDev = fstat(fd, &rootStat) == 0 ? rootStat.st_dev : 0
         skipsFlush = options.skipFlush && Self.hasNoFlushOperation(fd)
         do throws(SysError) {
-            nodes = try NodeTable(scheme: options.nodeIds, rootFd: fd,
-                                  fdCapacity: options.fdCacheCapacity, stats: stats)
-            nodes.refuseUnknown = restart.refuseUnknownNodes
+            nodes = try NodeTable(scheme: options.nodeIds, rootFd: fd, fdCapacity: options.fdCacheCapacity,
+                                  stats: stats, refuseUnknown: restart.refuseUnknownNodes)
         } catch {
             close(fd)
             throw error

@@ -51,6 +51,7 @@ extension PassthroughFS {
 }
 
 /// A session pointer handed to the entry-invalidation thread.
+/// Unchecked Sendable: libfuse's notify calls may be made from any thread.
 private struct SessionBox: @unchecked Sendable {
     let se: OpaquePointer
     init(_ se: OpaquePointer) { self.se = se }

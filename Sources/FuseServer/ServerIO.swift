@@ -17,7 +17,7 @@ import Glibc
 import Synchronization
 
 /// Custom I/O of one session.
-final class ServerIO: @unchecked Sendable {
+final class ServerIO: Sendable {
     /// The unique given to the replayed INIT; its reply is swallowed.
     static let resumeUnique: UInt64 = 0x4000_0000_0000_F00D
     static let resendBit: UInt64 = 1 << 63

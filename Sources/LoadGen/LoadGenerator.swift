@@ -67,7 +67,7 @@ public struct ClientFaultView: Sendable {
 }
 
 /// Drives load against a directory.
-public final class LoadGenerator: @unchecked Sendable {
+public final class LoadGenerator: Sendable {
     /// The load.
     public let spec: LoadSpec
     /// The fileset on the target.

@@ -74,6 +74,10 @@ public struct Phases: Sendable {
 }
 
 /// One client thread.
+/// Unchecked Sendable: a worker's mutable state belongs to its own thread
+/// while it runs, and is read by the generator only after that thread
+/// left the dispatch group; what others read meanwhile is in `progress`
+/// (atomics).
 final class LoadWorker: @unchecked Sendable {
     let index: Int
     let spec: LoadSpec

@@ -13,6 +13,7 @@ import Foundation
 import Contract
 import FuseServer
 import Glibc
+import Synchronization
 
 /// A named server command template.
 public struct PeerServer: Sendable, Equatable {
@@ -53,7 +54,7 @@ public struct PeerServer: Sendable, Equatable {
 }
 
 /// A mount served by an external server process.
-public final class ExternalMount: @unchecked Sendable {
+public final class ExternalMount: Sendable {
     /// The mountpoint.
     public let mountpoint: String
     /// The command line that was run.
@@ -61,7 +62,7 @@ public final class ExternalMount: @unchecked Sendable {
     /// The server process.
     public let server: ServerProcess
     private let spawner: Spawner
-    private var mounted = true
+    private let mounted = Atomic<Bool>(true)
 
     /// Starts `peer` over `source` at `mountpoint` and waits for its mount.
     public init(peer: PeerServer, source: String, mountpoint: String, options: ServerOptions, dir: String,
@@ -75,13 +76,13 @@ public final class ExternalMount: @unchecked Sendable {
         let deadline = Date().addingTimeInterval(FuseMount.readyTimeout)
         while FuseMount.connectionId(of: mountpoint) == nil {
             if let st = server.poll() {
-                mounted = false
+                mounted.store(false, ordering: .relaxed)
                 throw SupervisorError.failed("\(peer.name) \(server.describe(st)) before mounting "
                                              + "(command: \(command)). Its output:\n\(server.logTail())")
             }
             if Date() > deadline {
                 server.killAndReap()
-                mounted = false
+                mounted.store(false, ordering: .relaxed)
                 throw SupervisorError.watchdog("\(peer.name) did not mount \(mountpoint) within "
                                                + "\(Int(FuseMount.readyTimeout)) s (command: \(command); it must run "
                                                + "in the foreground, e.g. -f). Its output:\n\(server.logTail())")
@@ -98,9 +99,8 @@ public final class ExternalMount: @unchecked Sendable {
     /// returns its wait status.
     @discardableResult
     public func unmount(timeout: Double = 10) -> Int32? {
-        if mounted {
+        if mounted.exchange(false, ordering: .relaxed) {
             FuseMount.unmountOrDetach(mountpoint)
-            mounted = false
         }
         return server.waitOrKill(timeout: timeout)
     }

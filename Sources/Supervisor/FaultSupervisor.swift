@@ -34,6 +34,9 @@ func debugTrace(_ text: @autoclosure () -> String) {
 }
 
 /// Injects the schedule into `mount` while the load runs.
+/// Unchecked Sendable: its mutable state (timings, failure, samples) is
+/// written only by the fault thread that runs `run()`, and read by the run
+/// thread only after that thread signalled its end; `finished` is atomic.
 final class FaultSupervisor: @unchecked Sendable {
     let mount: FuseMount
     let control: LoadControl

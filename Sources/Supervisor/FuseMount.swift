@@ -16,21 +16,38 @@ import Contract
 import FuseServer
 import Glibc
 import ResultModel
+import Synchronization
 
 /// A harness-owned FUSE mount and the server instance behind it.
+/// Unchecked Sendable: what other threads read while a restart may be
+/// under way (server, stats, instance, stats paths) is behind `current`'s
+/// lock; the rest of the restart state (kept descriptor, standby, keeper
+/// socket) is touched only by the thread that owns the mount at the time:
+/// the run thread before the load and after the fault thread ended, the
+/// fault thread in between.
 public final class FuseMount: @unchecked Sendable {
     /// Where it is mounted.
     public let mountpoint: String
     /// The backing directory.
     public let source: String
+    /// The current server, its statistics and the stats files of every
+    /// instance so far: replaced by the fault thread at a restart while the
+    /// harness's other threads read them, so behind a lock.
+    private struct Current {
+        var server: ServerProcess
+        var stats: StatsRegion
+        var instance: UInt32
+        var statsPaths: [String]
+    }
+    private let current = Mutex(Current(server: .placeholder, stats: StatsRegion(), instance: 1, statsPaths: []))
     /// The current server process.
-    public private(set) var server: ServerProcess
+    public var server: ServerProcess { current.withLock { $0.server } }
     /// The current server's statistics, mapped for reading and arming faults.
-    public private(set) var stats: StatsRegion
+    public var stats: StatsRegion { current.withLock { $0.stats } }
     /// The current instance number (1 for the first server).
-    public private(set) var instance: UInt32 = 1
+    public var instance: UInt32 { current.withLock { $0.instance } }
     /// Stats files of every instance so far, in order.
-    public private(set) var statsPaths: [String] = []
+    public var statsPaths: [String] { current.withLock { $0.statsPaths } }
     /// The restart strategy (nil: restarts are not expected).
     public let strategy: Strategy?
 
@@ -61,7 +78,6 @@ public final class FuseMount: @unchecked Sendable {
         self.executable = executable
         self.strategy = strategy
         keeper = strategy?.keepsOpenFiles == true ? StateKeeper() : nil
-        (server, stats) = (ServerProcess.placeholder, StatsRegion())
         // Before anything is mounted: the spawner must hold no FUSE files.
         spawner = try Spawner(executable: executable)
         try mountFresh()
@@ -173,15 +189,20 @@ public final class FuseMount: @unchecked Sendable {
             if stateSock >= 0 { keeper.disconnect(stateSock) }
             stateSock = p.stateSock
         }
-        server = p.process
-        instance = p.instance
-        statsPaths.append(p.statsPath)
+        current.withLock {
+            $0.server = p.process
+            $0.instance = p.instance
+            $0.statsPaths.append(p.statsPath)
+        }
         if let problem = Self.waitReady(p.readyFd, server: p.process) {
             p.process.killAndReap()
             abortConnection()
             throw problem
         }
-        do { stats = try StatsRegion(path: p.statsPath, create: false, writable: true) } catch {
+        do {
+            let region = try StatsRegion(path: p.statsPath, create: false, writable: true)
+            current.withLock { $0.stats = region }
+        } catch {
             throw SupervisorError.failed("cannot map the server's stats file \(p.statsPath): \(errnoText(error.code))")
         }
     }
@@ -218,11 +239,11 @@ public final class FuseMount: @unchecked Sendable {
                 standby = nil
                 try activate(s)
             } else {
-                instance += 1
+                current.withLock { $0.instance += 1 }
                 try start(fd: keptFd)
             }
         } else {
-            instance += 1
+            current.withLock { $0.instance += 1 }
             _ = fbshim_umount2(mountpoint, Int32(MNT_DETACH))
             mounted = false
             try mountFresh()

@@ -25,7 +25,7 @@ public enum Lifeline {
 
 /// A server process started through the Spawner: known by pid and pidfd
 /// (so signals reach exactly it), its exit status reported by the spawner.
-public final class ServerProcess: @unchecked Sendable {
+public final class ServerProcess: Sendable {
     /// Its pid.
     public let pid: pid_t
     /// Where its stderr goes.

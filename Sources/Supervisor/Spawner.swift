@@ -33,14 +33,20 @@ struct SpawnerMessage: Codable {
 }
 
 /// The harness's side of a spawner process.
-public final class Spawner: @unchecked Sendable {
+public final class Spawner: Sendable {
     private let sock: Int32
     /// The spawner's pid.
     public let pid: pid_t
     private let requestLock = NSLock()
-    private let reply = Mutex<[(SpawnerMessage, Int32)]>([])
-    private let replyReady = DispatchSemaphore(value: 0)
-    private let statuses = Mutex<[pid_t: Int32]>([:])
+    private let inbox = Inbox()
+
+    /// What the reader thread shares with the Spawner: it holds this, not
+    /// the Spawner, so the Spawner can go away while the thread still runs.
+    private final class Inbox: Sendable {
+        let reply = Mutex<[(SpawnerMessage, Int32)]>([])
+        let replyReady = DispatchSemaphore(value: 0)
+        let statuses = Mutex<[pid_t: Int32]>([:])
+    }
 
     /// Starts a spawner: `executable spawner`, with the lifeline.
     public init(executable: String) throws {
@@ -58,8 +64,11 @@ public final class Spawner: @unchecked Sendable {
             close(fds[0])
             throw error
         }
-        let me = Unmanaged.passUnretained(self)
-        Thread.detachNewThread { me.takeUnretainedValue().readLoop() }
+        // The reader has its own descriptor of the socket: deinit's shutdown
+        // ends its recv, and it closes its descriptor itself.
+        let readerSock = fcntl(sock, F_DUPFD_CLOEXEC, 0)
+        let inbox = self.inbox
+        Thread.detachNewThread { Self.readLoop(readerSock, inbox) }
     }
 
     deinit {
@@ -69,7 +78,8 @@ public final class Spawner: @unchecked Sendable {
         waitpid(pid, &st, 0)
     }
 
-    private func readLoop() {
+    private static func readLoop(_ sock: Int32, _ inbox: Inbox) {
+        defer { close(sock) }
         var buf = [UInt8](repeating: 0, count: 4096)
         var fds = [Int32](repeating: -1, count: 4)
         while true {
@@ -78,13 +88,13 @@ public final class Spawner: @unchecked Sendable {
             if len <= 0 { break }
             guard let m = try? JSONDecoder().decode(SpawnerMessage.self, from: Data(buf[0..<len])) else { continue }
             if let exited = m.exit {
-                statuses.withLock { $0[exited] = m.status ?? -1 }
+                inbox.statuses.withLock { $0[exited] = m.status ?? -1 }
             } else {
-                reply.withLock { $0.append((m, n > 0 ? fds[0] : -1)) }
-                replyReady.signal()
+                inbox.reply.withLock { $0.append((m, n > 0 ? fds[0] : -1)) }
+                inbox.replyReady.signal()
             }
         }
-        replyReady.signal()
+        inbox.replyReady.signal()
     }
 
     /// Starts `executable` with `descriptors` (ours, and the numbers the
@@ -102,8 +112,8 @@ public final class Spawner: @unchecked Sendable {
         guard sent == data.count else {
             throw SupervisorError.failed("cannot reach the spawner process: \(String(cString: strerror(errno)))")
         }
-        guard replyReady.wait(timeout: .now() + 10) == .success,
-              let (m, pidfd) = reply.withLock({ $0.isEmpty ? nil : $0.removeFirst() }) else {
+        guard inbox.replyReady.wait(timeout: .now() + 10) == .success,
+              let (m, pidfd) = inbox.reply.withLock({ $0.isEmpty ? nil : $0.removeFirst() }) else {
             throw SupervisorError.failed("the spawner process did not answer")
         }
         guard let pid = m.pid, pidfd >= 0 else {
@@ -116,7 +126,7 @@ public final class Spawner: @unchecked Sendable {
     func status(of pid: pid_t, waitingUpTo seconds: Double) -> Int32? {
         let deadline = Date().addingTimeInterval(seconds)
         while true {
-            if let s = statuses.withLock({ $0[pid] }) { return s }
+            if let s = inbox.statuses.withLock({ $0[pid] }) { return s }
             if Date() >= deadline { return nil }
             usleep(200)
         }

@@ -13,7 +13,7 @@ import Glibc
 import Synchronization
 
 /// The open-file table of a connection, held outside the servers.
-final class StateKeeper: @unchecked Sendable {
+final class StateKeeper: Sendable {
     /// File handle -> our duplicate of the backing descriptor.
     private let held = Mutex<[UInt64: Int32]>([:])
     /// Per server socket (our end): signalled when the server's end closed.

@@ -11,6 +11,8 @@ import ResultModel
 /// A body running on a thread of its own, whose value is awaited with a
 /// time limit (a call into a FUSE mount can block until the connection is
 /// aborted).
+/// Unchecked Sendable: `value` is written once by the worker thread before
+/// it signals `done`, and read only after a successful wait on `done`.
 final class Background<T>: @unchecked Sendable {
     private var value: T?
     private let done = DispatchSemaphore(value: 0)
@@ -33,6 +35,7 @@ final class Background<T>: @unchecked Sendable {
 }
 
 /// Carries a non-Sendable value to the one thread that uses it.
+/// Unchecked Sendable: the value moves to one thread and is used there only.
 struct UnsafeSendable<V>: @unchecked Sendable {
     let value: V
     init(_ value: V) { self.value = value }

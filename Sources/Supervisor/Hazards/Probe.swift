@@ -16,7 +16,7 @@ enum Reading: Equatable {
 }
 
 /// The probes, on one mount.
-final class Probe: @unchecked Sendable {
+final class Probe: Sendable {
     let mount: FuseMount
     let backing: String
     let mnt: String
