@@ -133,20 +133,8 @@ public enum BenchPlan {
         var runs: [RunResult] = []
         var comparisons: [Comparison] = []
         for w in workloads {
-            var mine: [RunResult] = []
-            for i in 0..<repeats {
-                // Rotate which target goes first, so that drift favours none.
-                let k = i % targets.count
-                for t in targets[k...] + targets[..<k] {
-                    var tw = w
-                    if let v = t.variant { tw.server = try v.apply(to: w.server) }
-                    var r = try RunCoordinator.run(tw, target: t.target, peer: t.peer, executable: executable,
-                                                   reporter: reporter)
-                    r.target = t.name
-                    r.trial = i
-                    mine.append(r)
-                }
-            }
+            let mine = try RunPlan.execute(try RunPlan.forBench(w, targets: targets, repeats: repeats),
+                                           executable: executable, reporter: reporter)
             runs += mine
             let names = targets.map(\.name)
             for t in names where t != "native" && names.contains("native") {

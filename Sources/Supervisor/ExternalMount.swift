@@ -61,6 +61,8 @@ public final class ExternalMount: Sendable {
     public let command: String
     /// The server process.
     public let server: ServerProcess
+    /// The server's name, from its command template.
+    public let serverName: String
     private let spawner: Spawner
     private let mounted = Atomic<Bool>(true)
 
@@ -69,6 +71,7 @@ public final class ExternalMount: Sendable {
                 executable: String) throws {
         self.mountpoint = mountpoint
         command = peer.command(source: source, mountpoint: mountpoint, options: options)
+        serverName = peer.name
         spawner = try Spawner(executable: executable)
         server = try spawner.spawn(executable: "/usr/bin/setpriv",
                                    arguments: ["--pdeathsig", "KILL", "--", "/bin/sh", "-c", "exec " + command],

@@ -88,10 +88,11 @@ public enum RunCoordinator {
         }
         if fbshim_stop_requested() != 0 { throw SupervisorError.interrupted }
 
+        // The reference server's mount (faults, statistics), and whichever
+        // mount a server of ours serves (the reference server's or another's).
         var mount: FuseMount?
-        defer { mount?.unmount() }
-        var external: ExternalMount?
-        defer { external?.unmount() }
+        var served: ServedMount?
+        defer { served?.unmount(timeout: 10) }
         let root: String
         switch target {
         case .native, .null, .directory:
@@ -99,8 +100,8 @@ public enum RunCoordinator {
         case .external:
             let mnt = try scratch.directory("mnt")
             reporter.phase("mounting \(peer!.name)")
-            external = try ExternalMount(peer: peer!, source: backing, mountpoint: mnt, options: workload.server,
-                                         dir: scratch.path, executable: executable)
+            served = try ExternalMount(peer: peer!, source: backing, mountpoint: mnt, options: workload.server,
+                                       dir: scratch.path, executable: executable)
             root = mnt
         case .reference:
             let mnt = try scratch.directory("mnt")
@@ -109,6 +110,7 @@ public enum RunCoordinator {
                            + (strategy.map { ", strategy \($0.rawValue)" } ?? "") + ")")
             mount = try FuseMount(source: backing, mountpoint: mnt, options: workload.server, dir: scratch.path,
                                   executable: executable, strategy: strategy)
+            served = mount
             root = mnt
         }
 
@@ -135,20 +137,17 @@ public enum RunCoordinator {
                        + (workload.faults.isEmpty ? "" : ", \(workload.faults.count) fault spec(s)"))
         let load = generator.run(progress: { p in
             reporter.progress(p)
-            if supervisor == nil, let m = mount, serverDied == nil, let st = m.server.poll() {
-                serverDied = "the reference server \(m.server.describe(st)) during the run. Its log:\n\(m.server.logTail())"
+            // A restart replaces the server: only a run without faults
+            // watches for its death here.
+            if supervisor == nil, let m = served, serverDied == nil, let st = m.server.poll() {
+                let what = m === mount ? "Its log" : "Its output"
+                serverDied = "\(m.serverName) \(m.server.describe(st)) during the run. \(what):\n\(m.server.logTail())"
                 m.abortConnection()
-                generator.control.stop()
-            }
-            if let e = external, serverDied == nil, let st = e.server.poll() {
-                serverDied = "\(peer!.name) \(e.server.describe(st)) during the run. Its output:\n\(e.server.logTail())"
-                e.abortConnection()
                 generator.control.stop()
             }
             if !stalled, let oldest = generator.control.oldestInFlight, fbshim_monotonic_ns() > oldest + limit {
                 stalled = true
-                mount?.abortConnection()
-                external?.abortConnection()
+                served?.abortConnection()
                 generator.control.stop()
             }
         }, onStart: { phases in
@@ -175,8 +174,7 @@ public enum RunCoordinator {
         if let failure = supervisor?.failure { throw failure }
         if stalled {
             // A server that stopped answering will not exit on unmount either.
-            mount?.server.killAndReap()
-            external?.server.killAndReap()
+            served?.server.killAndReap()
             throw SupervisorError.watchdog("an operation on \(root) made no progress for \(fmtSeconds(watchdogSeconds)); "
                                            + "aborted the FUSE connection. Server log:\n\(mount?.server.logTail() ?? "")")
         }
@@ -192,21 +190,15 @@ public enum RunCoordinator {
                                            after: ServerReport.summedOpcodes(now),
                                            notificationBytes: now.compactMap(\.notificationBytes).reduce(0, +))
         }
-        if let m = mount {
+        if let m = served {
             debugTrace("unmounting")
-            let status = m.unmount()
+            let status = m.unmount(timeout: 10)
             debugTrace("unmounted; server status \(status.map(String.init) ?? "none")")
-            reports = m.serverReports()
+            if let fm = mount { reports = fm.serverReports() }
             if let status, status != 0 {
-                throw SupervisorError.failed("the reference server \(m.server.describe(status)) at unmount. "
-                                             + "Its log:\n\(m.server.logTail())")
-            }
-        }
-        if let e = external {
-            let status = e.unmount()
-            if let status, status != 0 {
-                throw SupervisorError.failed("\(peer!.name) \(e.server.describe(status)) at unmount. Its output:\n"
-                                             + e.server.logTail())
+                let what = m === mount ? "Its log" : "Its output"
+                throw SupervisorError.failed("\(m.serverName) \(m.server.describe(status)) at unmount. \(what):\n"
+                                             + m.server.logTail())
             }
         }
         var result = RunResult(target: targetName, workload: workload.asRun,
@@ -214,7 +206,7 @@ public enum RunCoordinator {
                                threads: workload.load.threads, operations: load.operations, total: load.total,
                                timeline: load.timeline, server: reports.first)
         result.strategy = strategy?.rawValue
-        result.serverCommand = external?.command
+        result.serverCommand = (served as? ExternalMount)?.command
         result.serverResidentBytes = resident
         result.sweep = workload.sweepPoint
         result.primedFiles = primed

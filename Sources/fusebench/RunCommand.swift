@@ -100,38 +100,13 @@ struct RunCommand: ParsableCommand {
             }
         }
         let w = points[0]
-        let runs: [RunResult] = try withHarness(needsFuse: target == .reference || target == .external,
-                                                quiet: out.quiet) { printer in
-            var runs: [RunResult] = []
-            for point in points {
-                if point.hazard != nil {
-                    guard target == .reference else {
-                        throw CLIError.input("\(point.name) is a hazard scenario: it restarts the reference server, "
-                                             + "so --target must be reference")
-                    }
-                    // A scenario without a list runs with every strategy.
-                    for s in point.strategies.isEmpty ? Strategy.allCases : point.strategies {
-                        for trial in 0..<repeat_ {
-                            var r = try HazardRunner.run(point, strategy: s, executable: ToolInfo.executable,
-                                                         reporter: printer)
-                            if repeat_ > 1 { r.trial = trial }
-                            runs.append(r)
-                        }
-                    }
-                    continue
-                }
-                let strategies: [Strategy?] = point.strategies.isEmpty ? [nil] : point.strategies
-                for trial in 0..<repeat_ {
-                    for s in strategies {
-                        if let sp = point.sweepPoint { printer.phase("sweep \(sp.field) = \(sp.value.compact)") }
-                        var r = try RunCoordinator.run(point, target: target, strategy: s, peer: peer, directory: directory,
-                                                       executable: ToolInfo.executable, reporter: printer)
-                        if repeat_ > 1 { r.trial = trial }
-                        runs.append(r)
-                    }
-                }
-            }
-            return runs
+        let plan = RunPlan.forRun(points, target: BenchTarget(target, peer: peer), repeats: repeat_)
+        if target != .reference, let scenario = points.first(where: { $0.hazard != nil }) {
+            throw CLIError.input("\(scenario.name) is a hazard scenario: it restarts the reference server, "
+                                 + "so --target must be reference")
+        }
+        let runs = try withHarness(needsFuse: target == .reference || target == .external, quiet: out.quiet) { printer in
+            try RunPlan.execute(plan, directory: directory, executable: ToolInfo.executable, reporter: printer)
         }
         let doc = ResultDocument(kind: "run", tool: ToolInfo.identity, command: CommandLine.arguments,
                                  environment: .current(), runs: runs)

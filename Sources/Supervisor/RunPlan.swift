@@ -1,0 +1,77 @@
+// The one plan of runs that both `run` and `bench` execute: which workload
+// point runs on which target, with which restart strategy, as which trial,
+// in which order. `run` repeats each point (and each strategy) on one
+// target; `bench` rotates its targets from trial to trial, so that drift
+// favours none.
+import LoadGen
+import ResultModel
+import Workload
+
+/// One run to make.
+public struct PlannedRun: Sendable {
+    /// The workload (a sweep point, a variant), as it will run.
+    public var workload: Workload
+    /// Where.
+    public var target: BenchTarget
+    /// The restart strategy, when the workload injects faults or is a hazard scenario.
+    public var strategy: Strategy?
+    /// The trial number to record (nil: a single trial).
+    public var trial: Int?
+}
+
+/// Building and executing plans.
+public enum RunPlan {
+    /// `run`: every point, trial and strategy on one target; a hazard
+    /// scenario without a list of strategies runs with every strategy.
+    public static func forRun(_ points: [Workload], target: BenchTarget, repeats: Int) -> [PlannedRun] {
+        points.flatMap { point -> [PlannedRun] in
+            let trials = (0..<repeats).map { repeats > 1 ? $0 : nil }
+            if point.hazard != nil {
+                let strategies = point.strategies.isEmpty ? Strategy.allCases : point.strategies
+                return strategies.flatMap { s in
+                    trials.map { PlannedRun(workload: point, target: target, strategy: s, trial: $0) }
+                }
+            }
+            let strategies: [Strategy?] = point.strategies.isEmpty ? [nil] : point.strategies
+            return trials.flatMap { trial in
+                strategies.map { PlannedRun(workload: point, target: target, strategy: $0, trial: trial) }
+            }
+        }
+    }
+
+    /// `bench`: `repeats` trials of one workload on every target, rotating
+    /// which target goes first; variants get their server options here.
+    public static func forBench(_ workload: Workload, targets: [BenchTarget], repeats: Int) throws -> [PlannedRun] {
+        try (0..<repeats).flatMap { i -> [PlannedRun] in
+            let k = i % targets.count
+            return try (targets[k...] + targets[..<k]).map { t in
+                var w = workload
+                if let v = t.variant { w.server = try v.apply(to: workload.server) }
+                return PlannedRun(workload: w, target: t, strategy: nil, trial: i)
+            }
+        }
+    }
+
+    /// Executes `plan` in order; `directory` for the directory target.
+    public static func execute(_ plan: [PlannedRun], directory: String? = nil, executable: String,
+                               reporter: RunReporter) throws -> [RunResult] {
+        try plan.map { p in
+            var r: RunResult
+            if p.workload.hazard != nil {
+                guard p.target.target == .reference, let s = p.strategy else {
+                    throw SupervisorError.input("\(p.workload.name) is a hazard scenario: it restarts the reference "
+                                                + "server, so the target must be reference")
+                }
+                r = try HazardRunner.run(p.workload, strategy: s, executable: executable, reporter: reporter)
+            } else {
+                if let sp = p.workload.sweepPoint { reporter.phase("sweep \(sp.field) = \(sp.value.compact)") }
+                r = try RunCoordinator.run(p.workload, target: p.target.target, strategy: p.strategy,
+                                           peer: p.target.peer, directory: directory, executable: executable,
+                                           reporter: reporter)
+                r.target = p.target.name
+            }
+            if let t = p.trial { r.trial = t }
+            return r
+        }
+    }
+}

@@ -1,0 +1,24 @@
+// A mount served by a server process the harness started: the reference
+// server's (FuseMount) or another server's (ExternalMount). A run watches
+// either the same way: its server's death, the watchdog's abort, the
+// unmount and the server's exit status.
+import Workload
+
+/// A mount and the server process behind it.
+public protocol ServedMount: AnyObject, Sendable {
+    /// The server serving it now.
+    var server: ServerProcess { get }
+    /// The server as messages name it ("the reference server", "passthrough_ll").
+    var serverName: String { get }
+    /// Aborts the FUSE connection (fusectl): every waiting call fails.
+    @discardableResult func abortConnection() -> Bool
+    /// Unmounts and waits for the server to exit; its wait status.
+    @discardableResult func unmount(timeout: Double) -> Int32?
+}
+
+extension FuseMount: ServedMount {
+    /// "the reference server".
+    public var serverName: String { "the reference server" }
+}
+
+extension ExternalMount: ServedMount {}
