@@ -51,8 +51,10 @@ let package = Package(
         // Helpers for tests: isolation checks, fixtures, running the binary.
         .target(name: "TestSupport", dependencies: ["Supervisor", "Contract", "FuseServer", "ResultModel", "Workload"],
                 path: "Tests/TestSupport"),
-        .testTarget(name: "ResultModelTests", dependencies: ["ResultModel", "Contract", "CFuseShim"]),
-        .testTarget(name: "LoadGenTests", dependencies: ["LoadGen", "Contract", "ResultModel", "TestSupport", "Workload"]),
+        .testTarget(name: "ResultModelTests", dependencies: ["ResultModel"]),
+        .testTarget(name: "ContractTests", dependencies: ["Contract", "CFuseShim", "ResultModel",
+                                                          .product(name: "Histogram", package: "hdrhistogram-swift")]),
+        .testTarget(name: "LoadGenTests", dependencies: ["LoadGen", "Contract", "ResultModel", "TestSupport"]),
         .testTarget(name: "WorkloadTests", dependencies: ["Workload", "Contract", "LoadGen", "ResultModel", "TestSupport"]),
         .testTarget(name: "FuseServerTests",
                     dependencies: ["FuseServer", "Contract", "Supervisor", "CFuseShim", "ResultModel", "TestSupport"]),

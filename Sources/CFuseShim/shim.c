@@ -101,8 +101,6 @@ long fbshim_fs_type(int fd) {
     return (long)s.f_type;
 }
 
-int fbshim_syncfs(int fd) { return syncfs(fd); }
-
 int fbshim_enter_private_mount_namespace(void) {
     if (unshare(CLONE_NEWNS) != 0) return -1;
     return mount("none", "/", NULL, MS_REC | MS_PRIVATE, NULL);
@@ -134,18 +132,6 @@ int fbshim_mount_fusectl(const char *target) {
 
 const char *fbshim_errno_name(int err) { return strerrorname_np(err); }
 
-int fbshim_thread_count(void) {
-    FILE *f = fopen("/proc/self/status", "r");
-    if (!f) return -1;
-    char line[256];
-    int n = -1;
-    while (fgets(line, sizeof line, f)) {
-        if (sscanf(line, "Threads: %d", &n) == 1) break;
-    }
-    fclose(f);
-    return n;
-}
-
 uint64_t fbshim_monotonic_ns(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -168,7 +154,6 @@ void fbshim_install_stop_signals(void) {
 
 int fbshim_stop_requested(void) { return fbshim_stop_signal; }
 
-void fbshim_request_stop(int sig) { fbshim_stop_signal = sig; }
 
 const int fbshim_O_PATH = O_PATH;
 const int fbshim_AT_EMPTY_PATH = AT_EMPTY_PATH;
@@ -191,17 +176,6 @@ ssize_t fbshim_listxattr(const char *path, char *list, size_t size) {
 }
 int fbshim_removexattr(const char *path, const char *name) {
     return removexattr(path, name);
-}
-ssize_t fbshim_lgetxattr(const char *path, const char *name, void *value,
-                         size_t size) {
-    return lgetxattr(path, name, value, size);
-}
-ssize_t fbshim_llistxattr(const char *path, char *list, size_t size) {
-    return llistxattr(path, list, size);
-}
-int fbshim_lsetxattr(const char *path, const char *name, const void *value,
-                     size_t size, int flags) {
-    return lsetxattr(path, name, value, size, flags);
 }
 
 void fbshim_kill_self(void) { kill(getpid(), SIGKILL); }

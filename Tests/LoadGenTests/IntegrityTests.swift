@@ -1,6 +1,5 @@
 // Sector stamps and the post-run verification: clean runs verify clean,
 // and lost writes, foreign data and corruption are each caught.
-import Workload
 import Foundation
 import Glibc
 import LoadGen

@@ -1,6 +1,5 @@
 // The load generator against a plain directory: every operation runs
 // without error, counts and timeline agree, pacing never exceeds its rate.
-import Workload
 import Foundation
 import Glibc
 import LoadGen

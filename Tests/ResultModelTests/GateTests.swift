@@ -1,5 +1,4 @@
 // The gate's decisions on synthetic results with known samples.
-import Contract
 import ResultModel
 import XCTest
 
@@ -25,7 +24,7 @@ enum Synthetic {
             runs.append(run("reference", throughput: 1000 * q, p50: UInt64(1000 / q), trial: i))
         }
         return ResultDocument(kind: "bench", tool: ToolIdentity(name: "fusebench", version: "0", gitRevision: nil),
-                              command: [], environment: .current(), runs: runs)
+                              command: [], environment: .fixture, runs: runs)
     }
 }
 
@@ -96,7 +95,7 @@ final class GateTests: XCTestCase {
     }
 
     func testEnvironmentNoteNamesBothKernels() {
-        var a = EnvironmentInfo.current(), b = a
+        var a = EnvironmentInfo.fixture, b = a
         XCTAssertNil(Gate.environmentNote(baseline: a, current: b))
         a.kernel = "6.18.44-one"
         b.kernel = "6.18.44-two"

@@ -1,5 +1,4 @@
 // Encoding, writing and reading result documents, and JSON values.
-import Contract
 import Foundation
 import ResultModel
 import XCTest
@@ -14,7 +13,7 @@ final class ResultFileTests: XCTestCase {
                             measuredSeconds: 2, threads: 1, operations: ["stat": op], total: op,
                             timeline: Timeline(bucketMs: 10, completed: [4, 6], errors: [1, 0]), server: nil)
         return ResultDocument(kind: "run", tool: ToolIdentity(name: "fusebench", version: "0", gitRevision: nil),
-                              command: ["fusebench"], environment: .current(), runs: [run])
+                              command: ["fusebench"], environment: .fixture, runs: [run])
     }
 
     func testRoundTripAndOptionalFieldsLeftOut() throws {

@@ -71,8 +71,6 @@ int fbshim_fallocate(int fd, int mode, off_t offset, off_t len);
 /// f_type of the file system holding `fd` (fstatfs; <sys/vfs.h> is not in
 /// Glibc's module map); -1 with errno set on failure.
 long fbshim_fs_type(int fd);
-/// syncfs(2).
-int fbshim_syncfs(int fd);
 /// unshare(CLONE_NEWNS) and then make every mount private (MS_REC|MS_PRIVATE)
 /// so nothing mounted afterwards propagates to the parent namespace.
 /// Affects the calling thread only: call it, then exec.
@@ -102,11 +100,6 @@ ssize_t fbshim_getxattr(const char *path, const char *name, void *value,
                         size_t size);
 ssize_t fbshim_listxattr(const char *path, char *list, size_t size);
 int fbshim_removexattr(const char *path, const char *name);
-ssize_t fbshim_lgetxattr(const char *path, const char *name, void *value,
-                         size_t size);
-ssize_t fbshim_llistxattr(const char *path, char *list, size_t size);
-int fbshim_lsetxattr(const char *path, const char *name, const void *value,
-                     size_t size, int flags);
 /// Writes a bare notification header {len=16, error=code, unique=0} to a
 /// /dev/fuse descriptor: FUSE_NOTIFY_RESEND (7) and FUSE_NOTIFY_INC_EPOCH
 /// (8) have no payload and no libfuse 3.14 API.
@@ -168,8 +161,6 @@ ssize_t fbshim_send_with_fds(int sock, const void *buf, size_t len, const int *f
 ssize_t fbshim_recv_with_fds(int sock, void *buf, size_t len, int *fds, int max_fds, int *nfds);
 /// socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC).
 int fbshim_seqpacket_pair(int fds[2]);
-/// Number of threads of the calling process (from /proc/self/stat).
-int fbshim_thread_count(void);
 
 // ---------------------------------------------------------------------------
 // Server statistics, in a file mapped MAP_SHARED by the server (writer) and
@@ -364,8 +355,6 @@ uint64_t fbshim_monotonic_ns(void);
 void fbshim_install_stop_signals(void);
 /// The signal that asked to stop, or 0.
 int fbshim_stop_requested(void);
-/// Sets the stop flag by hand (tests, watchdogs).
-void fbshim_request_stop(int sig);
 
 #ifdef __cplusplus
 }

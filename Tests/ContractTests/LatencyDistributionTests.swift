@@ -1,5 +1,6 @@
 // Percentiles from the server's log-linear buckets and from HDR histograms.
 import CFuseShim
+import Contract
 import Histogram
 import ResultModel
 import XCTest

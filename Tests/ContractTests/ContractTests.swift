@@ -1,0 +1,52 @@
+// The harness-server contract as values: keeper messages on the wire, the
+// descriptor slots of a launch, and the settings read from the environment.
+import Contract
+import Foundation
+import XCTest
+
+final class ContractTests: XCTestCase {
+    func testKeeperMessagesRoundTripAndRejectOtherBytes() {
+        for m in [KeeperMessage.hold(fh: 0x0102_0304_0506_0708), .drop(fh: 42), .end] {
+            let b = m.bytes
+            XCTAssertEqual(b.count, KeeperMessage.size)
+            XCTAssertEqual(KeeperMessage(b, count: b.count), m)
+        }
+        XCTAssertEqual(KeeperMessage.hold(fh: 1).bytes, [UInt8(ascii: "K"), 1, 0, 0, 0, 0, 0, 0, 0], "little-endian fh")
+        XCTAssertNil(KeeperMessage([UInt8(ascii: "X")] + [UInt8](repeating: 0, count: 8), count: 9), "unknown op")
+        XCTAssertNil(KeeperMessage(KeeperMessage.end.bytes, count: 8), "short")
+    }
+
+    func testALaunchNamesEachSlotOnceAndFillsTheRestartDescriptors() throws {
+        var l = ServerLaunch(source: "/s", mountpoint: "/m", statsPath: "/st", options: ServerOptions(),
+                             restart: RestartOptions(), standby: false, keeper: false)
+        XCTAssertEqual(l.slots, [.fuse, .ready, .lifeline])
+        XCTAssertNil(l.resolvedRestart.standbyFd)
+        XCTAssertNil(l.resolvedRestart.stateFd)
+        l.standby = true
+        l.keeper = true
+        XCTAssertEqual(l.slots, LaunchSlot.allCases)
+        XCTAssertEqual(l.resolvedRestart.standbyFd, LaunchSlot.standbyGo.rawValue)
+        XCTAssertEqual(l.resolvedRestart.stateFd, LaunchSlot.keeper.rawValue)
+        XCTAssertEqual(Set(LaunchSlot.allCases.map(\.rawValue)).count, LaunchSlot.allCases.count)
+        XCTAssertTrue(LaunchSlot.allCases.allSatisfy { $0.rawValue > 2 }, "standard streams stay free")
+        let decoded = try JSONDecoder().decode(ServerLaunch.self, from: JSONEncoder().encode(l))
+        XCTAssertEqual(decoded, l)
+    }
+
+    func testSettingsAreReadWhenAsked() {
+        unsetenv("FUSEBENCH_SERVER_FAIL_PERCENT")
+        XCTAssertEqual(Settings.serverFailPercent, 0)
+        setenv("FUSEBENCH_SERVER_FAIL_PERCENT", "2.5", 1)
+        defer { unsetenv("FUSEBENCH_SERVER_FAIL_PERCENT") }
+        XCTAssertEqual(Settings.serverFailPercent, 2.5)
+        setenv("FUSEBENCH_READY_TIMEOUT", "", 1)
+        defer { unsetenv("FUSEBENCH_READY_TIMEOUT") }
+        XCTAssertEqual(Settings.readyTimeout, 15, "empty means unset")
+    }
+
+    func testOpcodesByName() {
+        XCTAssertEqual(Opcode(name: "write"), .write)
+        XCTAssertEqual(Opcode(name: "BATCH_FORGET"), .batchForget)
+        XCTAssertNil(Opcode(name: "FROB"))
+    }
+}
