@@ -77,7 +77,7 @@ public final class ExternalMount: Sendable {
                                    arguments: ["--pdeathsig", "KILL", "--", "/bin/sh", "-c", "exec " + command],
                                    descriptors: [], logPath: "\(dir)/server.log")
         let deadline = Date().addingTimeInterval(FuseMount.readyTimeout)
-        while FuseMount.connectionId(of: mountpoint) == nil {
+        while FuseConnection.id(of: mountpoint) == nil {
             if let st = server.poll() {
                 mounted.store(false, ordering: .relaxed)
                 throw SupervisorError.failed("\(peer.name) \(server.describe(st)) before mounting "
@@ -96,14 +96,14 @@ public final class ExternalMount: Sendable {
 
     /// Aborts the connection (watchdog).
     @discardableResult
-    public func abortConnection() -> Bool { FuseMount.abortConnection(of: mountpoint) }
+    public func abortConnection() -> Bool { FuseConnection.abort(of: mountpoint) }
 
     /// Unmounts, waits for the server to exit (kills it after `timeout`);
     /// returns its wait status.
     @discardableResult
     public func unmount(timeout: Double = 10) -> Int32? {
         if mounted.exchange(false, ordering: .relaxed) {
-            FuseMount.unmountOrDetach(mountpoint)
+            FuseConnection.unmountOrDetach(mountpoint)
         }
         return server.waitOrKill(timeout: timeout)
     }

@@ -51,14 +51,12 @@ public final class FuseMount: @unchecked Sendable {
     /// The restart strategy (nil: restarts are not expected).
     public let strategy: Strategy?
 
-    private let options: ServerOptions
-    private let executable: String
-    private let spawner: Spawner
-    private let dir: String
+    /// Starts the server instances.
+    private let launcher: ServerLauncher
     private var keptFd: Int32 = -1
     private var mounted = false
     /// The open-file table, for strategies that keep it (handover-state).
-    private let keeper: StateKeeper?
+    private var keeper: StateKeeper? { launcher.keeper }
     /// Our end of the current server's keeper socket (-1: none).
     private var stateSock: Int32 = -1
 
@@ -73,20 +71,15 @@ public final class FuseMount: @unchecked Sendable {
                 strategy: Strategy? = nil) throws {
         self.source = source
         self.mountpoint = mountpoint
-        self.options = options
-        self.dir = dir
-        self.executable = executable
         self.strategy = strategy
-        keeper = strategy?.keepsOpenFiles == true ? StateKeeper() : nil
-        // Before anything is mounted: the spawner must hold no FUSE files.
-        spawner = try Spawner(executable: executable)
+        launcher = try ServerLauncher(source: source, mountpoint: mountpoint, options: options, strategy: strategy,
+                                      executable: executable, dir: dir)
         try mountFresh()
     }
 
     /// Path of the server log (all instances append to it).
-    public var logPath: String { "\(dir)/server.log" }
-    private var initPath: String { "\(dir)/init-request.bin" }
-    private var journalPath: String { "\(dir)/journal" }
+    public var logPath: String { launcher.logPath }
+    private var initPath: String { launcher.initPath }
 
     private func mountFresh() throws {
         let dev = HostCheck.devicePath
@@ -111,73 +104,13 @@ public final class FuseMount: @unchecked Sendable {
         }
     }
 
-    /// A server process started but not yet serving.
-    private struct Pending {
-        let process: ServerProcess
-        let instance: UInt32
-        let statsPath: String
-        let readyFd: Int32
-        /// Write end of a warm standby's go pipe (-1 when it serves at once).
-        let goFd: Int32
-        /// Our end of its keeper socket (-1: none).
-        let stateSock: Int32
-    }
-
     /// A warm standby for the next handover (keep strategies with standby).
-    private var standby: Pending?
+    private var standby: PendingServer?
     /// Whether handovers go to a warm standby (set before the first fault).
     public var useStandby = true
 
-    /// Spawns server `instance` on `fd`; as a warm standby it waits for go.
-    private func spawn(instance: UInt32, fd: Int32, asStandby: Bool) throws -> Pending {
-        let statsPath = "\(dir)/server-stats-\(instance)"
-        var ready: [Int32] = [0, 0]
-        var go: [Int32] = [-1, -1]
-        guard pipe(&ready) == 0, fcntl(ready[0], F_SETFD, FD_CLOEXEC) == 0,
-              fcntl(ready[1], F_SETFD, FD_CLOEXEC) == 0,
-              !asStandby || (pipe(&go) == 0 && fcntl(go[0], F_SETFD, FD_CLOEXEC) == 0
-                             && fcntl(go[1], F_SETFD, FD_CLOEXEC) == 0) else {
-            throw SupervisorError.failed("pipe failed: \(String(cString: strerror(errno)))")
-        }
-        defer {
-            close(ready[1])
-            if go[0] >= 0 { close(go[0]) }
-        }
-        var opts = options
-        if let forced = strategy?.forcedNodeIds { opts.nodeIds = forced }
-        let restart = (strategy ?? .remount).restartOptions(instance: instance, initPath: initPath, journal: journalPath,
-                                                            intents: "\(dir)/intents")
-        var given: [LaunchSlot: Int32] = [.fuse: fd, .ready: ready[1], .lifeline: Lifeline.readEnd]
-        if asStandby { given[.standbyGo] = go[0] }
-        var state: (ours: Int32, theirs: Int32) = (-1, -1)
-        if let keeper {
-            state = try keeper.connect()
-            given[.keeper] = state.theirs
-        }
-        defer { if state.theirs >= 0 { close(state.theirs) } }
-        let launch = ServerLaunch(source: source, mountpoint: mountpoint, statsPath: statsPath, options: opts,
-                                  restart: restart, standby: asStandby, keeper: keeper != nil)
-        let process: ServerProcess
-        do {
-            process = try spawner.spawn(
-                executable: executable,
-                arguments: ["serve", "--source", source,
-                            "--launch-json", String(decoding: try JSONEncoder().encode(launch), as: UTF8.self),
-                            mountpoint],
-                descriptors: launch.slots.map { (given[$0]!, $0.rawValue) },
-                logPath: logPath)
-        } catch {
-            close(ready[0])
-            if go[1] >= 0 { close(go[1]) }
-            if state.ours >= 0 { keeper?.disconnect(state.ours) }
-            throw error
-        }
-        return Pending(process: process, instance: instance, statsPath: statsPath, readyFd: ready[0], goFd: go[1],
-                       stateSock: state.ours)
-    }
-
     /// Makes `p` the current server once it has handled INIT.
-    private func activate(_ p: Pending) throws {
+    private func activate(_ p: PendingServer) throws {
         defer { close(p.readyFd) }
         if p.goFd >= 0 {
             _ = write(p.goFd, "g", 1)
@@ -194,7 +127,7 @@ public final class FuseMount: @unchecked Sendable {
             $0.instance = p.instance
             $0.statsPaths.append(p.statsPath)
         }
-        if let problem = Self.waitReady(p.readyFd, server: p.process) {
+        if let problem = ServerLauncher.waitReady(p.readyFd, server: p.process) {
             p.process.killAndReap()
             abortConnection()
             throw problem
@@ -209,14 +142,14 @@ public final class FuseMount: @unchecked Sendable {
 
     /// Spawns server `instance` on `fd` and waits until it has handled INIT.
     private func start(fd: Int32) throws {
-        try activate(try spawn(instance: instance, fd: fd, asStandby: false))
+        try activate(try launcher.spawn(instance: instance, fd: fd, asStandby: false))
     }
 
     /// Starts the warm standby for the next handover, if the strategy keeps
     /// the connection and standbys are on. Call while the server is healthy.
     public func prepareStandby() throws {
         guard useStandby, standby == nil, strategy?.keepsConnection == true, keptFd >= 0 else { return }
-        standby = try spawn(instance: instance + 1, fd: keptFd, asStandby: true)
+        standby = try launcher.spawn(instance: instance + 1, fd: keptFd, asStandby: true)
     }
 
     /// Whether the next handover goes to a warm standby.
@@ -250,64 +183,20 @@ public final class FuseMount: @unchecked Sendable {
         }
     }
 
-    /// Waits for "ready" on the pipe; returns the error to throw, or nil.
-    private static func waitReady(_ fd: Int32, server: ServerProcess) -> SupervisorError? {
-        var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-        let deadline = Date().addingTimeInterval(readyTimeout)
-        while Date() < deadline {
-            let r = Glibc.poll(&pfd, 1, 100)
-            if r < 0 && errno != EINTR { break }
-            if fbshim_stop_requested() != 0 { return .interrupted }
-            if r > 0 {
-                var buf = [UInt8](repeating: 0, count: 16)
-                let n = read(fd, &buf, 16)
-                if n > 0 { return nil }
-                let how = server.wait(timeout: 1).map { server.describe($0) } ?? "closed its ready pipe"
-                return .failed("the reference server \(how) before answering FUSE_INIT. Its log:\n\(server.logTail())")
-            }
-        }
-        return .watchdog("the reference server did not answer FUSE_INIT within \(Int(readyTimeout)) s; "
-                         + "killed it and aborted the connection. Its log:\n\(server.logTail())")
-    }
-
-    /// The FUSE connection number (the minor of the mount's device), read
-    /// from mountinfo so that a hung mount is never touched.
-    public var connectionId: Int? { Self.connectionId(of: mountpoint) }
-
-    /// The FUSE connection number of the mount at `mountpoint`, if any.
-    public static func connectionId(of mountpoint: String) -> Int? {
-        let info = (try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)) ?? ""
-        for line in info.split(separator: "\n") {
-            let f = line.split(separator: " ")
-            guard f.count > 4, f[4] == mountpoint else { continue }
-            let dev = f[2].split(separator: ":")
-            if dev.count == 2, let minor = Int(dev[1]) { return minor }
-        }
-        return nil
-    }
+    /// The FUSE connection number (the minor of the mount's device).
+    public var connectionId: Int? { FuseConnection.id(of: mountpoint) }
 
     /// Aborts the connection through fusectl: every waiting caller gets an
     /// error at once. The way out of a hung or unrecoverable server.
     @discardableResult
-    public func abortConnection() -> Bool { Self.abortConnection(of: mountpoint) }
-
-    /// Aborts the connection of the FUSE mount at `mountpoint`.
-    @discardableResult
-    public static func abortConnection(of mountpoint: String) -> Bool {
-        guard let id = connectionId(of: mountpoint) else { return false }
-        MountNamespace.ensureFusectl()
-        let fd = open("/sys/fs/fuse/connections/\(id)/abort", O_WRONLY | O_CLOEXEC)
-        guard fd >= 0 else { return false }
-        defer { close(fd) }
-        return write(fd, "1", 1) == 1
-    }
+    public func abortConnection() -> Bool { FuseConnection.abort(of: mountpoint) }
 
     /// Unmounts, waits for the server to exit, and kills it if it does not.
     /// Returns the server's wait status.
     @discardableResult
     public func unmount(timeout: Double = 10) -> Int32? {
         if mounted {
-            Self.unmountOrDetach(mountpoint)
+            FuseConnection.unmountOrDetach(mountpoint)
             mounted = false
         }
         if keptFd >= 0 {
@@ -326,16 +215,6 @@ public final class FuseMount: @unchecked Sendable {
         return server.waitOrKill(timeout: timeout)
     }
 
-    /// Unmounts the FUSE mount at `mountpoint`; when that fails (busy, or a
-    /// server that does not answer), aborts its connection and detaches it.
-    static func unmountOrDetach(_ mountpoint: String) {
-        if fbshim_umount2(mountpoint, 0) != 0 {
-            abortConnection(of: mountpoint)
-            _ = fbshim_umount2(mountpoint, Int32(MNT_DETACH))
-        }
-    }
-
-    /// Reports of every server instance (valid even after they died).
     /// Waits until the current server has answered no request for 30 ms
     /// (at most 1 s): requests a finished load caused, such as the RELEASE
     /// that follows close(2), have then arrived.
@@ -355,6 +234,7 @@ public final class FuseMount: @unchecked Sendable {
         }
     }
 
+    /// Reports of every server instance (valid even after they died).
     public func serverReports() -> [ServerReport] {
         statsPaths.compactMap { path in (try? StatsRegion(path: path, create: false))?.report() }
     }
