@@ -1,7 +1,9 @@
 // File handles: `instance << 32 | slot`. For files the slot is the backing
-// descriptor; for directories it indexes a table of open streams. A handle
-// with another instance's tag came from an earlier server: it is reopened
-// on first use (by node id and the request's open flags) or refused.
+// descriptor; for directories it is `dirTag | index` into a table of open
+// streams, so that file and directory handles never share a number. A
+// handle with another instance's tag came from an earlier server: it is
+// reopened on first use (by node id and the request's open flags) or
+// refused; files and directories keep their reopened handles apart.
 import Contract
 import CFuseShim
 import Glibc
@@ -14,8 +16,13 @@ final class OpenFiles: Sendable {
     /// Socket to the keeper (handover-state): a duplicate of every open
     /// file's descriptor lives there, so that it outlives this process.
     let keeper: StateKeeperLink?
+    /// Earlier instances' file handles, reopened: old handle -> descriptor.
     private let reopened = Mutex<[UInt64: Int32]>([:])
+    /// Earlier instances' directory handles, reopened: old handle -> index.
+    private let reopenedDirs = Mutex<[UInt64: Int]>([:])
     private let dirs = Mutex<(slots: [DirHandle?], free: [Int])>(([], []))
+    /// Set in the low half of every directory handle (descriptors stay below it).
+    static let dirTag: UInt64 = 0x8000_0000
 
     init(instance: UInt32, policy: StaleHandlePolicy, keeper: StateKeeperLink? = nil) {
         self.instance = UInt64(instance)
@@ -88,15 +95,20 @@ final class OpenFiles: Sendable {
             t.slots.append(d)
             return t.slots.count - 1
         }
-        return instance << 32 | UInt64(slot)
+        return instance << 32 | Self.dirTag | UInt64(slot)
+    }
+
+    /// The table index of this instance's directory handle `fh`.
+    private func dirIndex(_ fh: UInt64) -> Int? {
+        fh & Self.dirTag != 0 ? Int(fh & 0x7fff_ffff) : nil
     }
 
     /// The directory behind `fh`; a stale handle is reopened with `open`.
     func dir(_ fh: UInt64, stats: StatsRegion, open: () throws(SysError) -> DirHandle) throws(SysError) -> DirHandle {
         if isOwn(fh) {
-            let slot = Int(fh & 0xffff_ffff)
-            if let d = dirs.withLock({ slot < $0.slots.count ? $0.slots[slot] : nil }) { return d }
-            throw SysError(EBADF)
+            guard let slot = dirIndex(fh),
+                  let d = dirs.withLock({ slot < $0.slots.count ? $0.slots[slot] : nil }) else { throw SysError(EBADF) }
+            return d
         }
         guard policy == .reopen else {
             fbshim_atomic_add(&stats.region.pointee.stale_handles, 1)
@@ -104,10 +116,10 @@ final class OpenFiles: Sendable {
         }
         // A stale directory handle gets a stream of its own under a new slot,
         // remembered by the old handle.
-        if let fd = reopened.withLock({ $0[fh] }), let d = dirs.withLock({ $0.slots[Int(fd)] }) { return d }
+        if let slot = reopenedDirs.withLock({ $0[fh] }), let d = dirs.withLock({ $0.slots[slot] }) { return d }
         let d = try open()
-        let slot = Int(addDir(d) & 0xffff_ffff)
-        reopened.withLock { $0[fh] = Int32(slot) }
+        let slot = dirIndex(addDir(d))!
+        reopenedDirs.withLock { $0[fh] = slot }
         fbshim_atomic_add(&stats.region.pointee.reopened, 1)
         return d
     }
@@ -116,9 +128,9 @@ final class OpenFiles: Sendable {
     func releaseDir(_ fh: UInt64) {
         var slot: Int?
         if isOwn(fh) {
-            slot = Int(fh & 0xffff_ffff)
-        } else if let s = reopened.withLock({ $0.removeValue(forKey: fh) }) {
-            slot = Int(s)
+            slot = dirIndex(fh)
+        } else {
+            slot = reopenedDirs.withLock { $0.removeValue(forKey: fh) }
         }
         guard let slot else { return }
         dirs.withLock { t in

@@ -24,6 +24,7 @@ public enum FuseConnection {
     @discardableResult
     public static func abort(of mountpoint: String) -> Bool {
         guard let id = id(of: mountpoint) else { return false }
+        debugTrace("aborting FUSE connection \(id) of \(mountpoint)")
         MountNamespace.ensureFusectl()
         let fd = open("/sys/fs/fuse/connections/\(id)/abort", O_WRONLY | O_CLOEXEC)
         guard fd >= 0 else { return false }
@@ -31,10 +32,20 @@ public enum FuseConnection {
         return write(fd, "1", 1) == 1
     }
 
-    /// Unmounts the FUSE mount at `mountpoint`; when that fails (busy, or a
-    /// server that does not answer), aborts its connection and detaches it.
+    /// Unmounts the FUSE mount at `mountpoint`. A mount still busy (a file
+    /// closed a moment ago may still be on its way out) gets up to a second
+    /// more; when it stays busy, or the server does not answer, its
+    /// connection is aborted and the mount detached.
     static func unmountOrDetach(_ mountpoint: String) {
-        if fbshim_umount2(mountpoint, 0) != 0 {
+        var rc = fbshim_umount2(mountpoint, 0)
+        var tries = 0
+        while rc != 0 && errno == EBUSY && tries < 50 {
+            usleep(20_000)
+            tries += 1
+            rc = fbshim_umount2(mountpoint, 0)
+        }
+        if rc != 0 {
+            debugTrace("unmount of \(mountpoint) failed (\(String(cString: strerror(errno)))): aborting the connection")
             abort(of: mountpoint)
             _ = fbshim_umount2(mountpoint, Int32(MNT_DETACH))
         }
