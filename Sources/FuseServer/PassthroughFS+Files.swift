@@ -61,7 +61,7 @@ extension PassthroughFS {
                 _ fi: UnsafeMutablePointer<fuse_file_info>) {
         do throws(SysError) {
             var fileFd: Int32 = -1
-            var e = try nodes.withFd(parent) { (p) throws(SysError) in
+            let e = try nodes.withFd(parent) { (p) throws(SysError) in
                 let flags = backingFlags(fi.pointee.flags) | O_CREAT | (fi.pointee.flags & O_EXCL)
                 fileFd = asCallerWithoutFsetid { openat(p, name, flags | O_CLOEXEC, mode) }
                 if fileFd < 0 && errno == EEXIST && r.mayHaveTakenEffect {

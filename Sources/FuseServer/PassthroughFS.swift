@@ -199,7 +199,7 @@ public final class PassthroughFS: @unchecked Sendable {
 
     func lookup(_ r: consuming Request, _ parent: UInt64, _ name: UnsafePointer<CChar>) {
         do throws(SysError) {
-            var e = try nodes.withFd(parent) { (p) throws(SysError) in try makeEntry(p, name, parent: parent) }
+            let e = try nodes.withFd(parent) { (p) throws(SysError) in try makeEntry(p, name, parent: parent) }
             r.entry(e)
         } catch { r.fail(error) }
     }
@@ -216,7 +216,7 @@ public final class PassthroughFS: @unchecked Sendable {
 
     func getattr(_ r: consuming Request, _ ino: UInt64) {
         do throws(SysError) {
-            var st = try nodes.withFd(ino) { (fd) throws(SysError) in try attributes(fd) }
+            let st = try nodes.withFd(ino) { (fd) throws(SysError) in try attributes(fd) }
             r.attr(st, options.attrTimeout)
         } catch { r.fail(error) }
     }
@@ -225,7 +225,7 @@ public final class PassthroughFS: @unchecked Sendable {
                  _ fi: UnsafeMutablePointer<fuse_file_info>?) {
         do throws(SysError) {
             let fh: Int32? = try fi.map { (fi) throws(SysError) in try fileFd(fi, ino, write: true) }
-            var st = try nodes.withFd(ino) { (fd) throws(SysError) -> stat in
+            let st = try nodes.withFd(ino) { (fd) throws(SysError) -> stat in
                 let path = procPath(fd)
                 if valid & FUSE_SET_ATTR_MODE != 0 {
                     if let fh { try check(fchmod(fh, attr.pointee.st_mode)) }
@@ -286,7 +286,7 @@ public final class PassthroughFS: @unchecked Sendable {
     private func makeNode(_ r: consuming Request, _ parent: UInt64, _ name: UnsafePointer<CChar>,
                           _ make: (Int32) throws(SysError) -> Void) {
         do throws(SysError) {
-            var e = try nodes.withFd(parent) { (p) throws(SysError) in
+            let e = try nodes.withFd(parent) { (p) throws(SysError) in
                 do throws(SysError) {
                     try make(p)
                 } catch where error.code == EEXIST && r.mayHaveTakenEffect {
@@ -301,7 +301,7 @@ public final class PassthroughFS: @unchecked Sendable {
 
     func link(_ r: consuming Request, _ ino: UInt64, _ newParent: UInt64, _ newName: UnsafePointer<CChar>) {
         do throws(SysError) {
-            var e = try nodes.withFd(ino) { (fd) throws(SysError) in
+            let e = try nodes.withFd(ino) { (fd) throws(SysError) in
                 try nodes.withFd(newParent) { (p) throws(SysError) in
                     do throws(SysError) {
                         try check(linkat(fd, "", p, newName, fbshim_AT_EMPTY_PATH))
