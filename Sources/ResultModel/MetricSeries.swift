@@ -87,16 +87,13 @@ public struct MetricSeries: Equatable, Sendable {
                 // FORGETs come when the kernel evicts inodes, batched by
                 // timing (FORGET or BATCH_FORGET): they are left out of the
                 // exact figures.
-                let exact = a.opcodes.filter { !RequestAccounting.timingDependent.contains($0.key) }
-                let ops = Double(max(1, a.totalOperations))
-                add(key, "requests/op", "requests", .lower,
-                    Double(exact.values.reduce(0) { $0 + $1.received }) / ops, kind: .exact)
-                add(key, "request bytes/op", "B", .lower,
-                    Double(exact.values.reduce(0) { $0 + $1.requestBytes }) / ops, kind: .exact)
-                add(key, "reply bytes/op", "B", .lower,
-                    Double(exact.values.reduce(0) { $0 + $1.replyBytes }) / ops, kind: .exact)
-                add(key, "client bytes/op", "B", .higher, Double(a.clientBytes) / ops, kind: .exact)
-                for (opcode, o) in exact {
+                let exact = a.exactPerOperation
+                add(key, "requests/op", "requests", .lower, exact.requests, kind: .exact)
+                add(key, "request bytes/op", "B", .lower, exact.requestBytes, kind: .exact)
+                add(key, "reply bytes/op", "B", .lower, exact.replyBytes, kind: .exact)
+                add(key, "client bytes/op", "B", .higher,
+                    Double(a.clientBytes) / Double(max(1, a.totalOperations)), kind: .exact)
+                for (opcode, o) in a.opcodes where !RequestAccounting.timingDependent.contains(opcode) {
                     add(key, "\(opcode) requests/op", "requests", .lower, o.perOperation, kind: .exact)
                 }
             }

@@ -58,6 +58,25 @@ public struct RequestAccounting: Codable, Equatable, Sendable {
     /// the kernel sends forgets when it evicts inodes, one by one or batched.
     public static let timingDependent: Set<String> = ["FORGET", "BATCH_FORGET", "INTERRUPT"]
 
+    /// Requests, request bytes and reply bytes per client operation over the
+    /// opcodes whose counts follow from the operations alone (forgets left
+    /// out): the exact figures a fixed sequence of operations gives.
+    public var exactPerOperation: (requests: Double, requestBytes: Double, replyBytes: Double) {
+        Self.perOperation(opcodes.filter { !Self.timingDependent.contains($0.key) }.values,
+                          operations: Double(max(1, totalOperations)))
+    }
+
+    static func perOperation(_ accounts: some Sequence<OpcodeAccount>, operations: Double)
+        -> (requests: Double, requestBytes: Double, replyBytes: Double) {
+        var r: UInt64 = 0, qb: UInt64 = 0, pb: UInt64 = 0
+        for a in accounts {
+            r += a.received
+            qb += a.requestBytes
+            pb += a.replyBytes
+        }
+        return (Double(r) / operations, Double(qb) / operations, Double(pb) / operations)
+    }
+
     /// All client operations.
     public var totalOperations: UInt64 { clientOperations.values.reduce(0, +) }
 
@@ -88,9 +107,8 @@ public struct RequestAccounting: Codable, Equatable, Sendable {
         }
         self.opcodes = opcodes
         self.discrepancies = discrepancies.sorted()
-        requestsPerOperation = Double(opcodes.values.reduce(0) { $0 + $1.received }) / ops
-        requestBytesPerOperation = Double(opcodes.values.reduce(0) { $0 + $1.requestBytes }) / ops
-        replyBytesPerOperation = Double(opcodes.values.reduce(0) { $0 + $1.replyBytes }) / ops
+        (requestsPerOperation, requestBytesPerOperation, replyBytesPerOperation) =
+            Self.perOperation(opcodes.values, operations: ops)
         notificationBytesPerOperation = notificationBytes.map { Double($0) / ops }
     }
 }

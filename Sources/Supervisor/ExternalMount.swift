@@ -76,7 +76,7 @@ public final class ExternalMount: Sendable {
         server = try spawner.spawn(executable: "/usr/bin/setpriv",
                                    arguments: ["--pdeathsig", "KILL", "--", "/bin/sh", "-c", "exec " + command],
                                    descriptors: [], logPath: "\(dir)/server.log")
-        let deadline = Date().addingTimeInterval(FuseMount.readyTimeout)
+        let deadline = Date().addingTimeInterval(Settings.readyTimeout)
         while FuseConnection.id(of: mountpoint) == nil {
             if let st = server.poll() {
                 mounted.store(false, ordering: .relaxed)
@@ -87,7 +87,7 @@ public final class ExternalMount: Sendable {
                 server.killAndReap()
                 mounted.store(false, ordering: .relaxed)
                 throw SupervisorError.watchdog("\(peer.name) did not mount \(mountpoint) within "
-                                               + "\(Int(FuseMount.readyTimeout)) s (command: \(command); it must run "
+                                               + "\(Int(Settings.readyTimeout)) s (command: \(command); it must run "
                                                + "in the foreground, e.g. -f). Its output:\n\(server.logTail())")
             }
             usleep(5_000)

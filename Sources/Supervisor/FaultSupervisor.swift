@@ -218,7 +218,7 @@ final class FaultSupervisor: @unchecked Sendable {
             // serves: a file is usable again once its invalidation is sent
             // and it is looked up anew, so the sweep waits for the storm.
             if mount.strategy?.eagerRevalidation == true {
-                let limit = t0 + UInt64(RunCoordinator.watchdogSeconds * 1e9)
+                let limit = t0 + UInt64(Settings.watchdogSeconds * 1e9)
                 while !fresh.entryRevalidationDone && fbshim_monotonic_ns() < limit { usleep(200) }
             }
             var st = stat()

@@ -60,11 +60,6 @@ public final class FuseMount: @unchecked Sendable {
     /// Our end of the current server's keeper socket (-1: none).
     private var stateSock: Int32 = -1
 
-    /// Seconds to wait for a server's ready signal ($FUSEBENCH_READY_TIMEOUT overrides).
-    public static var readyTimeout: Double {
-        Settings.readyTimeout
-    }
-
     /// Mounts `source` at `mountpoint` and starts the first server. Stats
     /// files, the server log, the saved INIT and the journal go to `dir`.
     public init(source: String, mountpoint: String, options: ServerOptions, dir: String, executable: String,

@@ -35,12 +35,6 @@ public protocol RunReporter: AnyObject {
 
 /// Runs workloads.
 public enum RunCoordinator {
-    /// Seconds an operation may stay in flight before the watchdog aborts
-    /// the connection ($FUSEBENCH_WATCHDOG_SECONDS overrides).
-    public static var watchdogSeconds: Double {
-        Settings.watchdogSeconds
-    }
-
     /// Runs `workload` on `target`, with `strategy` when the workload
     /// injects faults. `executable` is the fusebench binary that serves the
     /// reference target.
@@ -125,7 +119,7 @@ public enum RunCoordinator {
             primed = files.count
         }
         let generator = LoadGenerator(spec: workload.load, root: root, null: target == .null)
-        let limit = UInt64(watchdogSeconds * 1e9)
+        let limit = UInt64(Settings.watchdogSeconds * 1e9)
         var stalled = false
         var serverDied: String?
         var supervisor: FaultSupervisor?
@@ -175,7 +169,7 @@ public enum RunCoordinator {
         if stalled {
             // A server that stopped answering will not exit on unmount either.
             served?.server.killAndReap()
-            throw SupervisorError.watchdog("an operation on \(root) made no progress for \(fmtSeconds(watchdogSeconds)); "
+            throw SupervisorError.watchdog("an operation on \(root) made no progress for \(fmtSeconds(Settings.watchdogSeconds)); "
                                            + "aborted the FUSE connection. Server log:\n\(mount?.server.logTail() ?? "")")
         }
         var reports: [ServerReport] = []

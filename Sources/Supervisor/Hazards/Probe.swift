@@ -39,10 +39,10 @@ final class Probe: Sendable {
 
     /// Waits for `task` under the watchdog (see `guarded`).
     func finish<T>(_ what: String, _ task: Background<T>) throws -> T {
-        if let v = task.wait(seconds: RunCoordinator.watchdogSeconds) { return v }
+        if let v = task.wait(seconds: Settings.watchdogSeconds) { return v }
         mount.abortConnection()
         _ = task.wait(seconds: 10)
-        throw SupervisorError.watchdog("\(what) made no progress for \(fmtSeconds(RunCoordinator.watchdogSeconds)); "
+        throw SupervisorError.watchdog("\(what) made no progress for \(fmtSeconds(Settings.watchdogSeconds)); "
                                        + "aborted the FUSE connection. Server log:\n\(mount.server.logTail())")
     }
 
