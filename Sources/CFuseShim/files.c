@@ -90,6 +90,8 @@ const long fbshim_UTIME_OMIT = UTIME_OMIT;
 const int fbshim_RENAME_NOREPLACE = RENAME_NOREPLACE;
 
 const int fbshim_RENAME_EXCHANGE = RENAME_EXCHANGE;
+const int fbshim_O_NOATIME = O_NOATIME;
+const int fbshim_SEEK_DATA = SEEK_DATA;
 
 int fbshim_setxattr(const char *path, const char *name, const void *value,
                     size_t size, int flags) {

@@ -1,9 +1,13 @@
-// File handles: `instance << 32 | slot`. For files the slot is the backing
-// descriptor; for directories it is `dirTag | index` into a table of open
-// streams, so that file and directory handles never share a number. A
-// handle with another instance's tag came from an earlier server: it is
-// reopened on first use (by node id and the request's open flags) or
-// refused; files and directories keep their reopened handles apart.
+// File handles: `instance << 32 | slot`. For files the slot is
+// `mode << 24 | descriptor`, where `mode` is the backing file's open flags
+// that matter to later I/O (access mode, O_APPEND, O_DIRECT, O_SYNC,
+// O_DSYNC, O_NOATIME), packed in 7 bits; for directories it is
+// `dirTag | index` into a table of open streams, so that file and directory
+// handles never share a number. A handle with another instance's tag came
+// from an earlier server: it is reopened on first use (by node id, with the
+// flags in its handle: FLUSH, FSYNC and LSEEK carry none, and a read-write
+// file must not come back read-only) or refused; files and directories
+// keep their reopened handles apart.
 import Contract
 import CFuseShim
 import Glibc
@@ -38,28 +42,37 @@ final class OpenFiles: Sendable {
         }
     }
 
-    /// The handle for a new backing descriptor (given to the keeper first,
-    /// when there is one: before the kernel can know the handle).
-    func fileHandle(_ fd: Int32) -> UInt64 {
-        let fh = instance << 32 | UInt64(UInt32(bitPattern: fd))
+    /// The handle for a new backing descriptor opened with `flags` (given
+    /// to the keeper first, when there is one: before the kernel can know
+    /// the handle).
+    func fileHandle(_ fd: Int32, flags: Int32) -> UInt64 {
+        let fh = instance << 32 | FileMode.pack(flags) << 24 | UInt64(UInt32(bitPattern: fd))
         keeper?.hold(fh, fd)
         return fh
     }
+
+    /// The descriptor in one of this instance's file handles.
+    @inline(__always)
+    static func ownDescriptor(_ fh: UInt64) -> Int32 { Int32(truncatingIfNeeded: fh & 0xff_ffff) }
+
+    /// The backing open flags a file handle was made with (of any instance).
+    static func openFlags(_ fh: UInt64) -> Int32 { FileMode.unpack(fh >> 24 & 0x7f) }
 
     /// Whether `fh` was handed out by this instance.
     @inline(__always)
     func isOwn(_ fh: UInt64) -> Bool { fh >> 32 == instance }
 
     /// The backing descriptor of `fh`; a stale handle is reopened with
-    /// `open` (called once per handle) or refused.
-    func descriptor(_ fh: UInt64, stats: StatsRegion, open: () throws(SysError) -> Int32) throws(SysError) -> Int32 {
-        if isOwn(fh) { return Int32(truncatingIfNeeded: fh) }
+    /// `open` (called once per handle, with the flags the handle was made
+    /// with) or refused.
+    func descriptor(_ fh: UInt64, stats: StatsRegion, open: (Int32) throws(SysError) -> Int32) throws(SysError) -> Int32 {
+        if isOwn(fh) { return Self.ownDescriptor(fh) }
         guard policy == .reopen else {
             fbshim_atomic_add(&stats.region.pointee.stale_handles, 1)
             throw SysError(EBADF)
         }
         if let fd = reopened.withLock({ $0[fh] }) { return fd }
-        let fd = try open()
+        let fd = try open(Self.openFlags(fh))
         var spare: Int32 = -1
         let result = reopened.withLock { map -> Int32 in
             if let existing = map[fh] {
@@ -77,7 +90,7 @@ final class OpenFiles: Sendable {
     func release(_ fh: UInt64) {
         keeper?.drop(fh)
         if isOwn(fh) {
-            close(Int32(truncatingIfNeeded: fh))
+            close(Self.ownDescriptor(fh))
         } else if let fd = reopened.withLock({ $0.removeValue(forKey: fh) }) {
             close(fd)
         }
@@ -138,6 +151,27 @@ final class OpenFiles: Sendable {
             t.slots[slot] = nil
             t.free.append(slot)
         }
+    }
+}
+
+/// The open flags a file handle keeps (7 bits), so that a handle reopened
+/// by a later server instance has the mode it was opened with.
+enum FileMode {
+    /// Flag, bit in the packed mode (bits 0-1 are the access mode).
+    static let bits: [(flag: Int32, bit: UInt64)] = [
+        (O_APPEND, 1 << 2), (fbshim_O_DIRECT, 1 << 3), (O_DSYNC, 1 << 4), (O_SYNC & ~O_DSYNC, 1 << 5), (fbshim_O_NOATIME, 1 << 6),
+    ]
+
+    static func pack(_ flags: Int32) -> UInt64 {
+        var m = UInt64(UInt32(bitPattern: flags & O_ACCMODE)) & 3
+        for (flag, bit) in bits where flags & flag == flag { m |= bit }
+        return m
+    }
+
+    static func unpack(_ m: UInt64) -> Int32 {
+        var flags = Int32(m & 3)
+        for (flag, bit) in bits where m & bit != 0 { flags |= flag }
+        return flags
     }
 }
 

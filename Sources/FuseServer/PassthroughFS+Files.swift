@@ -18,12 +18,12 @@ extension PassthroughFS {
     }
 
     /// The backing descriptor of an open file; a handle of an earlier
-    /// instance is reopened by node id (or refused, by policy).
-    func fileFd(_ fi: UnsafeMutablePointer<fuse_file_info>, _ ino: UInt64, write: Bool = false) throws(SysError) -> Int32 {
-        try files.descriptor(fi.pointee.fh, stats: stats) { () throws(SysError) -> Int32 in
-            var flags = backingFlags(fi.pointee.flags) & ~O_TRUNC
-            if write && flags & O_ACCMODE == O_RDONLY { flags = (flags & ~O_ACCMODE) | O_RDWR }
-            return try openNode(ino, flags: flags)
+    /// instance is reopened by node id with the flags it was opened with
+    /// (kept in the handle: FLUSH, FSYNC and LSEEK carry no open flags), or
+    /// refused, by policy.
+    func fileFd(_ fi: UnsafeMutablePointer<fuse_file_info>, _ ino: UInt64) throws(SysError) -> Int32 {
+        try files.descriptor(fi.pointee.fh, stats: stats) { (flags) throws(SysError) -> Int32 in
+            try openNode(ino, flags: flags)
         }
     }
 
@@ -48,10 +48,9 @@ extension PassthroughFS {
 
     func open(_ r: consuming Request, _ ino: UInt64, _ fi: UnsafeMutablePointer<fuse_file_info>) {
         do throws(SysError) {
-            let fd = try asCallerWithoutFsetid { () throws(SysError) in
-                try openNode(ino, flags: backingFlags(fi.pointee.flags))
-            }
-            fi.pointee.fh = files.fileHandle(fd)
+            let flags = backingFlags(fi.pointee.flags)
+            let fd = try asCallerWithoutFsetid { () throws(SysError) in try openNode(ino, flags: flags) }
+            fi.pointee.fh = files.fileHandle(fd, flags: flags)
             setOpenFlags(fi)
             r.open(fi)
         } catch { r.fail(error) }
@@ -61,8 +60,9 @@ extension PassthroughFS {
                 _ fi: UnsafeMutablePointer<fuse_file_info>) {
         do throws(SysError) {
             var fileFd: Int32 = -1
+            let openFlags = backingFlags(fi.pointee.flags)
             let e = try nodes.withFd(parent) { (p) throws(SysError) in
-                let flags = backingFlags(fi.pointee.flags) | O_CREAT | (fi.pointee.flags & O_EXCL)
+                let flags = openFlags | O_CREAT | (fi.pointee.flags & O_EXCL)
                 fileFd = asCallerWithoutFsetid { openat(p, name, flags | O_CLOEXEC, mode) }
                 if fileFd < 0 && errno == EEXIST && r.mayHaveTakenEffect {
                     // Resent, and the first attempt created it: open what it created.
@@ -77,7 +77,7 @@ extension PassthroughFS {
                     throw error
                 }
             }
-            fi.pointee.fh = files.fileHandle(fileFd)
+            fi.pointee.fh = files.fileHandle(fileFd, flags: openFlags)
             setOpenFlags(fi)
             r.create(e, fi)
         } catch { r.fail(error) }
@@ -92,7 +92,7 @@ extension PassthroughFS {
     func writeBuf(_ r: consuming Request, _ ino: UInt64, _ bufv: UnsafeMutablePointer<fuse_bufvec>, _ off: off_t,
                   _ fi: UnsafeMutablePointer<fuse_file_info>) {
         do throws(SysError) {
-            let fd = try fileFd(fi, ino, write: true)
+            let fd = try fileFd(fi, ino)
             let n = asCallerWithoutFsetid { fbshim_write_buf_to_fd(bufv, fd, off) }
             if n < 0 { return r.error(Int32(-n)) }
             r.write(n)
@@ -124,7 +124,7 @@ extension PassthroughFS {
     func fallocate(_ r: consuming Request, _ ino: UInt64, _ mode: Int32, _ off: off_t, _ len: off_t,
                    _ fi: UnsafeMutablePointer<fuse_file_info>) {
         do throws(SysError) {
-            r.error(fbshim_fallocate(try fileFd(fi, ino, write: true), mode, off, len) == 0 ? 0 : errno)
+            r.error(fbshim_fallocate(try fileFd(fi, ino), mode, off, len) == 0 ? 0 : errno)
         } catch { r.fail(error) }
     }
 
@@ -142,7 +142,7 @@ extension PassthroughFS {
         do throws(SysError) {
             var inOff = offIn
             var outOff = offOut
-            let n = fbshim_copy_file_range(try fileFd(fiIn, inoIn), &inOff, try fileFd(fiOut, inoOut, write: true),
+            let n = fbshim_copy_file_range(try fileFd(fiIn, inoIn), &inOff, try fileFd(fiOut, inoOut),
                                            &outOff, len, UInt32(bitPattern: flags))
             if n < 0 { return r.error(errno) }
             r.write(n)

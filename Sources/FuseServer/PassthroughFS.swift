@@ -224,7 +224,7 @@ public final class PassthroughFS: @unchecked Sendable {
     func setattr(_ r: consuming Request, _ ino: UInt64, _ attr: UnsafeMutablePointer<stat>, _ valid: Int32,
                  _ fi: UnsafeMutablePointer<fuse_file_info>?) {
         do throws(SysError) {
-            let fh: Int32? = try fi.map { (fi) throws(SysError) in try fileFd(fi, ino, write: true) }
+            let fh: Int32? = try fi.map { (fi) throws(SysError) in try fileFd(fi, ino) }
             let st = try nodes.withFd(ino) { (fd) throws(SysError) -> stat in
                 let path = procPath(fd)
                 if valid & FUSE_SET_ATTR_MODE != 0 {

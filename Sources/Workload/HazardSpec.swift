@@ -14,6 +14,7 @@ public enum HazardFigure: String, CaseIterable, Codable, Sendable {
     case operations, crashesFired, spuriousErrors, missingEffects, resentRequests, resentRecognised, resentAnomalies
     case unknownNodeIds, applicationErrors
     case descriptors, unlinkedWhileOpen, failedReads, failedWrites, lostUnlinked
+    case failedSyncs, lostWrites
 }
 
 /// The restart hazards raised in the kernel discussion.
@@ -30,6 +31,9 @@ public enum HazardKind: String, CaseIterable, Codable, Sendable {
     /// Reads and writes on descriptors opened before the crash, including
     /// files unlinked while open.
     case openFiles = "open-files"
+    /// Descriptors opened for writing and held across the crash, first
+    /// used after it by a request that carries no open flags.
+    case heldDescriptors = "held-descriptors"
 
     /// The figures the probe measures (the names "expect" may use).
     public var figures: [HazardFigure] {
@@ -48,6 +52,8 @@ public enum HazardKind: String, CaseIterable, Codable, Sendable {
         case .openFiles:
             return common + [.descriptors, .unlinkedWhileOpen, .failedReads, .failedWrites, .wrongDataReads,
                              .lostUnlinked]
+        case .heldDescriptors:
+            return common + [.descriptors, .failedSyncs, .failedWrites, .lostWrites]
         }
     }
 }

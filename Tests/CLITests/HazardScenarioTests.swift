@@ -104,4 +104,24 @@ final class HazardScenarioTests: XCTestCase {
         XCTAssertEqual(lazy.figures["lostUnlinked"], 2, "\(lazy.figures)")
         XCTAssertEqual(lazy.figures["failedReads"], 2)
     }
+
+    /// Regression (issue 11): a descriptor opened for writing and held
+    /// across a restart, first used by FSYNC, FDATASYNC or LSEEK (which
+    /// carry no open flags), was reopened read-only, and every later write
+    /// failed with EBADF (sqlite's "disk I/O error").
+    func testDescriptorsHeldAcrossARestartKeepTheirAccessMode() throws {
+        let r = try run("held-descriptors", files: 32, ["handover-lazy", "handover-epoch", "remount"])
+        for name in ["handover-lazy", "handover-epoch"] {
+            let s = try XCTUnwrap(r[name])
+            XCTAssertTrue(s.passed, "\(name): \(s.figures)")
+            XCTAssertEqual(s.figures["descriptors"], 32)
+            XCTAssertEqual(s.figures["failedSyncs"], 0, "\(name): \(s.figures)")
+            XCTAssertEqual(s.figures["failedWrites"], 0, "\(name): \(s.figures)")
+            XCTAssertEqual(s.figures["lostWrites"], 0, "\(name): \(s.figures)")
+        }
+        // A new connection: every held descriptor is gone.
+        let remount = try XCTUnwrap(r["remount"])
+        XCTAssertFalse(remount.passed)
+        XCTAssertEqual(remount.figures["failedWrites"], 32, "\(remount.figures)")
+    }
 }

@@ -85,7 +85,7 @@ int fbshim_mount_fusectl(const char *target);
 /// strerrorname_np(3): "ENOENT" for ENOENT; NULL when unknown.
 const char *fbshim_errno_name(int err);
 /// Constants that Swift's Glibc module hides (it is not built with
-/// _GNU_SOURCE): O_PATH, AT_EMPTY_PATH, O_DIRECT, O_NOATIME.
+/// _GNU_SOURCE): O_PATH, AT_EMPTY_PATH, O_DIRECT, O_NOATIME, SEEK_DATA.
 extern const int fbshim_O_PATH;
 extern const int fbshim_AT_EMPTY_PATH;
 extern const int fbshim_O_DIRECT;
@@ -93,6 +93,8 @@ extern const long fbshim_UTIME_NOW;
 extern const long fbshim_UTIME_OMIT;
 extern const int fbshim_RENAME_NOREPLACE;
 extern const int fbshim_RENAME_EXCHANGE;
+extern const int fbshim_O_NOATIME;
+extern const int fbshim_SEEK_DATA;
 /// The xattr calls: <sys/xattr.h> is not part of Swift's Glibc module.
 int fbshim_setxattr(const char *path, const char *name, const void *value,
                     size_t size, int flags);

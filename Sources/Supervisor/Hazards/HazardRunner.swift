@@ -43,6 +43,7 @@ public enum HazardRunner {
         case .resentNonIdempotent: (figures, inconclusive) = try probe.resentNonIdempotent()
         case .ephemeralIds: figures = try probe.ephemeralIds()
         case .openFiles: figures = try probe.openFiles()
+        case .heldDescriptors: figures = try probe.heldDescriptors()
         }
         let elapsed = Double(fbshim_monotonic_ns() - t0) / 1e9
         let status = mount.unmount()
