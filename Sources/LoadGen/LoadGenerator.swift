@@ -103,6 +103,7 @@ public final class LoadGenerator: Sendable {
             done.enter()
             let t = Thread {
                 w.run(phases)
+                w.closeHeld()
                 done.leave()
             }
             t.name = "load-\(w.index)"

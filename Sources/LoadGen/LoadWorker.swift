@@ -107,6 +107,8 @@ final class LoadWorker: @unchecked Sendable {
     /// Indices of the fileset files this thread owns (writes).
     let owned: [Int]
     var madeDirs: [String] = []
+    /// The `held` operation's descriptor and file, open across operations.
+    var heldFile: (fd: Int32, file: Int)?
     var sequence = 0
     /// Where reads land.
     let buffer: UnsafeMutableRawPointer
@@ -306,7 +308,37 @@ final class LoadWorker: @unchecked Sendable {
         case .statfs:
             var sv = statvfs()
             return (.statfs, 0, statvfs(root, &sv) == 0 ? 0 : errno)
+        case .held:
+            return held(s)
         }
+    }
+
+    /// One `held` operation. The first call made on the descriptor is an
+    /// fsync, so the first request a new server sees for it after a fault
+    /// may be FSYNC, which carries no open flags.
+    private func held(_ s: OpSpec) -> (OpKind, Int, Int32) {
+        if heldFile == nil {
+            let (file, path) = ownedFile()
+            let fd = Glibc.open(path, O_RDWR | O_CLOEXEC)
+            if fd < 0 { return (.held, 0, errno) }
+            heldFile = (fd, file)
+        }
+        let (fd, file) = heldFile!
+        if Glibc.fsync(fd) != 0 { return (.held, 0, errno) }
+        let bs = min(s.blockSize, bufferSize)
+        let off = rng.below(max(1, spec.fileset.fileSize / bs)) * bs
+        let (n, e) = writeStamped(fd, file: file, at: off, size: bs, blockSize: bs)
+        if e != 0 { return (.held, n, e) }
+        let r = pread(fd, buffer, bs, off_t(off))
+        if r < 0 { return (.held, n, errno) }
+        if r != bs || memcmp(buffer, writeBuffer, bs) != 0 { ledger.wrongFileReads += 1 }
+        return (.held, n, 0)
+    }
+
+    /// Closes the `held` operation's descriptor (end of the run).
+    func closeHeld() {
+        if let h = heldFile { close(h.fd) }
+        heldFile = nil
     }
 
     private func withOpen(_ path: String, _ flags: Int32, _ kind: OpKind,

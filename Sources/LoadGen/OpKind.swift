@@ -30,6 +30,11 @@ public enum OpKind: String, CaseIterable, Codable, Sendable {
     case chmod
     /// statfs(2) of the target root.
     case statfs
+    /// On a descriptor the thread keeps open read-write across operations
+    /// (and so across faults), as sqlite or a log writer does: fsync, pwrite
+    /// of `blockSize` at a random aligned offset, pread of it back (checked).
+    /// The descriptor is opened on first use and closed at the end of the run.
+    case held
 
     /// Default block size for the operation.
     var defaultBlockSize: Int {
