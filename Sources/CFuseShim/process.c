@@ -150,3 +150,7 @@ ssize_t fbshim_recv_with_fds(int sock, void *buf, size_t len, int *fds, int max_
 int fbshim_seqpacket_pair(int fds[2]) {
     return socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds);
 }
+
+int fbshim_spawn_chdir(posix_spawn_file_actions_t *actions, const char *dir) {
+    return posix_spawn_file_actions_addchdir_np(actions, dir);
+}

@@ -109,7 +109,10 @@ public final class LoadGenerator: Sendable {
             t.name = "load-\(w.index)"
             t.start()
         }
-        while done.wait(timeout: .now() + .milliseconds(100)) == .timedOut {
+        // Without threads (real programs only) the phase lasts until a stop.
+        while done.wait(timeout: .now() + .milliseconds(100)) == .timedOut
+                || (workers.isEmpty && !control.stopFlag.load(ordering: .relaxed) && fbshim_stop_requested() == 0
+                    && fbshim_monotonic_ns() < phases.end) {
             let now = fbshim_monotonic_ns()
             guard let progress else { continue }
             let measuring = now >= phases.measureStart

@@ -70,6 +70,8 @@ public struct ResultDocument: Codable, Equatable, Sendable {
     public var fits: [LinearFit]?
     /// Hazard scenarios against strategies, pass or fail (scenario runs).
     public var matrix: [MatrixCell]?
+    /// Real-program clients against strategies, pass or fail (runs with clients).
+    public var clientMatrix: [ClientCell]?
 
     /// A document.
     public init(kind: String, tool: ToolIdentity, command: [String], environment: EnvironmentInfo,
@@ -86,6 +88,8 @@ public struct ResultDocument: Codable, Equatable, Sendable {
         fits = f.isEmpty ? nil : f
         let m = MatrixCell.matrix(runs)
         matrix = m.isEmpty ? nil : m
+        let c = ClientCell.matrix(runs)
+        clientMatrix = c.isEmpty ? nil : c
     }
 }
 

@@ -48,6 +48,8 @@ public struct RunResult: Codable, Equatable, Sendable {
     /// operations that caused them (requests and bytes per operation), with
     /// any request read but not answered.
     public var accounting: RequestAccounting?
+    /// Real programs run as the load, and what each did.
+    public var clients: [ClientResult]?
 
     /// A run result from its parts.
     public init(target: String, workload: JSONValue, startedAt: String, measuredSeconds: Double, threads: Int,

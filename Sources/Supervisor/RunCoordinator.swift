@@ -81,6 +81,8 @@ public enum RunCoordinator {
             throw SupervisorError.failed("\(error)")
         }
         if fbshim_stop_requested() != 0 { throw SupervisorError.interrupted }
+        let clients = workload.clients.isEmpty ? nil
+            : try ClientRunner(workload.clients, backing: backing, scratch: scratch.directory("clients"))
 
         // The reference server's mount (faults, statistics), and whichever
         // mount a server of ours serves (the reference server's or another's).
@@ -118,7 +120,16 @@ public enum RunCoordinator {
             }
             primed = files.count
         }
-        let generator = LoadGenerator(spec: workload.load, root: root, null: target == .null)
+        var spec = workload.load
+        if let clients {
+            clients.mounted(at: root)
+            _ = clients.setupAll(reporter: reporter)
+            if fbshim_stop_requested() != 0 { throw SupervisorError.interrupted }
+            // The measured phase lasts until the last client exits.
+            spec.duration = (workload.clients.map(\.timeout).max() ?? 0) + 1
+        }
+        let generator = LoadGenerator(spec: spec, root: root, null: target == .null)
+        let clientsDone = DispatchSemaphore(value: 0)
         let limit = UInt64(Settings.watchdogSeconds * 1e9)
         var stalled = false
         var serverDied: String?
@@ -126,8 +137,11 @@ public enum RunCoordinator {
         let supervisorDone = DispatchSemaphore(value: 0)
         let targetName = peer?.name ?? target.rawValue
         var countsBefore: [String: OpcodeReport]?
+        let clientNames = workload.clients.map(\.name).joined(separator: ", ")
         reporter.phase("running \(workload.name) on \(targetName): \(workload.load.threads) threads, "
-                       + "\(fmtSeconds(workload.load.warmup)) warm-up, \(fmtSeconds(workload.load.duration)) measured"
+                       + "\(fmtSeconds(workload.load.warmup)) warm-up, "
+                       + (clients == nil ? "\(fmtSeconds(workload.load.duration)) measured"
+                                         : "measured until the clients exit (\(clientNames))")
                        + (workload.faults.isEmpty ? "" : ", \(workload.faults.count) fault spec(s)"))
         let load = generator.run(progress: { p in
             reporter.progress(p)
@@ -147,9 +161,16 @@ public enum RunCoordinator {
         }, onStart: { phases in
             // The reconciliation counts requests from here: the threads have not started.
             countsBefore = mount?.stats.report().opcodes
+            if let clients {
+                Thread.detachNewThread {
+                    clients.runAll(at: phases.measureStart)
+                    generator.control.stop()
+                    clientsDone.signal()
+                }
+            }
             guard let m = mount, !workload.faults.isEmpty else { return }
             let s = FaultSupervisor(mount: m, control: generator.control, faults: workload.faults, phases: phases,
-                                    duration: workload.load.duration,
+                                    duration: spec.duration,
                                     files: Fileset(spec: workload.load.fileset, root: root).allFiles())
             supervisor = s
             Thread.detachNewThread {
@@ -158,6 +179,11 @@ public enum RunCoordinator {
             }
         })
         debugTrace("load finished")
+        if let clients {
+            // Ended otherwise (a stop, a dead server): the clients go too.
+            clients.stop()
+            clientsDone.wait()
+        }
         if let s = supervisor {
             s.finished.store(true, ordering: .relaxed)
             supervisorDone.wait()
@@ -184,6 +210,9 @@ public enum RunCoordinator {
                                            after: ServerReport.summedOpcodes(now),
                                            notificationBytes: now.compactMap(\.notificationBytes).reduce(0, +))
         }
+        if let clients {
+            clients.verifyAll(reporter: reporter)
+        }
         if let m = served {
             debugTrace("unmounting")
             let status = m.unmount(timeout: 10)
@@ -205,9 +234,12 @@ public enum RunCoordinator {
         result.sweep = workload.sweepPoint
         result.primedFiles = primed
         result.accounting = accounting
-        result.integrity = IntegrityVerifier.verify(root: backing, spec: workload.load, ledgers: load.ledgers)
+        if workload.load.threads > 0 {
+            result.integrity = IntegrityVerifier.verify(root: backing, spec: workload.load, ledgers: load.ledgers)
+        }
         if reports.count > 1 { result.restartedServers = Array(reports.dropFirst()) }
         if let s = supervisor { result.faults = merge(s.timings, load: load) }
+        result.clients = clients?.results(faults: result.faults ?? [], measureStartNs: load.measureStartNs)
         return result
     }
 

@@ -4,8 +4,10 @@ import ResultModel
 
 extension LoadSpec {
     /// Reads the load fields of the top-level workload object `r` (which
-    /// the caller finishes, since it holds other fields too).
-    public static func read(_ r: inout ObjectReader) throws -> LoadSpec {
+    /// the caller finishes, since it holds other fields too). With
+    /// `mixOptional` (a workload with clients) no mix, or an empty one,
+    /// means no synthetic load: no client threads.
+    public static func read(_ r: inout ObjectReader, mixOptional: Bool = false) throws -> LoadSpec {
         var s = LoadSpec()
         s.threads = try r.int("threads", default: s.threads, range: 1...256)
         s.rate = try r.double("rate", default: nil, range: 1...1e9, what: "operations per second")
@@ -23,6 +25,12 @@ extension LoadSpec {
             if s.fileset.fileCount > 2_000_000 {
                 throw f.error("filesPerDir", "the fileset would have \(s.fileset.fileCount) files; at most 2000000")
             }
+        }
+        if mixOptional, (try r.array("mix") ?? []).isEmpty {
+            if r.value("threads") != nil { throw r.error("threads", "client threads need a \"mix\" of operations") }
+            s.mix = []
+            s.threads = 0
+            return s
         }
         guard let mix = try r.array("mix") else {
             throw r.error("mix", "is required: expected an array of operations such as "

@@ -29,6 +29,9 @@ public struct Workload: Codable, Equatable, Sendable {
     /// A hazard scenario instead of a load: a scripted probe around one
     /// restart, checked against the outcome the file expects.
     public var hazard: HazardSpec?
+    /// Real programs run as the load, beside the synthetic mix or instead
+    /// of it (no "mix"): the measured phase lasts until the last one exits.
+    public var clients: [ClientSpec] = []
 
     /// A workload.
     public init(name: String, description: String, load: LoadSpec, server: ServerOptions,
@@ -132,7 +135,18 @@ public struct Workload: Codable, Equatable, Sendable {
             w.hazard = hazard
             return w
         }
-        let load = try LoadSpec.read(&r)
+        let clients = try (try r.array("clients") ?? []).enumerated().map { i, v in
+            var c = try ObjectReader(v, file: file, path: "clients[\(i)]")
+            return try ClientSpec.read(&c)
+        }
+        if let dup = Dictionary(grouping: clients, by: \.name).first(where: { $0.value.count > 1 })?.key {
+            throw r.error("clients", "two clients are named \"\(dup)\"; give each its own name")
+        }
+        if !clients.isEmpty && r.value("duration") != nil {
+            throw r.error("duration", "does not go with clients: the measured phase lasts until the last client "
+                          + "exits; bound each client with its \"timeout\"")
+        }
+        let load = try LoadSpec.read(&r, mixOptional: !clients.isEmpty)
         let server = try ServerOptions.read(try r.object("server"))
         let faults = try (try r.array("faults") ?? []).enumerated().map { i, v in
             var f = try ObjectReader(v, file: file, path: "faults[\(i)]")
@@ -147,6 +161,7 @@ public struct Workload: Codable, Equatable, Sendable {
         var w = Workload(name: name, description: description, load: load, server: server, faults: faults,
                          strategies: strategies)
         w.prime = prime
+        w.clients = clients
         return w
     }
 
@@ -176,6 +191,15 @@ public struct Workload: Codable, Equatable, Sendable {
         if !faults.isEmpty { o["faults"] = .array(faults.map(\.asWorkloadJSON)) }
         if !strategies.isEmpty { o["strategies"] = .array(strategies.map { .string($0.rawValue) }) }
         if prime { o["prime"] = .bool(true) }
+        if !clients.isEmpty {
+            o["clients"] = (try? JSONValue.from(clients)) ?? .null
+            // The clients' lifetime is the measured phase.
+            o["duration"] = nil
+            if load.mix.isEmpty {
+                o["mix"] = .array([])
+                o["threads"] = nil
+            }
+        }
         return .object(o)
     }
 }

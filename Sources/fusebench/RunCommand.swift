@@ -49,9 +49,24 @@ struct RunCommand: ParsableCommand {
 
     @Option(help: ArgumentHelp("""
         A fault, replacing the workload's: kill:at=2s, kill:every=2s, kill:after=20000, \
-        crash-in-op:op=WRITE,phase=after,at=1s, hang:at=1s,for=500ms,then=resume (repeatable).
+        crash-in-op:op=WRITE,phase=after,at=1s, hang:at=1s,for=500ms,then=resume (repeatable); \
+        none: no faults (the workload's are dropped, and so are its strategies).
         """, valueName: "spec"))
     var fault: [String] = []
+
+    @Option(help: ArgumentHelp("""
+        A real program as a client, replacing the workload's clients: '[NAME=]COMMAND', run by /bin/sh in \
+        the client's own directory on the mount, with {mountpoint}, {backing}, {dir}, {backingdir}, \
+        {scratch}, {name} (repeatable). The measured phase lasts until the last client exits; with \
+        --no-mix, the clients are the whole load.
+        """, valueName: "command"))
+    var client: [String] = []
+
+    @Option(help: ArgumentHelp("Seconds a --client may run before it is killed and reported.", valueName: "seconds"))
+    var clientTimeout: Double = 300
+
+    @Flag(help: "Drop the workload's synthetic mix: its clients (or --client) are the whole load.")
+    var noMix = false
 
     @Option(name: .customLong("repeat"), help: "Trials: run everything this many times (for the gate's statistics).")
     var repeat_: Int = 1
@@ -76,6 +91,12 @@ struct RunCommand: ParsableCommand {
         }
         guard !workloads.isEmpty else { throw ValidationError("give a workload file, such as workloads/smoke.json") }
         guard (1...100).contains(repeat_) else { throw ValidationError("--repeat must be between 1 and 100") }
+        guard clientTimeout > 0 && clientTimeout <= 86400 else {
+            throw ValidationError("--client-timeout must be between 0 and 86400 seconds")
+        }
+        if fault.contains("none") && fault.count > 1 {
+            throw ValidationError("--fault none means no faults: it does not go with other --fault specs")
+        }
         if let strategy {
             for name in strategy.split(separator: ",") where Strategy(rawValue: String(name)) == nil {
                 throw ValidationError("--strategy: unknown strategy \"\(name)\"; expected: \(Strategy.names)")
@@ -89,12 +110,38 @@ struct RunCommand: ParsableCommand {
         let target = peer != nil ? Target.external : directory != nil ? Target.directory : self.target
         var points = try workloads.flatMap(loadWorkloadPoints)
         let faults: [FaultSpec]?
-        do { faults = fault.isEmpty ? nil : try fault.map(FaultSpec.parse) } catch let e as WorkloadError {
+        let clients: [ClientSpec]?
+        do {
+            faults = fault.isEmpty ? nil : fault == ["none"] ? [] : try fault.map(FaultSpec.parse)
+            clients = client.isEmpty ? nil
+                : try client.enumerated().map { try ClientSpec.parse($1, index: $0, timeout: clientTimeout) }
+        } catch let e as WorkloadError {
             throw CLIError.input(e.description)
         }
         for i in points.indices {
             overrides.apply(&points[i])
-            if let faults { points[i].faults = faults }
+            if let faults {
+                points[i].faults = faults
+                if faults.isEmpty && points[i].hazard == nil { points[i].strategies = [] }
+            }
+            if let clients {
+                guard points[i].hazard == nil else {
+                    throw CLIError.input("\(points[i].name) is a hazard scenario: it takes no --client")
+                }
+                points[i].clients = clients
+            }
+            if !points[i].clients.isEmpty && overrides.duration != nil {
+                throw CLIError.input("--duration does not go with clients (\(points[i].name)): the measured phase "
+                                     + "lasts until the last client exits; bound clients with --client-timeout "
+                                     + "or their \"timeout\"")
+            }
+            if noMix {
+                guard !points[i].clients.isEmpty else {
+                    throw CLIError.input("--no-mix leaves \(points[i].name) without a load: give clients (--client)")
+                }
+                points[i].load.mix = []
+                points[i].load.threads = 0
+            }
             if let strategy {
                 points[i].strategies = strategy.split(separator: ",").compactMap { Strategy(rawValue: String($0)) }
             }

@@ -157,6 +157,8 @@ int fbshim_pidfd_send_signal(int pidfd, int sig);
 /// the child closes every descriptor from `lowfd` up, including the ones
 /// it inherited without close-on-exec from whoever started us.
 int fbshim_spawn_closefrom(posix_spawn_file_actions_t *actions, int lowfd);
+/// posix_spawn_file_actions_addchdir_np (glibc 2.29, _GNU_SOURCE only).
+int fbshim_spawn_chdir(posix_spawn_file_actions_t *actions, const char *dir);
 /// sendmsg/recvmsg of one datagram with up to `max_fds` descriptors
 /// (SCM_RIGHTS): the control-message macros are not importable.
 ssize_t fbshim_send_with_fds(int sock, const void *buf, size_t len, const int *fds, int nfds);

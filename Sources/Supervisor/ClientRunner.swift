@@ -1,0 +1,217 @@
+// Real programs as the load. Each client is a shell command, started by the
+// harness inside the run's mount namespace with its working directory on
+// the mount: its setup before the measured phase, its run during it (under
+// the faults), its verify after it, while the mount is still there. Each
+// step runs in a process group of its own, so that a step killed at its
+// timeout takes its children with it, and so does the harness's death
+// (setpriv --pdeathsig). The mount stays until every client has exited.
+import Workload
+import CFuseShim
+import Foundation
+import Contract
+import Glibc
+import ResultModel
+import Synchronization
+
+/// The clients of one run.
+final class ClientRunner: @unchecked Sendable {
+    /// One client's directories, placeholder values and steps so far.
+    struct Slot {
+        let spec: ClientSpec
+        let values: [String: String]
+        let scratch: String
+        var setup: ClientStep?
+        var run: ClientStep?
+        var verify: ClientStep?
+        var startNs: UInt64 = 0
+        var endNs: UInt64 = 0
+    }
+
+    private(set) var slots: [Slot]
+    /// Set when a run step must end now (the run is stopping).
+    private let abandon = Atomic(false)
+
+    /// Prepares each client's directory under `backing` (seen at
+    /// `root`/clients/NAME through the mount) and its scratch directory.
+    init(_ specs: [ClientSpec], backing: String, scratch: String) throws {
+        slots = try specs.map { c in
+            let rel = "clients/\(c.name)"
+            let own = "\(scratch)/\(c.name)"
+            for d in ["\(backing)/\(rel)", own] {
+                try FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
+            }
+            return Slot(spec: c, values: ["backing": backing, "backingdir": "\(backing)/\(rel)", "scratch": own,
+                                         "name": c.name, "relative": rel],
+                        scratch: own)
+        }
+    }
+
+    /// Fills in the placeholders that depend on where the load runs.
+    func mounted(at root: String) {
+        for i in slots.indices {
+            var v = slots[i].values
+            v["mountpoint"] = root
+            v["dir"] = "\(root)/\(v["relative"]!)"
+            slots[i] = Slot(spec: slots[i].spec, values: v, scratch: slots[i].scratch)
+        }
+    }
+
+    /// Runs every setup, one after the other; false when one failed.
+    func setupAll(reporter: RunReporter) -> Bool {
+        for i in slots.indices {
+            guard let cmd = slots[i].spec.setup else { continue }
+            reporter.phase("client \(slots[i].spec.name): setup")
+            slots[i].setup = step("setup", cmd, slots[i])
+        }
+        return slots.allSatisfy { $0.setup?.succeeded ?? true }
+    }
+
+    /// Starts every client whose setup succeeded, at `startNs`, and waits
+    /// for all of them (killing each at its timeout). Call on a thread of
+    /// its own: the clients die with it (their parent-death signal).
+    func runAll(at startNs: UInt64) {
+        while fbshim_monotonic_ns() < startNs && !abandon.load(ordering: .relaxed) { usleep(1000) }
+        var running: [(index: Int, pid: pid_t, deadline: UInt64)] = []
+        for i in slots.indices where slots[i].setup?.succeeded ?? true && !abandon.load(ordering: .relaxed) {
+            let cmd = ClientSpec.expand(slots[i].spec.run, slots[i].values)
+            slots[i].startNs = fbshim_monotonic_ns()
+            do {
+                let pid = try spawn(cmd, slots[i], step: "run")
+                running.append((i, pid, slots[i].startNs + UInt64(slots[i].spec.timeout * 1e9)))
+            } catch {
+                slots[i].run = ClientStep(command: cmd, exitStatus: 127, signal: nil, timedOut: false, seconds: 0,
+                                          stderrTail: "\(error)")
+                slots[i].endNs = slots[i].startNs
+            }
+        }
+        while !running.isEmpty {
+            usleep(5000)
+            let now = fbshim_monotonic_ns()
+            running.removeAll { r in
+                let late = now >= r.deadline || abandon.load(ordering: .relaxed)
+                guard let status = reap(r.pid, killIfRunning: late) else { return false }
+                let end = fbshim_monotonic_ns()
+                slots[r.index].endNs = end
+                slots[r.index].run = finished(ClientSpec.expand(slots[r.index].spec.run, slots[r.index].values),
+                                              status: status, timedOut: late && now >= r.deadline,
+                                              seconds: Double(end - slots[r.index].startNs) / 1e9,
+                                              slot: slots[r.index], step: "run")
+                return true
+            }
+        }
+    }
+
+    /// Makes a running `runAll` kill its clients and return.
+    func stop() { abandon.store(true, ordering: .relaxed) }
+
+    /// Runs the verify step of every client whose run succeeded.
+    func verifyAll(reporter: RunReporter) {
+        for i in slots.indices where slots[i].run?.succeeded == true {
+            guard let cmd = slots[i].spec.verify else { continue }
+            reporter.phase("client \(slots[i].spec.name): verify")
+            slots[i].verify = step("verify", cmd, slots[i])
+        }
+    }
+
+    /// The results; `faults` and `measureStartNs` place the faults.
+    func results(faults: [FaultEvent], measureStartNs: UInt64) -> [ClientResult] {
+        slots.map { s in
+            let start = Double(s.startNs - min(s.startNs, measureStartNs)) / 1e9
+            let end = Double(s.endNs - min(s.endNs, measureStartNs)) / 1e9
+            let during = s.run == nil ? 0 : faults.filter { $0.triggered && $0.atSeconds >= start && $0.atSeconds <= end }.count
+            return ClientResult(name: s.spec.name, setup: s.setup, run: s.run, verify: s.verify,
+                                startSeconds: start, faultsDuring: during)
+        }
+    }
+
+    // MARK: - Processes
+
+    /// Runs one step to its end (or its timeout).
+    private func step(_ name: String, _ command: String, _ slot: Slot) -> ClientStep {
+        let cmd = ClientSpec.expand(command, slot.values)
+        let t0 = fbshim_monotonic_ns()
+        let pid: pid_t
+        do { pid = try spawn(cmd, slot, step: name) } catch {
+            return ClientStep(command: cmd, exitStatus: 127, signal: nil, timedOut: false, seconds: 0, stderrTail: "\(error)")
+        }
+        let deadline = t0 + UInt64(slot.spec.timeout * 1e9)
+        while true {
+            let late = fbshim_monotonic_ns() >= deadline || fbshim_stop_requested() != 0
+            if let status = reap(pid, killIfRunning: late) {
+                return finished(cmd, status: status, timedOut: late, seconds: Double(fbshim_monotonic_ns() - t0) / 1e9,
+                                slot: slot, step: name)
+            }
+            usleep(5000)
+        }
+    }
+
+    private func finished(_ cmd: String, status: Int32, timedOut: Bool, seconds: Double, slot: Slot,
+                          step: String) -> ClientStep {
+        let sig = status & 0x7f
+        let text = (try? String(contentsOfFile: "\(slot.scratch)/\(step).err", encoding: .utf8)) ?? ""
+        var tail = text.split(separator: "\n", omittingEmptySubsequences: true).suffix(20).joined(separator: "\n")
+        if tail.count > 2000 { tail = String(tail.suffix(2000)) }
+        return ClientStep(command: cmd, exitStatus: sig == 0 ? Int((status >> 8) & 0xff) : nil,
+                          signal: sig == 0 ? nil : Int(sig), timedOut: timedOut, seconds: seconds, stderrTail: tail)
+    }
+
+    /// The wait status once `pid` has exited (after ending whatever is left
+    /// of its process group), or nil while it runs; with `killIfRunning`,
+    /// kills its group first and waits.
+    private func reap(_ pid: pid_t, killIfRunning: Bool) -> Int32? {
+        var status: Int32 = 0
+        var r = waitpid(pid, &status, WNOHANG)
+        if r == 0 && killIfRunning {
+            kill(-pid, SIGKILL)
+            repeat { r = waitpid(pid, &status, 0) } while r < 0 && errno == EINTR
+        }
+        guard r == pid else { return r < 0 ? -1 : nil }
+        // Children the step left behind hold the mount: end them too.
+        kill(-pid, SIGKILL)
+        return status
+    }
+
+    /// `/bin/sh -c command` in the client's directory, in a process group
+    /// of its own (leader: the returned pid), stdout and stderr in the
+    /// client's scratch directory, killed if the harness dies.
+    private func spawn(_ command: String, _ slot: Slot, step: String) throws -> pid_t {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, "\(slot.scratch)/\(step).out", O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        posix_spawn_file_actions_addopen(&actions, 2, "\(slot.scratch)/\(step).err", O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        guard fbshim_spawn_closefrom(&actions, 3) == 0, fbshim_spawn_chdir(&actions, slot.values["dir"]!) == 0 else {
+            throw SupervisorError.failed("posix_spawn file actions failed")
+        }
+        var attr = posix_spawnattr_t()
+        posix_spawnattr_init(&attr)
+        defer { posix_spawnattr_destroy(&attr) }
+        var empty = sigset_t()
+        sigemptyset(&empty)
+        posix_spawnattr_setsigmask(&attr, &empty)
+        var defaults = sigset_t()
+        sigemptyset(&defaults)
+        for s in [SIGINT, SIGTERM, SIGHUP, SIGPIPE, SIGCHLD] { sigaddset(&defaults, s) }
+        posix_spawnattr_setsigdefault(&attr, &defaults)
+        posix_spawnattr_setpgroup(&attr, 0)
+        posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP))
+        let setpriv = "/usr/bin/setpriv"
+        let argv = access(setpriv, X_OK) == 0 ? [setpriv, "--pdeathsig", "KILL", "--", "/bin/sh", "-c", command]
+                                               : ["/bin/sh", "-c", command]
+        var env = ProcessInfo.processInfo.environment
+        env["FUSEBENCH_CLIENT"] = slot.spec.name
+        env["FUSEBENCH_MOUNTPOINT"] = slot.values["mountpoint"]
+        env["FUSEBENCH_BACKING"] = slot.values["backing"]
+        env["FUSEBENCH_CLIENT_DIR"] = slot.values["dir"]
+        env["FUSEBENCH_CLIENT_SCRATCH"] = slot.scratch
+        env["PWD"] = slot.values["dir"]
+        var cargs: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) } + [nil]
+        var cenv: [UnsafeMutablePointer<CChar>?] = env.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer { for p in cargs + cenv { free(p) } }
+        var pid: pid_t = 0
+        let rc = posix_spawn(&pid, argv[0], &actions, &attr, &cargs, &cenv)
+        guard rc == 0 else { throw SupervisorError.failed("cannot start \(argv[0]): \(String(cString: strerror(rc)))") }
+        return pid
+    }
+}
