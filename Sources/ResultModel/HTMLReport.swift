@@ -15,6 +15,7 @@ public enum HTMLReport {
             + "\(esc(doc.createdAt)) · \(esc(doc.environment.kernel)) · libfuse \(esc(doc.environment.libfuse)) · "
             + "\(doc.environment.cpuCount) × \(esc(doc.environment.cpuModel))</p>\n"
         if let matrix = doc.matrix { body += matrixTable(matrix) }
+        if let cells = doc.clientMatrix { body += clientTable(cells) }
         let byWorkload = Dictionary(grouping: doc.runs.filter { $0.scenario == nil }, by: \.workloadName)
         for (name, runs) in byWorkload.sorted(by: { $0.key < $1.key }) {
             body += "<h2>\(esc(name))</h2>\n"
@@ -70,6 +71,31 @@ public enum HTMLReport {
                 let color = c.outcome == "pass" ? "#d8f0d8" : c.outcome == "fail" ? "#f6d0d0" : "#eee"
                 out += "<td style=\"background:\(color)\" title=\"\(esc(c.detail.joined(separator: "; ")))\">"
                     + "\(esc(c.outcome))\(c.detail.isEmpty ? "" : "<br><small>\(esc(c.detail.joined(separator: ", ")))</small>")</td>"
+            }
+            out += "</tr>\n"
+        }
+        return out + "</table>\n"
+    }
+
+    /// Clients down, strategies (or targets) across: pass or fail, the
+    /// seconds the client ran and the faults during it; failures say why.
+    static func clientTable(_ cells: [ClientCell]) -> String {
+        let (rows, columns) = ClientCell.axes(cells)
+        var out = "<h2>Clients: real programs under the faults (pass: setup, run and verify exited 0)</h2>\n"
+            + "<table><tr><th>client</th>"
+        for c in columns { out += "<th>\(esc(c))</th>" }
+        out += "</tr>\n"
+        for row in rows {
+            out += "<tr><td>\(esc(row))</td>"
+            for col in columns {
+                let mine = cells.filter { $0.client == row && $0.column == col }
+                guard let first = mine.first else { out += "<td>–</td>"; continue }
+                let passed = mine.allSatisfy { $0.outcome == "pass" }
+                let detail = mine.compactMap(\.detail).joined(separator: "; ")
+                let secs = first.seconds.map { String(format: "%.2f s", $0) } ?? "–"
+                out += "<td style=\"background:\(passed ? "#d8f0d8" : "#f6d0d0")\" title=\"\(esc(detail))\">"
+                    + "\(passed ? "pass" : "fail")<br><small>\(secs), \(first.faultsDuring) faults"
+                    + (detail.isEmpty ? "" : "<br>\(esc(detail))") + "</small></td>"
             }
             out += "</tr>\n"
         }

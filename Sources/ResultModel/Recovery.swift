@@ -11,7 +11,8 @@ public enum Recovery {
                                         fraction: Double = 0.9) -> UInt64? {
         let width = UInt64(t.bucketMs) * 1_000_000
         let faultBucket = Int(faultNs / width)
-        let baseline = t.completed[max(0, faultBucket - Int(1_000_000_000 / width))..<min(faultBucket, t.completed.count)]
+        let end = min(faultBucket, t.completed.count)
+        let baseline = t.completed[min(end, max(0, faultBucket - Int(1_000_000_000 / width)))..<end]
         guard !baseline.isEmpty else { return nil }
         guard let median = Statistics.median(baseline.map { Double($0) }), median > 0 else { return nil }
         let last = min(t.completed.count, Int((limitNs + width - 1) / width))

@@ -51,6 +51,7 @@ enum Summary {
         }
         if let fits = doc.fits { out += fitText(fits) }
         if let matrix = doc.matrix { out += matrixText(matrix, doc.runs) }
+        if let cells = doc.clientMatrix { out += clientText(cells) }
         if let cs = doc.comparisons {
             var pairs: [String] = []
             for c in cs where !pairs.contains("\(c.target) / \(c.baseline)") { pairs.append("\(c.target) / \(c.baseline)") }
@@ -89,6 +90,34 @@ enum Summary {
         }
         for c in cells where c.outcome != "pass" {
             out += "  \(c.scenario) / \(c.strategy): \(c.outcome): \(c.detail.joined(separator: ", "))\n"
+        }
+        return out
+    }
+
+    /// Clients down, strategies (or targets) across: pass or FAIL with the
+    /// seconds the client ran and the faults it saw; then what failed.
+    static func clientText(_ cells: [ClientCell]) -> String {
+        let (rows, columns) = ClientCell.axes(cells)
+        let width = max(12, (rows.map(\.count).max() ?? 0) + 2)
+        var out = "clients (pass: setup, run and verify exited 0; seconds the run took, faults during it):\n"
+            + pad("client", width)
+        for c in columns { out += pad(c.replacingOccurrences(of: "handover-", with: ""), 20, right: true) }
+        out += "\n"
+        for row in rows {
+            out += pad(row, width)
+            for col in columns {
+                let mine = cells.filter { $0.client == row && $0.column == col }
+                guard !mine.isEmpty else { out += pad("-", 20, right: true); continue }
+                let word = mine.allSatisfy { $0.outcome == "pass" } ? "pass" : "FAIL"
+                let secs = mine.compactMap(\.seconds).sorted()
+                let median = secs.isEmpty ? "-" : String(format: "%.1fs", secs[secs.count / 2])
+                let faults = mine.map(\.faultsDuring).max() ?? 0
+                out += pad("\(word) \(median) \(faults)f", 20, right: true)
+            }
+            out += "\n"
+        }
+        for c in cells where c.outcome != "pass" {
+            out += "  \(c.client) / \(c.column)\(c.trial.map { " (trial \($0))" } ?? ""): \(c.detail ?? "failed")\n"
         }
         return out
     }
