@@ -5,7 +5,7 @@ SWIFT     ?= swift
 CONFIG    ?= release
 WORKLOAD  ?= workloads/mixed.json
 BIN       := .build/$(CONFIG)/fusebench
-APT_PKGS  := libfuse3-dev fuse3 libjson-c-dev pkg-config util-linux gcc fio
+APT_PKGS  := libfuse3-dev fuse3 libjson-c-dev pkg-config util-linux gcc fio sqlite3 git diffutils tar
 # libfuse's own passthrough_ll example, built as a peer server for `make bench`.
 PEER_SRC  := /usr/share/doc/libfuse3-dev/examples/passthrough_ll.c
 PEER_BIN  := .build/peers/passthrough_ll
@@ -24,7 +24,7 @@ BASE_BIN  := .build-gate-base/debug/fusebench
 BASE_PEER := base=env -u FUSEBENCH_SERVER_DELAY_US -u FUSEBENCH_SERVER_FAIL_PERCENT $(abspath $(BASE_BIN)) serve \
   --source {source} --threads {threads} --entry-timeout {timeout} --attr-timeout {timeout} {mountpoint}
 
-.PHONY: all deps build run bench bench-options hazards fio-check test gate gate-time baseline clean
+.PHONY: all deps build run bench bench-options hazards clients fio-check test gate gate-time baseline clean
 
 all: build
 
@@ -82,6 +82,12 @@ fio-check: build
 # one JSON with the pass/fail matrix, and the matrix as a table.
 hazards: build
 	$(BIN) run workloads/hazards/*.json --output results/hazards-latest.json
+
+# Real programs (tar, git, sqlite3, a large file read back) under a kill of
+# the server every second, with every restart strategy, after a native run
+# for their time without FUSE: one JSON with the client-by-strategy matrix.
+clients: build
+	$(BIN) run workloads/clients.json --native-baseline --output results/clients-latest.json
 
 # Tests mount real file systems: they run in a private mount namespace so
 # that nothing they mount can outlive them. The performance gate runs first

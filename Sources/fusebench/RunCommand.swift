@@ -68,6 +68,12 @@ struct RunCommand: ParsableCommand {
     @Flag(help: "Drop the workload's synthetic mix: its clients (or --client) are the whole load.")
     var noMix = false
 
+    @Flag(help: """
+        First run each workload natively (the backing directory, no FUSE, no faults), as a column of its own \
+        beside the strategies: the time each client takes without FUSE.
+        """)
+    var nativeBaseline = false
+
     @Option(name: .customLong("repeat"), help: "Trials: run everything this many times (for the gate's statistics).")
     var repeat_: Int = 1
 
@@ -147,7 +153,19 @@ struct RunCommand: ParsableCommand {
             }
         }
         let w = points[0]
-        let plan = RunPlan.forRun(points, target: BenchTarget(target, peer: peer), repeats: repeat_)
+        var plan = RunPlan.forRun(points, target: BenchTarget(target, peer: peer), repeats: repeat_)
+        if nativeBaseline {
+            guard points.allSatisfy({ $0.hazard == nil }) else {
+                throw CLIError.input("--native-baseline does not go with hazard scenarios: they need the reference server")
+            }
+            let natives = points.map { p -> Workload in
+                var n = p
+                n.faults = []
+                n.strategies = []
+                return n
+            }
+            plan = RunPlan.forRun(natives, target: BenchTarget(.native, peer: nil), repeats: repeat_) + plan
+        }
         if target != .reference, let scenario = points.first(where: { $0.hazard != nil }) {
             throw CLIError.input("\(scenario.name) is a hazard scenario: it restarts the reference server, "
                                  + "so --target must be reference")

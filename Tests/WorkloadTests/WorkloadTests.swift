@@ -97,6 +97,30 @@ final class WorkloadTests: XCTestCase {
                     "unknown field")
     }
 
+    func testClientsParseAndTheirMistakesNameTheField() throws {
+        let w = try Workload.parse(Data(#"{"name":"x","clients":[{"name":"a","run":"make -C {dir}","timeout":"2m"}]}"#.utf8),
+                                   file: "c.json")
+        XCTAssertEqual(w.clients, [ClientSpec(name: "a", run: "make -C {dir}", timeout: 120)])
+        XCTAssertEqual(w.load.threads, 0, "no mix: the clients are the whole load")
+        XCTAssertTrue(w.load.mix.isEmpty)
+        // What a run records can be run again.
+        let again = try Workload.parse(JSONEncoder().encode(w.asRun), file: "again.json")
+        XCTAssertEqual(again.clients, w.clients)
+        expectError(#"{"name":"x","clients":[{"name":"a"}]}"#, field: "clients[0].run", "is required")
+        expectError(#"{"name":"x","clients":[{"name":"a","run":" "}]}"#, field: "clients[0].run", "empty")
+        expectError(#"{"name":"x","clients":[{"name":"a b","run":"true"}]}"#, field: "clients[0].name", "letters")
+        expectError(#"{"name":"x","clients":[{"name":"a","run":"cat {mnt}/f"}]}"#, field: "clients[0].run",
+                    "unknown placeholder {mnt}")
+        expectError(#"{"name":"x","clients":[{"name":"a","run":"true"},{"name":"a","run":"false"}]}"#, field: "clients",
+                    "two clients are named")
+        expectError(#"{"name":"x","duration":2,"clients":[{"name":"a","run":"true"}]}"#, field: "duration",
+                    "until the last client exits")
+        expectError(#"{"name":"x","threads":2,"clients":[{"name":"a","run":"true"}]}"#, field: "threads", "mix")
+        XCTAssertEqual(ClientSpec.expand("cd {dir} && ls", ["dir": "/m/it's"]), #"cd '/m/it'\''s' && ls"#)
+        XCTAssertEqual(try ClientSpec.parse("FOO=1 make", index: 0, timeout: 5).name, "client1")
+        XCTAssertEqual(try ClientSpec.parse("build=make", index: 0, timeout: 5).run, "make")
+    }
+
     func testMissingFileIsAnError() {
         XCTAssertThrowsError(try Workload.load(path: "/nonexistent/w.json")) { e in
             XCTAssertEqual((e as? WorkloadError)?.file, "/nonexistent/w.json")
