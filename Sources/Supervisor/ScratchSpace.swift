@@ -2,7 +2,9 @@
 // logs), and the sweep that removes those of runs that were killed.
 //
 // Each run holds an flock on its directory's lock file for its whole life;
-// a directory whose lock can be taken belongs to a dead run.
+// a directory whose lock can be taken belongs to a dead run, unless it was
+// kept ($FUSEBENCH_KEEP_SCRATCH: a "kept" file marks it), which only its
+// owner removes.
 import Workload
 import Contract
 import Foundation
@@ -50,16 +52,23 @@ public final class ScratchSpace {
         if !Settings.keepScratch {
             try? FileManager.default.removeItem(atPath: path)
         } else {
-            writeStderr("fusebench: kept scratch directory \(path)\n")
+            _ = FileManager.default.createFile(atPath: file(Self.keptMarker),
+                                               contents: Data("kept by FUSEBENCH_KEEP_SCRATCH; remove it by hand\n".utf8))
+            writeStderr("fusebench: kept scratch directory \(path) (no sweep removes it; remove it by hand)\n")
         }
         close(lockFd)
     }
 
-    /// Removes scratch directories of runs that no longer hold their lock.
+    /// The file that marks a directory kept for debugging.
+    static let keptMarker = "kept"
+
+    /// Removes scratch directories of runs that no longer hold their lock
+    /// (never a kept one).
     public static func sweep(_ base: String) {
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: base) else { return }
         for name in names where name.hasPrefix("run-") {
             let dir = "\(base)/\(name)"
+            if access("\(dir)/\(keptMarker)", F_OK) == 0 { continue }
             let fd = open("\(dir)/lock", O_RDWR | O_CLOEXEC)
             if fd < 0 {
                 // Created but never locked: only remove when clearly old.

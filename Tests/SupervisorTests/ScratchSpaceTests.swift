@@ -26,4 +26,23 @@ final class ScratchSpaceTests: XCTestCase {
         live.remove()
         XCTAssertFalse(FileManager.default.fileExists(atPath: live.path))
     }
+
+    /// A directory kept with FUSEBENCH_KEEP_SCRATCH is never swept, not even
+    /// once its run has ended (issue 11: a concurrent run's sweep deleted one).
+    func testKeptDirectoriesAreNeverSwept() throws {
+        let base = try TempDir("sweep-kept")
+        setenv("FUSEBENCH_SCRATCH", base.path, 1)
+        defer { unsetenv("FUSEBENCH_SCRATCH"); base.remove() }
+        setenv("FUSEBENCH_KEEP_SCRATCH", "1", 1)
+        let kept = try ScratchSpace()
+        _ = FileManager.default.createFile(atPath: kept.file("server.log"), contents: Data("evidence".utf8))
+        kept.remove()
+        unsetenv("FUSEBENCH_KEEP_SCRATCH")
+        // Its lock is free now: without the mark, the next run would sweep it.
+        let next = try ScratchSpace()
+        XCTAssertTrue(FileManager.default.fileExists(atPath: kept.file("server.log")), "kept directory swept")
+        next.remove()
+        XCTAssertFalse(FileManager.default.fileExists(atPath: next.path), "an ordinary run's directory is removed")
+        XCTAssertTrue(FileManager.default.fileExists(atPath: kept.path))
+    }
 }
