@@ -19,6 +19,9 @@ public struct LoadProgress: Sendable {
     public var ops: UInt64
     /// Operations failed so far.
     public var errors: UInt64
+    /// With real-program clients (whose lifetime is the measured phase):
+    /// how many are still running, of how many.
+    public var clients: (running: Int, total: Int)?
 }
 
 /// The merged measurements of a load run.

@@ -30,10 +30,15 @@ final class ClientRunner: @unchecked Sendable {
     private(set) var slots: [Slot]
     /// Set when a run step must end now (the run is stopping).
     private let abandon = Atomic(false)
+    /// Run steps still running.
+    let running = Atomic(0)
+    /// How many clients there are.
+    let count: Int
 
     /// Prepares each client's directory under `backing` (seen at
     /// `root`/clients/NAME through the mount) and its scratch directory.
     init(_ specs: [ClientSpec], backing: String, scratch: String) throws {
+        count = specs.count
         slots = try specs.map { c in
             let rel = "clients/\(c.name)"
             let own = "\(scratch)/\(c.name)"
@@ -78,6 +83,7 @@ final class ClientRunner: @unchecked Sendable {
             do {
                 let pid = try spawn(cmd, slots[i], step: "run")
                 running.append((i, pid, slots[i].startNs + UInt64(slots[i].spec.timeout * 1e9)))
+                self.running.add(1, ordering: .relaxed)
             } catch {
                 slots[i].run = ClientStep(command: cmd, exitStatus: 127, signal: nil, timedOut: false, seconds: 0,
                                           stderrTail: "\(error)")
@@ -96,6 +102,7 @@ final class ClientRunner: @unchecked Sendable {
                                               status: status, timedOut: late && now >= r.deadline,
                                               seconds: Double(end - slots[r.index].startNs) / 1e9,
                                               slot: slots[r.index], step: "run")
+                self.running.subtract(1, ordering: .relaxed)
                 return true
             }
         }

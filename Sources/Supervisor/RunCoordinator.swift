@@ -144,6 +144,8 @@ public enum RunCoordinator {
                                          : "measured until the clients exit (\(clientNames))")
                        + (workload.faults.isEmpty ? "" : ", \(workload.faults.count) fault spec(s)"))
         let load = generator.run(progress: { p in
+            var p = p
+            if let clients, p.phase == "measure" { p.clients = (clients.running.load(ordering: .relaxed), clients.count) }
             reporter.progress(p)
             // A restart replaces the server: only a run without faults
             // watches for its death here.

@@ -23,6 +23,19 @@ final class ProgressPrinter: RunReporter {
 
     func progress(_ p: LoadProgress) {
         guard !quiet else { return }
+        if let (running, total) = p.clients {
+            // The phase lasts until the clients exit: no length to show.
+            let line = String(format: "  %@ %.1fs, clients running: %d of %d, %@ ops, %@ errors", p.phase, p.elapsed,
+                              running, total, "\(p.ops)", "\(p.errors)")
+            if tty {
+                writeStderr("\r\u{1B}[K" + line)
+            } else if p.phase != lastPhase || Date().timeIntervalSince(lastLine) >= 5 {
+                writeStderr(line + "\n")
+                lastLine = Date()
+            }
+            lastPhase = p.phase
+            return
+        }
         if tty {
             let line = String(format: "  %@ %5.1f/%.1fs  %@ ops  %@ errors", p.phase, p.elapsed, p.phaseLength,
                               "\(p.ops)", "\(p.errors)")
