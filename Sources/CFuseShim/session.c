@@ -59,6 +59,27 @@ int fbshim_notify_inval_entry(struct fuse_session *se, uint64_t parent, const ch
     return fuse_lowlevel_notify_inval_entry(se, parent, name, namelen);
 }
 
+ssize_t fbshim_notify_expire_entry(struct fuse_session *se, uint64_t parent, const char *name, size_t namelen) {
+    struct fuse_out_header h;
+    struct fuse_notify_inval_entry_out arg;
+    memset(&arg, 0, sizeof arg);
+    arg.parent = parent;
+    arg.namelen = (uint32_t)namelen;
+    arg.flags = FUSE_EXPIRE_ONLY;
+    h.unique = 0;
+    h.error = FUSE_NOTIFY_INVAL_ENTRY;
+    struct iovec iov[4] = {
+        {.iov_base = &h, .iov_len = sizeof h},
+        {.iov_base = &arg, .iov_len = sizeof arg},
+        {.iov_base = (void *)name, .iov_len = namelen},
+        {.iov_base = (void *)"", .iov_len = 1},
+    };
+    h.len = (uint32_t)(sizeof h + sizeof arg + namelen + 1);
+    ssize_t n;
+    do { n = writev(fuse_session_fd(se), iov, 4); } while (n < 0 && errno == EINTR);
+    return n;
+}
+
 static ssize_t fbshim_splice_receive(int fdin, off_t *offin, int fdout, off_t *offout, size_t len,
                                      unsigned int flags, void *userdata) {
     (void)userdata;

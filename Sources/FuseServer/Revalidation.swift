@@ -3,7 +3,11 @@
 // only: offset -1 takes no page locks, so a request waiting in the queue
 // cannot deadlock it), and every entry is invalidated from a second thread
 // while serving goes on (an entry invalidation takes the parent's lock,
-// which a queued LOOKUP may hold until it is served).
+// which a queued LOOKUP may hold until it is served). Entries are expired,
+// not unhashed (FUSE_EXPIRE_ONLY, where the kernel has it): an unhashed
+// directory is a deleted one to every process whose working directory it
+// is (getcwd fails with ENOENT; git under the storm did), while an expired
+// one is looked up again on the next walk, and dropped then if it changed.
 import Contract
 import CFuseShim
 import Foundation
@@ -31,6 +35,7 @@ extension PassthroughFS {
         fbshim_atomic_add(&stats.region.pointee.revalidation_notifies, Int64(sent))
         let stats = self.stats
         let box = SessionBox(se)
+        let expireOnly = stats.region.pointee.proto_minor >= 38
         Thread.detachNewThread {
             let t0 = fbshim_monotonic_ns()
             var n: UInt64 = 0
@@ -38,7 +43,12 @@ extension PassthroughFS {
                 e.name.withUnsafeBufferPointer { b in
                     b.withMemoryRebound(to: CChar.self) { name in
                         var copy = Array(name) + [0]
-                        _ = fbshim_notify_inval_entry(box.se, e.parent, &copy, name.count)
+                        if expireOnly {
+                            let sent = fbshim_notify_expire_entry(box.se, e.parent, &copy, name.count)
+                            if sent > 0 { fbshim_stats_sent(stats.region, UInt64(sent)) }
+                        } else {
+                            _ = fbshim_notify_inval_entry(box.se, e.parent, &copy, name.count)
+                        }
                     }
                 }
                 n += 1

@@ -32,7 +32,7 @@ enum Summary {
                 out += "server: \(s.requests) requests (\(top))"
                     + (s.fuseProtocol.map { ", FUSE protocol \($0)" } ?? "") + "\n"
             }
-            if let a = run.accounting {
+            if let a = run.accounting, a.totalOperations > 0 {
                 let top = a.opcodes.sorted { $0.value.received > $1.value.received }.prefix(6)
                     .map { "\($0.key) \(String(format: "%.3f", $0.value.perOperation))" }.joined(separator: ", ")
                 out += "per client operation (\(a.totalOperations) issued): "
@@ -101,18 +101,18 @@ enum Summary {
         let width = max(12, (rows.map(\.count).max() ?? 0) + 2)
         var out = "clients (pass: setup, run and verify exited 0; seconds the run took, faults during it):\n"
             + pad("client", width)
-        for c in columns { out += pad(c.replacingOccurrences(of: "handover-", with: ""), 20, right: true) }
+        for c in columns { out += pad(c.replacingOccurrences(of: "handover-", with: ""), 15, right: true) }
         out += "\n"
         for row in rows {
             out += pad(row, width)
             for col in columns {
                 let mine = cells.filter { $0.client == row && $0.column == col }
-                guard !mine.isEmpty else { out += pad("-", 20, right: true); continue }
+                guard !mine.isEmpty else { out += pad("-", 15, right: true); continue }
                 let word = mine.allSatisfy { $0.outcome == "pass" } ? "pass" : "FAIL"
                 let secs = mine.compactMap(\.seconds).sorted()
                 let median = secs.isEmpty ? "-" : String(format: "%.1fs", secs[secs.count / 2])
                 let faults = mine.map(\.faultsDuring).max() ?? 0
-                out += pad("\(word) \(median) \(faults)f", 20, right: true)
+                out += pad("\(word) \(median) \(faults)f", 15, right: true)
             }
             out += "\n"
         }

@@ -145,4 +145,22 @@ final class ClientTests: XCTestCase {
             XCTAssertFalse(FileManager.default.fileExists(atPath: dir.file("never.json")))
         }
     }
+
+    /// A program whose working directory is on the mount keeps it through
+    /// the eager strategy's storm: entries are expired, not unhashed (git
+    /// failed with "Unable to read current working directory" when a
+    /// directory's dentry was unhashed under it).
+    func testTheWorkingDirectoryOfAProgramSurvivesTheEagerStorm() throws {
+        let path = try workload([
+            ["name": "cwd", "run": "mkdir r && cd r && git init -q && for i in $(seq 40); do echo $i > f; git add f && "
+                + "git -c user.name=a -c user.email=a@b commit -qm $i || exit 1; done",
+             "verify": "cd r && git fsck --full && test \"$(git rev-list --count HEAD)\" = 40"],
+        ], mix: false, faults: [["kind": "kill", "every": "0.3s"]])
+        let (run, _) = try run([path, "--strategy", "handover-eager"])
+        let c = try XCTUnwrap(run.clients?.first)
+        XCTAssertGreaterThanOrEqual(c.faultsDuring, 2)
+        XCTAssertTrue(c.passed, "\(c)")
+        let storms = (run.restartedServers ?? []).map(\.revalidationNotifications)
+        XCTAssertTrue(storms.contains { $0 > 0 }, "the storm ran: \(storms)")
+    }
 }

@@ -110,6 +110,11 @@ int fbshim_notify_bare(int fuse_fd, int code);
 /// here so that every raw notification lives in one file).
 int fbshim_notify_inval_inode(struct fuse_session *se, uint64_t ino, int64_t off, int64_t len);
 int fbshim_notify_inval_entry(struct fuse_session *se, uint64_t parent, const char *name, size_t namelen);
+/// FUSE_NOTIFY_INVAL_ENTRY with FUSE_EXPIRE_ONLY (protocol 7.38): the
+/// dentry expires (the next walk looks it up again) without being unhashed,
+/// so a process whose working directory it is keeps it. Written straight to
+/// the session's descriptor; returns the bytes written, or -1.
+ssize_t fbshim_notify_expire_entry(struct fuse_session *se, uint64_t parent, const char *name, size_t namelen);
 /// Installs custom I/O on a session (fuse_session_custom_io) with the
 /// read/writev/splice functions below, which call back into `userdata`'s
 /// Swift handlers.
