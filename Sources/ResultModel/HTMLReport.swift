@@ -23,15 +23,22 @@ public enum HTMLReport {
                 body += "<h3>Storm against lazy: time until every cached file is usable again after a restart (ms)</h3>\n"
                 body += revalidationCurve(runs)
             }
-            body += "<h3>Successful operations per second over the measured phase (100 ms steps; dashed lines: faults)</h3>\n"
-            body += timelineChart(runs)
-            if runs.contains(where: { $0.faults?.contains(where: \.triggered) == true }) {
+            // Real programs only: no synthetic operations to chart.
+            let synthetic = runs.contains { $0.threads > 0 }
+            let faulted = runs.contains(where: { $0.faults?.contains(where: \.triggered) == true })
+            if synthetic {
+                body += "<h3>Successful operations per second over the measured phase (100 ms steps; dashed lines: faults)</h3>\n"
+                body += timelineChart(runs)
+            }
+            if faulted && synthetic {
                 body += "<h3>Around the first fault: successful operations per second (10 ms steps, aligned on the fault)</h3>\n"
                 body += faultZoom(runs)
-                body += strategyTable(runs)
             }
-            body += "<h3>Latency percentiles per operation (log scale)</h3>\n"
-            body += latencyChart(runs)
+            if faulted { body += strategyTable(runs) }
+            if synthetic {
+                body += "<h3>Latency percentiles per operation (log scale)</h3>\n"
+                body += latencyChart(runs)
+            }
         }
         if let comparisons = doc.comparisons, !comparisons.isEmpty {
             body += "<h2>Ratios</h2>\n<table><tr><th>workload</th><th>metric</th><th>target / baseline</th></tr>\n"
@@ -95,7 +102,8 @@ public enum HTMLReport {
                 let secs = first.seconds.map { String(format: "%.2f s", $0) } ?? "–"
                 out += "<td style=\"background:\(passed ? "#d8f0d8" : "#f6d0d0")\" title=\"\(esc(detail))\">"
                     + "\(passed ? "pass" : "fail")<br><small>\(secs), \(first.faultsDuring) faults"
-                    + (detail.isEmpty ? "" : "<br>\(esc(detail))") + "</small></td>"
+                    + (detail.isEmpty ? "" : "<br>\(esc(detail.count > 90 ? detail.prefix(87) + "..." : detail))")
+                    + "</small></td>"
             }
             out += "</tr>\n"
         }
@@ -216,12 +224,14 @@ public enum HTMLReport {
     static func strategyTable(_ runs: [RunResult]) -> String {
         func ms(_ v: Double?) -> String { v.map { String(format: "%.2f", $0 / 1e6) } ?? "–" }
         var t = "<table><tr><th>run</th><th>faults</th><th>outage ms</th><th>resume ms</th><th>stall ms</th>"
-            + "<th>recovery ms</th><th>app errors</th><th>resent</th><th>integrity</th></tr>\n"
+            + "<th>recovery ms</th><th>app errors</th><th>resent</th><th>integrity</th>"
+            + (runs.contains { $0.clients != nil } ? "<th>clients failed</th>" : "") + "</tr>\n"
         for r in runs {
             let s = StrategySummary(r)
             t += "<tr><td>\(esc(label(r)))</td><td>\(s.faults)</td><td>\(ms(s.outage))</td><td>\(ms(s.resume))</td>"
                 + "<td>\(ms(s.stall))</td><td>\(ms(s.recovery))</td><td>\(s.applicationErrors)</td>"
-                + "<td>\(s.resent)</td><td>\(s.integrity ?? "–")</td></tr>\n"
+                + "<td>\(s.resent)</td><td>\(s.integrity ?? "–")</td>"
+                + (runs.contains { $0.clients != nil } ? "<td>\(s.clientsFailed ?? "–")</td>" : "") + "</tr>\n"
         }
         return t + "</table><p class=meta>medians over the faults of each run</p>\n"
     }

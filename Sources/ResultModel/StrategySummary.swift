@@ -15,6 +15,8 @@ public struct StrategySummary: Sendable {
     public var resent: UInt64, recognised: UInt64
     /// "ok", "FAILED", or nil without an integrity check.
     public var integrity: String?
+    /// Real-program clients that failed, of how many ("0/4"); nil without clients.
+    public var clientsFailed: String?
 
     /// The summary of `run`.
     public init(_ run: RunResult) {
@@ -23,11 +25,13 @@ public struct StrategySummary: Sendable {
         faults = fs.count
         outage = Statistics.median(fs.compactMap { $0.outageToServerReply?.value })
         resume = Statistics.median(fs.compactMap { $0.outageToClientResume?.value })
-        stall = Statistics.median(fs.map(\.clientStall.value))
+        // Without client threads no operation was timed across a fault.
+        stall = run.threads > 0 ? Statistics.median(fs.map(\.clientStall.value)) : nil
         recovery = Statistics.median(fs.compactMap { $0.recoveryToThroughput?.value })
         applicationErrors = run.total.errorCount
         resent = fs.reduce(0) { $0 + $1.resentRequests }
         recognised = fs.reduce(0) { $0 + $1.resentRecognised }
         integrity = run.integrity.map { $0.clean ? "ok" : "FAILED" }
+        clientsFailed = run.clients.map { cs in "\(cs.filter { !$0.passed }.count)/\(cs.count)" }
     }
 }

@@ -130,17 +130,19 @@ enum Summary {
         out += pad("strategy", 18) + pad("faults", 7, right: true) + pad("outage", 9, right: true)
             + pad("resume", 9, right: true) + pad("stall", 9, right: true) + pad("recover", 9, right: true)
             + pad("app errors", 12, right: true) + pad("resent", 8, right: true) + pad("recognised", 11, right: true)
-            + pad("integrity", 11, right: true) + "\n"
+            + pad("integrity", 11, right: true) + (runs.contains { $0.clients != nil } ? pad("clients failed", 16, right: true) : "")
+            + "\n"
         for s in runs.map(StrategySummary.init) {
             out += pad(s.strategy, 18) + pad("\(s.faults)", 7, right: true)
                 + pad(ms(s.outage), 9, right: true) + pad(ms(s.resume), 9, right: true)
                 + pad(ms(s.stall), 9, right: true) + pad(ms(s.recovery), 9, right: true)
                 + pad("\(s.applicationErrors)", 12, right: true) + pad("\(s.resent)", 8, right: true)
-                + pad("\(s.recognised)", 11, right: true) + pad(s.integrity ?? "-", 11, right: true) + "\n"
+                + pad("\(s.recognised)", 11, right: true) + pad(s.integrity ?? "-", 11, right: true)
+                + (runs.contains { $0.clients != nil } ? pad(s.clientsFailed ?? "-", 16, right: true) : "") + "\n"
         }
         out += "(outage: fault to the new server's first reply; resume: to the first blocked operation completing;\n"
         out += " stall: longest operation caught by a fault; recover: back to 90 % of the prior throughput;\n"
-        out += " app errors: failed operations over the whole run)\n\n"
+        out += " app errors: failed operations of the synthetic load over the whole run)\n\n"
         return out
     }
 
