@@ -51,7 +51,13 @@ int fbshim_open_by_handle(int mount_fd, int handle_type, const uint8_t *bytes,
     u.fh.handle_bytes = (unsigned)length;
     u.fh.handle_type = handle_type;
     memcpy(u.fh.f_handle, bytes, (size_t)length);
-    return open_by_handle_at(mount_fd, &u.fh, flags);
+    // Needs CAP_DAC_READ_SEARCH, which a thread acting as a caller lacks.
+    fbshim_server_section_begin();
+    int fd = open_by_handle_at(mount_fd, &u.fh, flags);
+    int saved = errno;
+    fbshim_server_section_end();
+    errno = saved;
+    return fd;
 }
 
 int fbshim_renameat2(int olddirfd, const char *oldpath, int newdirfd,

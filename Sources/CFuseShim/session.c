@@ -173,6 +173,8 @@ int fbshim_thread_fsetid(int on) {
     struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
     struct __user_cap_data_struct data[2];
     if (syscall(SYS_capget, &hdr, data) != 0) return -1;
+    // A thread acting as a non-root caller has no CAP_FSETID to give back.
+    if (on && fbshim_thread_is_caller()) return 0;
     if (on) data[0].effective |= 1u << CAP_FSETID;
     else data[0].effective &= ~(1u << CAP_FSETID);
     return (int)syscall(SYS_capset, &hdr, data);

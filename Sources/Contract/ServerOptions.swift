@@ -63,6 +63,25 @@ public struct ServerOptions: Sendable, Codable, Equatable {
     public var nodeIds: NodeIdScheme = .handle
     /// Most O_PATH descriptors the node table keeps open.
     public var fdCacheCapacity: Int = 8192
+    /// Mount option allow_other: processes of every user may use the mount
+    /// (off: only the mounter's, root's, as FUSE's default).
+    public var allowOther: Bool = false
+    /// Mount option default_permissions: the kernel checks permissions
+    /// from the file's mode and owner before a request reaches the server.
+    public var defaultPermissions: Bool = false
+    /// Further mount options ("max_read=131072", "blksize=4096"), given to
+    /// mount(2) for the harness's mounts and to libfuse (-o) by `serve`.
+    public var mountOptions: [String] = []
+    /// Creation and every permission-relevant request run with the caller's
+    /// fsuid, fsgid and supplementary groups, so that objects are owned and
+    /// permissions checked as on the backing file system (off: as root).
+    public var callerCredentials: Bool = true
+
+    /// The mount options these options ask for, comma-joined ("" for none).
+    public var mountOptionString: String {
+        ((allowOther ? ["allow_other"] : []) + (defaultPermissions ? ["default_permissions"] : []) + mountOptions)
+            .joined(separator: ",")
+    }
 
     /// Defaults.
     public init() {}

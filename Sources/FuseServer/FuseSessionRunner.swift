@@ -39,7 +39,8 @@ public enum FuseSessionRunner {
                            onReady: (@Sendable () -> Void)? = nil) throws {
         fs.onInit = onReady
         var ops = PassthroughFS.lowLevelOps()
-        let argStrings = ["fusebench", "-o", "fsname=\(fsname),subtype=fusebench"]
+        let extra = fs.options.mountOptionString
+        let argStrings = ["fusebench", "-o", "fsname=\(fsname),subtype=fusebench" + (extra.isEmpty ? "" : ",\(extra)")]
         var cargs: [UnsafeMutablePointer<CChar>?] = argStrings.map { strdup($0) } + [nil]
         defer { for p in cargs { free(p) } }
         let userdata = Unmanaged.passUnretained(fs).toOpaque()

@@ -19,7 +19,32 @@ private func serve(_ req: fuse_req_t?, _ op: Opcode, _ body: (PassthroughFS, con
         r.error(EIO)
         return
     }
+    guard fs.options.callerCredentials, op.actsAsCaller, let ctx = fuse_req_ctx(req) else { return body(fs, r) }
+    // The caller's credentials for the backing system calls; the server's
+    // own again once the request is answered.
+    if fbshim_become_caller(ctx.pointee.uid, ctx.pointee.gid, ctx.pointee.pid) != 0 {
+        let e = errno
+        fbshim_become_server()
+        return r.error(e)
+    }
     body(fs, r)
+    fbshim_become_server()
+}
+
+extension Opcode {
+    /// Requests whose backing system calls create objects or check
+    /// permissions: made with the caller's credentials. The rest work on
+    /// descriptors already open (read, write, fsync, readdir, release) or
+    /// need none (getattr through an O_PATH descriptor, statfs, forget).
+    var actsAsCaller: Bool {
+        switch self {
+        case .lookup, .setattr, .readlink, .symlink, .mknod, .mkdir, .unlink, .rmdir, .rename, .rename2, .link,
+             .open, .create, .opendir, .setxattr, .getxattr, .listxattr, .removexattr, .access:
+            return true
+        default:
+            return false
+        }
+    }
 }
 
 extension PassthroughFS {

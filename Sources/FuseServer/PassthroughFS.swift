@@ -160,9 +160,19 @@ public final class PassthroughFS: @unchecked Sendable {
         return st
     }
 
-    /// Opens node `ino` with `flags` through its backing handle.
+    /// Opens node `ino` with `flags` through its backing handle. A thread
+    /// acting as a non-root caller opens it through its O_PATH descriptor
+    /// instead, so that the open is checked with the caller's credentials
+    /// (open_by_handle_at runs with the server's).
     func openNode(_ ino: UInt64, flags: Int32) throws(SysError) -> Int32 {
-        try nodes.handle(of: ino).open(mountFd: rootFd, flags: flags | O_CLOEXEC)
+        if fbshim_thread_is_caller() != 0 {
+            return try nodes.withFd(ino) { (fd) throws(SysError) -> Int32 in
+                let f = Glibc.open(procPath(fd), flags | O_CLOEXEC)
+                if f < 0 { throw SysError.current }
+                return f
+            }
+        }
+        return try nodes.handle(of: ino).open(mountFd: rootFd, flags: flags | O_CLOEXEC)
     }
 
     // MARK: - Lifecycle
@@ -304,7 +314,13 @@ public final class PassthroughFS: @unchecked Sendable {
             let e = try nodes.withFd(ino) { (fd) throws(SysError) in
                 try nodes.withFd(newParent) { (p) throws(SysError) in
                     do throws(SysError) {
-                        try check(linkat(fd, "", p, newName, fbshim_AT_EMPTY_PATH))
+                        // AT_EMPTY_PATH needs CAP_DAC_READ_SEARCH, which a non-root
+                        // caller lacks; the /proc link is checked as the caller.
+                        if fbshim_thread_is_caller() != 0 {
+                            try check(linkat(AT_FDCWD, procPath(fd), p, newName, AT_SYMLINK_FOLLOW))
+                        } else {
+                            try check(linkat(fd, "", p, newName, fbshim_AT_EMPTY_PATH))
+                        }
                     } catch where error.code == EEXIST && r.mayHaveTakenEffect {
                         r.recognised()
                     }

@@ -83,9 +83,15 @@ public final class FuseMount: @unchecked Sendable {
             throw SupervisorError.environment("cannot open \(dev): \(String(cString: strerror(errno)))")
         }
         defer { if keptFd != fd { close(fd) } }
-        guard fbshim_mount_fuse(fd, mountpoint, "fusebench", "fusebench", "") == 0 else {
+        guard fbshim_mount_fuse(fd, mountpoint, "fusebench", "fusebench", launcher.options.mountOptionString) == 0 else {
+            let e = errno
+            if e == EINVAL && !launcher.options.mountOptions.isEmpty {
+                throw SupervisorError.input("mount(2) refused the mount options \(launcher.options.mountOptionString) "
+                                            + "(EINVAL): the kernel's FUSE mount takes allow_other, "
+                                            + "default_permissions, max_read=N and blksize=N")
+            }
             throw SupervisorError.environment("mount(2) of a FUSE file system on \(mountpoint) failed: "
-                                              + "\(String(cString: strerror(errno)))")
+                                              + "\(String(cString: strerror(e)))")
         }
         mounted = true
         try start(fd: fd)

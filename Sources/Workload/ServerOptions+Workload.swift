@@ -37,7 +37,29 @@ extension ServerOptions {
         o.skipFlush = try r.bool("skipFlush", default: o.skipFlush)
         o.nodeIds = try r.choice("nodeIds", default: o.nodeIds, NodeIdScheme.allCases)
         o.fdCacheCapacity = try r.int("fdCacheCapacity", default: o.fdCacheCapacity, range: 64...1_000_000)
+        o.allowOther = try r.bool("allowOther", default: o.allowOther)
+        o.defaultPermissions = try r.bool("defaultPermissions", default: o.defaultPermissions)
+        o.callerCredentials = try r.bool("callerCredentials", default: o.callerCredentials)
+        if let list = try r.array("mountOptions") {
+            o.mountOptions = try list.enumerated().map { i, v in
+                guard case .string(let s) = v, let checked = Self.checkMountOption(s) else {
+                    throw r.error("mountOptions[\(i)]", "expected a mount option such as \"max_read=131072\" "
+                                  + "(letters, digits and '_', then '=' and a value without commas), got \(v.compact)")
+                }
+                return checked
+            }
+        }
         try r.finish()
         return o
+    }
+
+    /// `option` when it is one mount option ("name" or "name=value", no
+    /// commas), else nil. allow_other and default_permissions have keys
+    /// of their own; fd, rootmode, user_id and group_id are the harness's.
+    public static func checkMountOption(_ option: String) -> String? {
+        let name = option.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
+        guard !name.isEmpty, name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }), !option.contains(","),
+              !["fd", "rootmode", "user_id", "group_id"].contains(String(name)) else { return nil }
+        return option
     }
 }

@@ -40,6 +40,17 @@ struct ServerOptionGroup: ParsableArguments {
     var nodeIds: NodeIdScheme = Self.defaults.nodeIds
     @Option(help: "Most O_PATH descriptors the node table keeps open.")
     var fdCacheCapacity: Int = Self.defaults.fdCacheCapacity
+    @Flag(help: "Mount option allow_other: every user's processes may use the mount.")
+    var allowOther = Self.defaults.allowOther
+    @Flag(help: "Mount option default_permissions: the kernel checks permissions from mode and owner.")
+    var defaultPermissions = Self.defaults.defaultPermissions
+    @Option(name: [.customShort("o"), .customLong("mount-option")],
+            help: ArgumentHelp("Further mount options, comma-separated (repeatable), e.g. -o max_read=131072.",
+                               valueName: "option,..."))
+    var mountOption: [String] = []
+    @Flag(inversion: .prefixedNo,
+          help: "Run creation and permission-relevant requests with the caller's fsuid, fsgid and groups (--no-caller-credentials: as root).")
+    var callerCredentials = Self.defaults.callerCredentials
 
     func validate() throws {
         guard threads >= 1 && threads <= 256 else {
@@ -54,6 +65,17 @@ struct ServerOptionGroup: ParsableArguments {
         guard maxWrite >= 4096 && maxWrite <= 1 << 20 else {
             throw ValidationError("--max-write must be between 4096 and 1048576 bytes, got \(maxWrite)")
         }
+        for o in mountOptions where ServerOptions.checkMountOption(o) == nil {
+            throw ValidationError("-o: \"\(o)\" is not a mount option such as max_read=131072 (fd, rootmode, "
+                                  + "user_id and group_id are set by the server)")
+        }
+    }
+
+    /// -o values split at commas; allow_other and default_permissions given
+    /// there count as their flags.
+    var mountOptions: [String] {
+        mountOption.flatMap { $0.split(separator: ",").map(String.init) }
+            .filter { $0 != "allow_other" && $0 != "default_permissions" }
     }
 
     var serverOptions: ServerOptions {
@@ -72,6 +94,11 @@ struct ServerOptionGroup: ParsableArguments {
         o.killPrivV2 = killPrivV2
         o.skipFlush = skipFlush
         o.fdCacheCapacity = fdCacheCapacity
+        let named = Set(mountOption.flatMap { $0.split(separator: ",").map(String.init) })
+        o.allowOther = allowOther || named.contains("allow_other")
+        o.defaultPermissions = defaultPermissions || named.contains("default_permissions")
+        o.mountOptions = mountOptions
+        o.callerCredentials = callerCredentials
         return o
     }
 }

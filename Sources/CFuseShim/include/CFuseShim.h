@@ -162,6 +162,20 @@ int fbshim_pidfd_send_signal(int pidfd, int sig);
 /// the child closes every descriptor from `lowfd` up, including the ones
 /// it inherited without close-on-exec from whoever started us.
 int fbshim_spawn_closefrom(posix_spawn_file_actions_t *actions, int lowfd);
+
+/// Operations as the caller (caller.c): the calling thread takes `uid`,
+/// `gid` and the supplementary groups of process `pid` as its file-system
+/// credentials (nothing to do for root with gid 0); 0, or -1 with errno.
+int fbshim_become_caller(uint32_t uid, uint32_t gid, int32_t pid);
+/// Back to the server's own credentials (after a request made as a caller).
+void fbshim_become_server(void);
+/// Whether the calling thread acts as a non-root caller now.
+int fbshim_thread_is_caller(void);
+/// Around a step that needs the server's privileges inside a request made
+/// as a caller (open_by_handle_at needs CAP_DAC_READ_SEARCH, which a
+/// non-zero fsuid drops): root's fsuid and fsgid, then the caller's again.
+void fbshim_server_section_begin(void);
+void fbshim_server_section_end(void);
 /// posix_spawn_file_actions_addchdir_np (glibc 2.29, _GNU_SOURCE only).
 int fbshim_spawn_chdir(posix_spawn_file_actions_t *actions, const char *dir);
 /// sendmsg/recvmsg of one datagram with up to `max_fds` descriptors
