@@ -3,7 +3,8 @@
 //   region, where the harness (the keeper of the connection) finds it;
 // - a resuming server hands libfuse that saved INIT first (libfuse 3.14 has
 //   no other way to serve an initialised connection) and swallows libfuse's
-//   reply to it, which the kernel must never see;
+//   reply to it, which the kernel must never see; until then no thread
+//   reads the device (libfuse fails requests that come before INIT);
 // - every request resent by FUSE_NOTIFY_RESEND (bit 63 of its unique) is
 //   counted, and flagged for the thread that serves it;
 // - with killPrivV2, the INIT reply gains FUSE_HANDLE_KILLPRIV_V2 (libfuse
@@ -51,6 +52,13 @@ final class ServerIO: Sendable {
             fbshim_set_thread_opcode(Self.initOpcode)
             return n
         }
+        // A resuming server: no real request may be read before libfuse has
+        // handled the replayed INIT (its reply is the last step): libfuse
+        // answers any other request that arrives before INIT with EIO, and a
+        // second worker thread, started while the first handled INIT, read
+        // resent and new requests from the live connection and failed them
+        // (the write EIO of issue 11; bursts of EIO on every operation).
+        while swallowing.load(ordering: .acquiring) { usleep(50) }
         let n = Glibc.read(fd, buf, len)
         guard n >= 40 else { return n }
         let opcode = buf.loadUnaligned(fromByteOffset: 4, as: UInt32.self)
@@ -76,7 +84,7 @@ final class ServerIO: Sendable {
         if swallowing.load(ordering: .relaxed), count > 0, iov[0].iov_len >= 16 {
             let unique = iov[0].iov_base.loadUnaligned(fromByteOffset: 8, as: UInt64.self)
             if unique == Self.resumeUnique {
-                swallowing.store(false, ordering: .relaxed)
+                swallowing.store(false, ordering: .releasing)
                 return (0..<Int(count)).reduce(0) { $0 + iov[$1].iov_len }
             }
         }
