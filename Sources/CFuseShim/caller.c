@@ -134,3 +134,13 @@ void fbshim_server_section_end(void) {
     setfsgid(fb_caller_gid);
     setfsuid(fb_caller_uid);
 }
+
+int fbshim_thread_credentials(uint32_t uid, uint32_t gid, const uint32_t *groups, int count) {
+    gid_t list[FB_MAX_GROUPS];
+    if (count < 0 || count > FB_MAX_GROUPS) { errno = EINVAL; return -1; }
+    for (int i = 0; i < count; i++) list[i] = (gid_t)groups[i];
+    if (syscall(SYS_setgroups, count, list) != 0) return -1;
+    setfsgid(gid);
+    setfsuid(uid);
+    return 0;
+}

@@ -176,6 +176,10 @@ int fbshim_thread_is_caller(void);
 /// non-zero fsuid drops): root's fsuid and fsgid, then the caller's again.
 void fbshim_server_section_begin(void);
 void fbshim_server_section_end(void);
+/// Sets the calling thread's fsuid, fsgid and supplementary groups (the
+/// tests' callers of several users; a non-zero fsuid drops the file-system
+/// capabilities from the thread's effective set, as for a real user).
+int fbshim_thread_credentials(uint32_t uid, uint32_t gid, const uint32_t *groups, int count);
 /// posix_spawn_file_actions_addchdir_np (glibc 2.29, _GNU_SOURCE only).
 int fbshim_spawn_chdir(posix_spawn_file_actions_t *actions, const char *dir);
 /// sendmsg/recvmsg of one datagram with up to `max_fds` descriptors
