@@ -358,7 +358,11 @@ public final class PassthroughFS: @unchecked Sendable {
 
     func access(_ r: consuming Request, _ ino: UInt64, _ mask: Int32) {
         do throws(SysError) {
-            try nodes.withFd(ino) { (fd) throws(SysError) in try check(faccessat(fd, "", mask, fbshim_AT_EMPTY_PATH)) }
+            // AT_EACCESS: checked with the thread's file-system ids (the
+            // caller's), not its real ones (root's).
+            try nodes.withFd(ino) { (fd) throws(SysError) in
+                try check(faccessat(fd, "", mask, fbshim_AT_EMPTY_PATH | AT_EACCESS))
+            }
             r.error(0)
         } catch { r.fail(error) }
     }

@@ -100,6 +100,11 @@ enum MultiUserScript {
                         if fd >= 0 { close(fd) }
                     }
                 }
+                for (f, mode, m) in [("shared/secret", R_OK, "r"), ("shared/rootfile", W_OK, "w"),
+                                     ("shared/rootw", W_OK, "w"), ("private", X_OK, "x"), ("groupdir", W_OK, "w")] {
+                    // AT_EACCESS: as the thread's file-system ids (the user's).
+                    p.call("\(n) access \(f) \(m)", faccessat(AT_FDCWD, p.path(f), mode, AT_EACCESS))
+                }
                 p.call("\(n) truncate own", truncate(p.path("shared/\(n)-file"), 3))
                 p.call("\(n) truncate root's 0644", truncate(p.path("shared/rootfile"), 1))
                 p.call("\(n) truncate root's 0666", truncate(p.path("shared/rootw"), 4))
@@ -213,6 +218,24 @@ final class MultiUserConformanceTests: XCTestCase {
         let diffs = differences(mount: fx.mountpoint, native: fx.native)
         XCTAssertEqual(diffs.count, 0, "differences from the backing file system:\n" + diffs.joined(separator: "\n"))
         print("multi-user conformance, reference server: \(diffs.count) differences")
+    }
+
+    /// Without default_permissions the kernel checks nothing: the server's
+    /// backing calls, made as the caller, must refuse what the backing file
+    /// system refuses.
+    func testTheServerEnforcesPermissionsItselfWithoutDefaultPermissions() throws {
+        var o = ServerOptions()
+        o.entryTimeout = 0
+        o.attrTimeout = 0
+        o.allowOther = true
+        let fx = try MountFixture(options: o)
+        defer { fx.tearDown() }
+        for d in [fx.mountpoint, fx.backing, fx.native] { openUp(d) }
+        let before = fx.count("ACCESS")
+        let diffs = differences(mount: fx.mountpoint, native: fx.native)
+        XCTAssertEqual(diffs.count, 0, "differences from the backing file system:\n" + diffs.joined(separator: "\n"))
+        XCTAssertGreaterThan(fx.count("ACCESS"), before, "access(2) reached the server")
+        print("multi-user conformance, reference server without default_permissions: \(diffs.count) differences")
     }
 
     /// The suite can fail: with the caller's credentials off, the server
