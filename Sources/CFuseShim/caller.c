@@ -41,6 +41,11 @@ static pthread_once_t fb_server_once = PTHREAD_ONCE_INIT;
 
 static _Thread_local int fb_as_caller;
 static _Thread_local uint32_t fb_caller_uid, fb_caller_gid;
+static _Thread_local int fb_caller_ngroups;
+static _Thread_local gid_t fb_caller_groups[FB_MAX_GROUPS];
+/// The pid whose groups the thread holds now, and until when they count.
+static _Thread_local pid_t fb_caller_pid;
+static _Thread_local uint64_t fb_caller_expires;
 
 static void fb_save_server_groups(void) {
     int n = getgroups(FB_MAX_GROUPS, fb_server_groups);
@@ -101,20 +106,39 @@ static int fb_groups_of(pid_t pid, gid_t *out) {
 
 int fbshim_become_caller(uint32_t uid, uint32_t gid, int32_t pid) {
     pthread_once(&fb_server_once, fb_save_server_groups);
-    if (uid == 0 && gid == 0) return 0;
+    if (uid == 0 && gid == 0) {
+        fbshim_become_server();
+        return 0;
+    }
+    // Same caller as the thread's last request, its groups still fresh:
+    // nothing to look up or change.
+    if (fb_as_caller && uid == fb_caller_uid && gid == fb_caller_gid && pid == fb_caller_pid &&
+        fb_now() < fb_caller_expires)
+        return 0;
     gid_t groups[FB_MAX_GROUPS];
     int n = uid == 0 || pid <= 0 ? 0 : fb_groups_of((pid_t)pid, groups);
+    fb_caller_pid = pid;
+    fb_caller_expires = fb_now() + FB_CACHE_TTL_NS;
+    // The thread keeps the last caller's credentials: the next request of
+    // the same caller (the common case) changes nothing.
+    if (fb_as_caller && uid == fb_caller_uid && gid == fb_caller_gid && n == fb_caller_ngroups &&
+        memcmp(groups, fb_caller_groups, sizeof(gid_t) * (size_t)n) == 0)
+        return 0;
     if (syscall(SYS_setgroups, n, groups) != 0) return -1;
-    setfsgid(gid);
-    setfsuid(uid);
+    if (!fb_as_caller || gid != fb_caller_gid) setfsgid(gid);
+    if (!fb_as_caller || uid != fb_caller_uid) setfsuid(uid);
     fb_as_caller = 1;
     fb_caller_uid = uid;
     fb_caller_gid = gid;
+    fb_caller_ngroups = n;
+    memcpy(fb_caller_groups, groups, sizeof(gid_t) * (size_t)n);
     return 0;
 }
 
 void fbshim_become_server(void) {
+    pthread_once(&fb_server_once, fb_save_server_groups);
     if (!fb_as_caller) return;
+    fb_caller_pid = 0;
     setfsuid(0);
     setfsgid(0);
     syscall(SYS_setgroups, fb_server_group_count, fb_server_groups);

@@ -20,29 +20,31 @@ private func serve(_ req: fuse_req_t?, _ op: Opcode, _ body: (PassthroughFS, con
         return
     }
     guard fs.options.callerCredentials, op.actsAsCaller, let ctx = fuse_req_ctx(req) else { return body(fs, r) }
-    // The caller's credentials for the backing system calls; the server's
-    // own again once the request is answered.
+    // The caller's credentials for the backing system calls. The thread
+    // keeps them after the reply (switching costs three credential
+    // commits each way); the next request switches only if its caller
+    // differs, and root's requests switch back to the server's own.
     if fbshim_become_caller(ctx.pointee.uid, ctx.pointee.gid, ctx.pointee.pid) != 0 {
         let e = errno
         fbshim_become_server()
         return r.error(e)
     }
     body(fs, r)
-    fbshim_become_server()
 }
 
 extension Opcode {
-    /// Requests whose backing system calls create objects or check
-    /// permissions: made with the caller's credentials. The rest work on
-    /// descriptors already open (read, write, fsync, readdir, release) or
-    /// need none (getattr through an O_PATH descriptor, statfs, forget).
+    /// Requests made with the caller's credentials: every request but
+    /// those the kernel sends without a caller's (INIT, DESTROY, INTERRUPT,
+    /// FORGET, BATCH_FORGET, and RELEASE and RELEASEDIR, sent with uid 0
+    /// after the last close: switching to root for them and back for the
+    /// next request doubled WRITE's service time), so that the requests of
+    /// one caller in a row switch nothing. What
+    /// needs the server's privileges inside them (open_by_handle_at, the
+    /// reopening of an earlier server's handles) takes them back for itself.
     var actsAsCaller: Bool {
         switch self {
-        case .lookup, .setattr, .readlink, .symlink, .mknod, .mkdir, .unlink, .rmdir, .rename, .rename2, .link,
-             .open, .create, .opendir, .setxattr, .getxattr, .listxattr, .removexattr, .access:
-            return true
-        default:
-            return false
+        case .initialize, .destroy, .interrupt, .forget, .batchForget, .release, .releasedir: return false
+        default: return true
         }
     }
 }

@@ -28,7 +28,12 @@ extension PassthroughFS {
     }
 
     func dirHandle(_ ino: UInt64, _ fi: UnsafeMutablePointer<fuse_file_info>) throws(SysError) -> DirHandle {
-        try files.dir(fi.pointee.fh, stats: stats) { () throws(SysError) in try openDirStream(ino) }
+        try files.dir(fi.pointee.fh, stats: stats) { () throws(SysError) in
+            // Opened before, by an earlier server: reopened with the server's privileges.
+            fbshim_server_section_begin()
+            defer { fbshim_server_section_end() }
+            return try openDirStream(ino)
+        }
     }
 
     func opendir(_ r: consuming Request, _ ino: UInt64, _ fi: UnsafeMutablePointer<fuse_file_info>) {

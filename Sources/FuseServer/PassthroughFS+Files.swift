@@ -23,7 +23,11 @@ extension PassthroughFS {
     /// refused, by policy.
     func fileFd(_ fi: UnsafeMutablePointer<fuse_file_info>, _ ino: UInt64) throws(SysError) -> Int32 {
         try files.descriptor(fi.pointee.fh, stats: stats) { (flags) throws(SysError) -> Int32 in
-            try openNode(ino, flags: flags)
+            // The file was opened before: reopened with the server's
+            // privileges, as a descriptor keeps its access once open.
+            fbshim_server_section_begin()
+            defer { fbshim_server_section_end() }
+            return try openNode(ino, flags: flags)
         }
     }
 
