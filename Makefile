@@ -68,7 +68,8 @@ bench: build
 OPTION_WORKLOADS := $(foreach w,metadata seqread seqwrite smallfiles randread readdir-large,workloads/$(w).json)
 OPTION_VARIANTS  := no-splice:splice=false clone-fd:cloneFd=true threads-1:threads=1 threads-8:threads=8 \
   max-write-1m:maxWrite=1MiB writeback:writebackCache=true no-readdirplus:readdirplus=false \
-  no-killpriv-v2:killPrivV2=false no-xattr:xattr=false keep-flush:skipFlush=false
+  no-killpriv-v2:killPrivV2=false no-xattr:xattr=false keep-flush:skipFlush=false \
+  root-credentials:callerCredentials=false
 bench-options: build
 	$(BIN) bench $(OPTION_WORKLOADS) --cache-modes off --thread-counts 2 --repeat 5 --duration 1.5 --warmup 0.5 \
 	  $(foreach v,$(OPTION_VARIANTS),--variant '$(v)') --output results/bench-options-latest.json

@@ -195,6 +195,12 @@ public final class PassthroughFS: @unchecked Sendable {
         want(FUSE_CAP_READDIRPLUS, usesReaddirplus)
         want(FUSE_CAP_READDIRPLUS_AUTO, usesReaddirplus)
         conn.pointee.max_write = UInt32(options.maxWrite)
+        // libfuse checks the INIT's max_read against its own mount options;
+        // on a descriptor the harness mounted, nobody told the connection.
+        if let v = options.mountOptions.first(where: { $0.hasPrefix("max_read=") }),
+           let n = UInt32(v.dropFirst("max_read=".count)) {
+            conn.pointee.max_read = n
+        }
         var major: UInt32 = 0
         var minor: UInt32 = 0
         fbshim_conn_protocol(conn, &major, &minor)

@@ -163,4 +163,39 @@ final class ClientTests: XCTestCase {
         let storms = (run.restartedServers ?? []).map(\.revalidationNotifications)
         XCTAssertTrue(storms.contains { $0 > 0 }, "the storm ran: \(storms)")
     }
+
+    /// The harness's own mount with allow_other and default_permissions: a
+    /// client running as another user creates files it owns, and may chmod
+    /// them, as on the backing file system.
+    func testANonRootClientOwnsWhatItCreates() throws {
+        let w: [String: Any] = [
+            "name": "non-root", "warmup": 0,
+            "fileset": ["dirs": 1, "filesPerDir": 1, "fileSize": "4KiB"],
+            "server": ["allowOther": true, "defaultPermissions": true, "mountOptions": ["max_read=131072"]],
+            "clients": [["name": "user", "setup": "chmod 777 . && chmod 755 {mountpoint} {mountpoint}/clients",
+                         "run": "setpriv --reuid=60001 --regid=60001 --clear-groups sh -c "
+                             + "'echo hi > mine && chmod 600 mine && mkdir d && ln -s mine l && grep -q max_read=131072 /proc/self/mounts'",
+                         "verify": "test \"$(stat -c %u:%g:%a {backingdir}/mine)\" = 60001:60001:600 && "
+                             + "test \"$(stat -c %u {backingdir}/d)\" = 60001"]],
+        ]
+        let path = dir.file("non-root.json")
+        try JSONSerialization.data(withJSONObject: w).write(to: URL(fileURLWithPath: path))
+        let (run, _) = try run([path])
+        let c = try XCTUnwrap(run.clients?.first)
+        XCTAssertTrue(c.passed, "\(c)")
+
+        // A mount option the kernel does not know: exit 2, naming it.
+        var bad = w
+        bad["server"] = ["mountOptions": ["no_such_option"]]
+        try JSONSerialization.data(withJSONObject: bad).write(to: URL(fileURLWithPath: path))
+        let r = try Binary.run(["run", path, "--output", dir.file("never.json")])
+        XCTAssertEqual(r.status, 2, r.stderr)
+        XCTAssertTrue(r.stderr.contains("refused the mount options no_such_option"), r.stderr)
+        XCTAssertTrue(Isolation.fuseMounts().isEmpty)
+        bad["server"] = ["mountOptions": ["a,b"]]
+        try JSONSerialization.data(withJSONObject: bad).write(to: URL(fileURLWithPath: path))
+        let r2 = try Binary.run(["run", path, "--output", dir.file("never.json")])
+        XCTAssertEqual(r2.status, 2, r2.stderr)
+        XCTAssertTrue(r2.stderr.contains("server.mountOptions[0]"), r2.stderr)
+    }
 }
