@@ -152,8 +152,9 @@ final class ClientTests: XCTestCase {
     /// directory's dentry was unhashed under it).
     func testTheWorkingDirectoryOfAProgramSurvivesTheEagerStorm() throws {
         let path = try workload([
+            // At least 2 s (a pause per commit), so that several kills fall inside.
             ["name": "cwd", "run": "mkdir r && cd r && git init -q && for i in $(seq 40); do echo $i > f; git add f && "
-                + "git -c user.name=a -c user.email=a@b commit -qm $i || exit 1; done",
+                + "git -c user.name=a -c user.email=a@b commit -qm $i || exit 1; sleep 0.05; done",
              "verify": "cd r && git fsck --full && test \"$(git rev-list --count HEAD)\" = 40"],
         ], mix: false, faults: [["kind": "kill", "every": "0.3s"]])
         let (run, _) = try run([path, "--strategy", "handover-eager"])
