@@ -115,9 +115,7 @@ public enum HTMLReport {
             .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
     }
 
-    static func label(_ r: RunResult) -> String {
-        [r.target, r.strategy, r.trial.map { "trial \($0)" }].compactMap { $0 }.joined(separator: " · ")
-    }
+    static func label(_ r: RunResult) -> String { r.label }
 
     static func legend(_ runs: [RunResult]) -> String {
         "<div class=legend>" + runs.enumerated().map { i, r in

@@ -66,6 +66,14 @@ public struct RunResult: Codable, Equatable, Sendable {
         self.server = server
     }
 
+    /// What tells this run from the others of its document: target,
+    /// strategy, sweep point and trial ("reference · handover-epoch ·
+    /// fileset.filesPerDir=1000 · trial 2").
+    public var label: String {
+        [target, strategy, sweep.map { "\($0.field)=\($0.value.compact)" }, trial.map { "trial \($0)" }]
+            .compactMap { $0 }.joined(separator: " · ")
+    }
+
     /// The workload's name, when it has one.
     public var workloadName: String {
         if case .object(let o) = workload, case .string(let n)? = o["name"] { return n }

@@ -47,6 +47,21 @@ public enum RunCoordinator {
             throw SupervisorError.input(target == .external ? "the external target needs a server command (--server)"
                                                             : "a server command (--server) goes with the external target")
         }
+        if strategy != nil && workload.faults.isEmpty {
+            throw SupervisorError.input("restart strategy \(strategy!.rawValue) given, but \(workload.name) injects no "
+                                        + "fault, so nothing would restart: give a fault (--fault kill:every=1s) "
+                                        + "or drop the strategy")
+        }
+        if workload.clients.isEmpty {
+            // A fault that can never fire is a mistake, not a quiet run.
+            for f in workload.faults {
+                if let times = f.times(duration: workload.load.duration), times.isEmpty {
+                    throw SupervisorError.input("the fault \(f.asCommandLine) falls after the end of the measured phase "
+                                                + "(\(fmtSeconds(workload.load.duration))) of \(workload.name): "
+                                                + "schedule it earlier or run longer (--duration)")
+                }
+            }
+        }
         if !workload.faults.isEmpty {
             guard target == .reference else {
                 throw SupervisorError.input("faults need the reference target: there is no server to kill natively")

@@ -23,7 +23,14 @@ public final class ScratchSpace {
     /// Creates a fresh scratch directory (after sweeping dead runs' ones).
     public init() throws {
         let base = Self.base
-        try FileManager.default.createDirectory(atPath: base, withIntermediateDirectories: true)
+        do {
+            try FileManager.default.createDirectory(atPath: base, withIntermediateDirectories: true)
+        } catch {
+            let reason = ((error as NSError).userInfo[NSUnderlyingErrorKey] as? NSError)?.localizedDescription
+                ?? error.localizedDescription
+            throw SupervisorError.environment("cannot create the scratch directory \(base) (\(reason)); set "
+                                              + "FUSEBENCH_SCRATCH to a writable directory on ext4 or xfs, such as /var/tmp")
+        }
         Self.sweep(base)
         var template = Array("\(base)/run-\(getpid())-XXXXXX".utf8CString)
         guard let p = mkdtemp(&template) else {

@@ -165,4 +165,19 @@ extension FaultSpec {
         if revalidate { o["revalidate"] = .bool(true) }
         return .object(o)
     }
+
+    /// The fault in words close to its command-line form ("kill:at=10s").
+    public var asCommandLine: String {
+        let when: String
+        switch trigger {
+        case .at(let t): when = "at=\(Self.seconds(t))"
+        case .every(let p): when = "every=\(Self.seconds(p))"
+        case .afterRequests(let n): when = "after=\(n)"
+        }
+        return "\(kind.name):\(when)"
+    }
+
+    static func seconds(_ s: Double) -> String {
+        s == s.rounded() ? "\(Int(s))s" : "\(s)s"
+    }
 }

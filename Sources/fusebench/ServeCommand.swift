@@ -35,12 +35,22 @@ struct ServeCommand: ParsableCommand {
 
     func validate() throws {
         var st = stat()
-        guard stat(source, &st) == 0, st.st_mode & S_IFMT == S_IFDIR else {
+        guard stat(source, &st) == 0 else {
+            throw ValidationError("--source \(source): \(String(cString: strerror(errno))); give the backing directory")
+        }
+        guard st.st_mode & S_IFMT == S_IFDIR else {
             throw ValidationError("--source \(source) is not a directory")
         }
     }
 
     func run() throws {
+        guard geteuid() == 0 else {
+            throw CLIError.environment("""
+                fusebench serve needs root: node ids are backing file handles, opened with \
+                open_by_handle_at (CAP_DAC_READ_SEARCH), and requests run with each caller's credentials \
+                (setfsuid); run it as root
+                """)
+        }
         var launch: ServerLaunch?
         if let launchJson {
             do { launch = try JSONDecoder().decode(ServerLaunch.self, from: Data(launchJson.utf8)) } catch {

@@ -8,7 +8,7 @@ enum Summary {
     static func text(_ doc: ResultDocument) -> String {
         var out = ""
         for run in doc.runs where run.scenario == nil {
-            out += "\(run.workloadName) on \(run.target): \(run.threads) threads, "
+            out += "\(run.workloadName) on \(run.label): \(run.threads) threads, "
                 + "throughput and latency of successful operations, "
                 + String(format: "%.2f s measured", run.measuredSeconds) + "\n"
             out += pad("operation", 10) + pad("ops", 10, right: true) + pad("ops/s", 12, right: true)

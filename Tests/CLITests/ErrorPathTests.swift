@@ -57,6 +57,42 @@ final class ErrorPathTests: XCTestCase {
         XCTAssertTrue(r.stderr.contains("needs root"), r.stderr)
     }
 
+    func testServeAsNonRootIsAClearErrorWithExitThree() throws {
+        let src = dir.file("src"), mnt = dir.file("mnt")
+        for d in [src, mnt] { try FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true) }
+        chmod(dir.path, 0o755)
+        let r = try Binary.run(["--reuid=65534", "--regid=65534", "--clear-groups", Binary.path,
+                                "serve", "--source", src, mnt], executable: "/usr/bin/setpriv", timeout: 30)
+        XCTAssertEqual(r.status, 3, r.stderr)
+        XCTAssertTrue(r.stderr.contains("serve needs root"), r.stderr)
+    }
+
+    /// Former silent no-ops (issue 17): each is an error that says what to
+    /// do, exit 2, with nothing written; a scratch space that cannot be made
+    /// is the environment's fault, exit 3.
+    func testRunsThatWouldDoNothingOfWhatTheyAskAreErrors() throws {
+        let never = dir.file("never.json")
+        let cases: [([String], Int32, String)] = [
+            (["--fault", "kill:at=10s", "--duration", "1.5"], 2,
+             "the fault kill:at=10s falls after the end of the measured phase (1.5s)"),
+            (["--fault", "kill:every=3s", "--duration", "1"], 2, "falls after the end of the measured phase"),
+            (["--strategy", "handover-lazy"], 2, "injects no fault, so nothing would restart"),
+        ]
+        for (args, status, phrase) in cases {
+            let r = try Binary.run(["run", "workloads/smoke.json"] + args + ["--output", never])
+            XCTAssertEqual(r.status, status, "\(args): \(r.stderr)")
+            XCTAssertTrue(r.stderr.contains(phrase), "\(args): \(r.stderr)")
+            XCTAssertFalse(FileManager.default.fileExists(atPath: never))
+        }
+        let proc = try Binary.run(["run", "workloads/smoke.json", "--output", never],
+                                  environment: ["FUSEBENCH_SCRATCH": "/proc/fusebench"])
+        XCTAssertEqual(proc.status, 3, proc.stderr)
+        XCTAssertTrue(proc.stderr.contains("cannot create the scratch directory /proc/fusebench/fusebench-scratch"),
+                      proc.stderr)
+        XCTAssertTrue(proc.stderr.contains("FUSEBENCH_SCRATCH"), proc.stderr)
+        XCTAssertFalse(proc.stderr.contains("NSCocoaErrorDomain"), proc.stderr)
+    }
+
     func testNoFuseDeviceIsAClearErrorWithExitThree() throws {
         let absent = try Binary.run(["run", "workloads/smoke.json"],
                                     environment: ["FUSEBENCH_FUSE_DEVICE": dir.file("no-such-device")], timeout: 30)
