@@ -24,7 +24,7 @@ BASE_BIN  := .build-gate-base/debug/fusebench
 BASE_PEER := base=env -u FUSEBENCH_SERVER_DELAY_US -u FUSEBENCH_SERVER_FAIL_PERCENT $(abspath $(BASE_BIN)) serve \
   --source {source} --threads {threads} --entry-timeout {timeout} --attr-timeout {timeout} {mountpoint}
 
-.PHONY: all deps build run bench bench-options hazards clients fio-check test gate gate-time baseline clean
+.PHONY: all deps build run bench bench-options hazards clients fio-check test gate gate-time baseline man clean
 
 all: build
 
@@ -89,6 +89,12 @@ hazards: build
 # for their time without FUSE: one JSON with the client-by-strategy matrix.
 clients: build
 	$(BIN) run workloads/clients.json --native-baseline --output results/clients-latest.json
+
+# The man page, from the command's own help (swift-argument-parser's
+# generate-manual plugin): .build/man/fusebench.1 (man -l .build/man/fusebench.1).
+man:
+	mkdir -p .build/man
+	$(SWIFT) package plugin --allow-writing-to-directory .build/man generate-manual --output-directory .build/man
 
 # Tests mount real file systems: they run in a private mount namespace so
 # that nothing they mount can outlive them. The performance gate runs first

@@ -96,4 +96,27 @@ final class RunCommandTests: XCTestCase {
         for sub in ["run", "bench", "serve", "validate"] { XCTAssertTrue(h.stdout.contains(sub), sub) }
         XCTAssertTrue(h.stdout.contains("Exit codes"))
     }
+
+    func testListShowsWhatThereIsToRunAndTheMetricsOfAResult() throws {
+        let all = try Binary.run(["list"])
+        XCTAssertEqual(all.status, 0, all.stderr)
+        for phrase in ["workloads/crash-compare.json", "workloads/hazards/held-descriptors.json", "handover-epoch",
+                       "kill:every=2s", "held"] {
+            XCTAssertTrue(all.stdout.contains(phrase), "\(phrase): \(all.stdout)")
+        }
+        let strategies = try Binary.run(["list", "strategies"])
+        XCTAssertEqual(strategies.stdout.split(separator: "\n").count, 9, strategies.stdout)
+        let missing = try Binary.run(["list", "metrics"])
+        XCTAssertEqual(missing.status, 2, missing.stderr)
+        XCTAssertTrue(missing.stderr.contains("needs a result file"), missing.stderr)
+        let dir = try TempDir("list")
+        defer { dir.remove() }
+        let out = dir.file("r.json")
+        let r = try Binary.run(["run", "workloads/smoke.json", "--target", "native", "--duration", "0.2",
+                                "--warmup", "0", "--quiet", "--output", out])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let metrics = try Binary.run(["list", "metrics", out])
+        XCTAssertEqual(metrics.status, 0, metrics.stderr)
+        XCTAssertTrue(metrics.stdout.contains("time    smoke native throughput (ops/s)"), metrics.stdout)
+    }
 }
