@@ -13,6 +13,12 @@ public enum ExportFormat: String, CaseIterable, Sendable {
     case bencher
     /// A markdown table of medians.
     case markdown
+    /// CSV, one row per run and operation (and its total): the run's
+    /// labels, then counts, rates and latency percentiles (fio's habit).
+    case csv
+    /// CSV, one row per metric: median, mean, standard deviation, min and
+    /// max over the trials, and the samples.
+    case csvMetrics = "csv-metrics"
 }
 
 /// Renders results for other tools.
@@ -51,7 +57,43 @@ public enum Export {
                     + "\(s.better.rawValue) | \(s.samples.count) |\n"
             }
             return md
+        case .csv:
+            var rows = [["workload", "target", "strategy", "sweep", "trial", "operation", "ops", "failed",
+                         "ops_per_s", "bytes_per_s", "lat_mean_ns", "lat_p50_ns", "lat_p90_ns", "lat_p99_ns",
+                         "lat_p999_ns", "lat_max_ns", "measured_s"]]
+            for r in doc.runs where r.scenario == nil {
+                let sweep = r.sweep.map { "\($0.field)=\($0.value.compact)" } ?? ""
+                for (op, o) in r.operations.sorted(by: { $0.key < $1.key }) + [("total", r.total)] {
+                    let l = o.latency
+                    rows.append([r.workloadName, r.target, r.strategy ?? "", sweep, r.trial.map(String.init) ?? "", op,
+                                 "\(o.count)", "\(o.errorCount)", num(o.throughput.value), num(o.bandwidth.value),
+                                 num(l.mean), "\(l.p50)", "\(l.p90)", "\(l.p99)", "\(l.p999)", "\(l.max)",
+                                 num(r.measuredSeconds)])
+                }
+            }
+            return rows.map { $0.map(csvField).joined(separator: ",") }.joined(separator: "\n") + "\n"
+        case .csvMetrics:
+            var rows = [["metric", "kind", "unit", "better", "trials", "median", "mean", "stddev", "min", "max", "samples"]]
+            for s in series {
+                let n = Double(s.samples.count)
+                let mean = s.samples.reduce(0, +) / max(n, 1)
+                let sd = n > 1 ? (s.samples.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / (n - 1)).squareRoot() : 0
+                rows.append([s.name, s.kind.rawValue, s.unit, s.better.rawValue, "\(s.samples.count)", num(s.median),
+                             num(mean), num(sd), num(s.samples.min() ?? .nan), num(s.samples.max() ?? .nan),
+                             s.samples.map(num).joined(separator: ";")])
+            }
+            return rows.map { $0.map(csvField).joined(separator: ",") }.joined(separator: "\n") + "\n"
         }
+    }
+
+    /// A number for CSV: integers as such, others with 6 significant digits.
+    static func num(_ v: Double) -> String {
+        v == v.rounded() && abs(v) < 1e15 ? String(Int64(v)) : String(format: "%.6g", v)
+    }
+
+    /// A CSV field, quoted when it holds a comma, a quote or a newline (RFC 4180).
+    static func csvField(_ s: String) -> String {
+        s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" }) ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
     }
 
     /// A markdown table of gate findings, for a pull-request comment.

@@ -8,13 +8,17 @@ import ResultModel
 struct ExportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "export",
-        abstract: "Write a result for CI tools: github-action-benchmark (bigger/smaller), Bencher, markdown."
+        abstract: "Write a result for CI tools: github-action-benchmark (bigger/smaller), Bencher, markdown, CSV."
     )
 
     @Argument(help: "Result file.")
     var result: String
 
-    @Option(help: "github-bigger, github-smaller (github-action-benchmark custom tools), bencher (Bencher Metric Format), markdown.")
+    @Option(help: """
+        github-bigger, github-smaller (github-action-benchmark custom tools), bencher (Bencher Metric Format), \
+        markdown, csv (a row per run and operation), csv-metrics (a row per metric: median, mean, stddev, min, \
+        max over the trials).
+        """)
     var format: ExportFormat
 
     @Option(help: "Output file (default: standard output).")

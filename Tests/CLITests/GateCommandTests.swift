@@ -89,5 +89,21 @@ final class GateCommandTests: XCTestCase {
         let bmf = try JSONSerialization.jsonObject(with: Data(bencher.stdout.utf8)) as! [String: [String: [String: Double]]]
         XCTAssertEqual(bmf["w reference/native"]?["throughput"]?["value"] ?? 0, 0.3, accuracy: 1e-9)
         XCTAssertNotNil(bmf["w native"]?["latency-p99"])
+
+        // CSV: a header and one row per run and operation; the metrics form
+        // with the mean and standard deviation over the trials.
+        let csv = try Binary.run(["export", base, "--format", "csv"])
+        XCTAssertEqual(csv.status, 0, csv.stderr)
+        let lines = csv.stdout.split(separator: "\n").map(String.init)
+        XCTAssertTrue(lines[0].hasPrefix("workload,target,strategy,sweep,trial,operation,ops,failed,ops_per_s"), lines[0])
+        let doc = try ResultFile.read(base)
+        XCTAssertEqual(lines.count - 1, doc.runs.map { $0.operations.count + 1 }.reduce(0, +))
+        XCTAssertTrue(lines.allSatisfy { $0.split(separator: ",", omittingEmptySubsequences: false).count == 17 })
+        let metrics = try Binary.run(["export", base, "--format", "csv-metrics"])
+        let ratioRow = try XCTUnwrap(metrics.stdout.split(separator: "\n").first { $0.hasPrefix("w reference/native throughput,") })
+        let f = ratioRow.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+        XCTAssertEqual(f[4], "3", "three trials")
+        XCTAssertEqual(Double(f[6]) ?? 0, 0.3, accuracy: 1e-9, "mean")
+        XCTAssertEqual(Double(f[7]) ?? 1, 0, accuracy: 1e-9, "stddev of equal samples")
     }
 }
