@@ -3,9 +3,18 @@
 // in which order. `run` repeats each point (and each strategy) on one
 // target; `bench` rotates its targets from trial to trial, so that drift
 // favours none.
+import Foundation
 import LoadGen
 import ResultModel
 import Workload
+
+/// "45s", "3m20s", "1h05m".
+func fmtDuration(_ s: Double) -> String {
+    let t = Int(s.rounded())
+    if t < 60 { return "\(t)s" }
+    if t < 3600 { return "\(t / 60)m\(String(format: "%02d", t % 60))s" }
+    return "\(t / 3600)h\(String(format: "%02d", t / 60 % 60))m"
+}
 
 /// One run to make.
 public struct PlannedRun: Sendable {
@@ -17,6 +26,13 @@ public struct PlannedRun: Sendable {
     public var strategy: Strategy?
     /// The trial number to record (nil: a single trial).
     public var trial: Int?
+
+    /// "smoke on reference · handover-epoch · fileset.filesPerDir=1000 · trial 2".
+    public var label: String {
+        "\(workload.name) on " + [target.name, strategy?.rawValue,
+                                   workload.sweepPoint.map { "\($0.field)=\($0.value.compact)" },
+                                   trial.map { "trial \($0)" }].compactMap { $0 }.joined(separator: " · ")
+    }
 }
 
 /// Building and executing plans.
@@ -55,7 +71,21 @@ public enum RunPlan {
     /// Executes `plan` in order; `directory` for the directory target.
     public static func execute(_ plan: [PlannedRun], directory: String? = nil, executable: String,
                                reporter: RunReporter) throws -> [RunResult] {
-        try plan.map { p in
+        let started = Date()
+        return try plan.enumerated().map { i, p in
+            if plan.count > 1 {
+                // Where we are, and about how long the rest takes: the mean
+                // time of the runs so far, or before any, their plan.
+                var left: Double?
+                if i > 0 {
+                    left = Date().timeIntervalSince(started) / Double(i) * Double(plan.count - i)
+                } else if plan.allSatisfy({ $0.workload.clients.isEmpty && $0.workload.hazard == nil }) {
+                    left = plan.map { (p: PlannedRun) -> Double in p.workload.load.warmup + p.workload.load.duration + 1 }
+                        .reduce(0, +)
+                }
+                reporter.phase("run \(i + 1) of \(plan.count): \(p.label)"
+                               + (left.map { ", about \(fmtDuration($0)) left" } ?? ""))
+            }
             var r: RunResult
             if p.workload.hazard != nil {
                 guard p.target.target == .reference, let s = p.strategy else {
