@@ -75,7 +75,11 @@ public struct MetricSeries: Equatable, Sendable {
             add(key, "errors", "ops", .lower, Double(r.total.errorCount), kind: .errors)
             add(key, "error rate", "errors/s", .lower, Double(r.total.errorCount) / seconds, kind: .errors)
             for (op, o) in r.operations {
-                if o.count > 0 { add(key, "\(op) latency p50", "ns", .lower, Double(o.latency.p50)) }
+                if o.count > 0 {
+                    add(key, "\(op) throughput", "ops/s", .higher, o.throughput.value)
+                    add(key, "\(op) latency p50", "ns", .lower, Double(o.latency.p50))
+                    add(key, "\(op) latency p99", "ns", .lower, Double(o.latency.p99))
+                }
                 for (errno, n) in o.errors {
                     add(key, "\(op) errors \(errno)", "ops", .lower, Double(n), kind: .errors)
                     add(key, "\(op) error rate \(errno)", "errors/s", .lower, Double(n) / seconds, kind: .errors)

@@ -14,9 +14,12 @@ public enum Statistics {
 
     /// Mann-Whitney U of `a` against `b` and the two-sided p-value of the
     /// hypothesis that both come from the same distribution.
-    public static func mannWhitney(_ a: [Double], _ b: [Double]) -> (u: Double, p: Double) {
+    public static func mannWhitney(_ a: [Double], _ b: [Double]) -> (u: Double, p: Double?) {
         let n1 = a.count, n2 = b.count
-        guard n1 > 0, n2 > 0 else { return (0, 1) }
+        // No test can run on an empty sample, or on samples all equal (no
+        // ranking to test): p is nil, never a 1.000 that looks measured.
+        guard n1 > 0, n2 > 0 else { return (0, nil) }
+        if let first = a.first, (a + b).allSatisfy({ $0 == first }) { return (0, nil) }
         // Ranks over the pooled samples, ties get their mean rank.
         let pooled = (a.map { ($0, 0) } + b.map { ($0, 1) }).sorted { $0.0 < $1.0 }
         var ranks = [Double](repeating: 0, count: pooled.count)
@@ -40,7 +43,7 @@ public enum Statistics {
         let n = Double(n1 + n2)
         let mean = Double(n1 * n2) / 2
         let variance = Double(n1 * n2) / 12 * ((n + 1) - tieTerm / (n * (n - 1)))
-        guard variance > 0 else { return (u, 1) }
+        guard variance > 0 else { return (u, nil) }
         let z = (abs(u - mean) - 0.5) / variance.squareRoot()
         return (u, min(1, max(0, erfc(z / 2.squareRoot()))))
     }
