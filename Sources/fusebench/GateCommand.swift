@@ -57,6 +57,12 @@ struct GateCommand: ParsableCommand {
                                valueName: "metric=fraction"))
     var threshold: [String] = []
 
+    @Option(help: ArgumentHelp("""
+        A file of thresholds, one 'metric=fraction' a line (a suffix such as 'latency p99' works; '#' starts a \
+        comment); --threshold given too wins.
+        """, valueName: "file"))
+    var thresholds: String?
+
     @Option(help: "Significance level of the Mann-Whitney test.")
     var alpha = 0.05
 
@@ -90,6 +96,9 @@ struct GateCommand: ParsableCommand {
         config.exactThreshold = exactThreshold
         config.alpha = alpha
         config.gateTime = time
+        if let thresholds {
+            for (k, v) in try Self.readThresholds(thresholds) { config.thresholds[k] = v }
+        }
         for t in threshold {
             let kv = t.split(separator: "=", maxSplits: 1)
             config.thresholds[String(kv[0])] = Double(kv[1])!
@@ -121,7 +130,7 @@ struct GateCommand: ParsableCommand {
         }
         let unmatched = config.unmatchedThresholds(findings.map(\.metric))
         guard unmatched.isEmpty else {
-            throw CLIError.input("--threshold names no metric of these results: " + unmatched.joined(separator: ", ")
+            throw CLIError.input("a threshold (--threshold, --thresholds) names no metric of these results: " + unmatched.joined(separator: ", ")
                                  + "; metrics look like \"\(findings[0].metric)\" (a suffix such as \"latency p99\" works)")
         }
         // Regressions go to standard error, in the failure message below.
@@ -145,5 +154,28 @@ struct GateCommand: ParsableCommand {
         let kinds = Dictionary(grouping: gated, by: \.kind).map { "\($1.count) \($0.rawValue)" }.sorted()
         print("gate: no regression in \(gated.count) gated metric(s) (\(kinds.joined(separator: ", ")))"
               + (gated.count < findings.count ? "; \(findings.count - gated.count) time metric(s) reported" : ""))
+    }
+}
+
+extension GateCommand {
+    /// Thresholds from a file: "metric=fraction" per line, '#' comments.
+    static func readThresholds(_ path: String) throws -> [(String, Double)] {
+        let text: String
+        do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
+            throw CLIError.input("--thresholds \(path): cannot read the file (\(error.localizedDescription))")
+        }
+        var out: [(String, Double)] = []
+        for (n, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let line = raw.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first?
+                .trimmingCharacters(in: .whitespaces) ?? ""
+            if line.isEmpty { continue }
+            let kv = line.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+            guard kv.count == 2, !kv[0].isEmpty, let v = Double(kv[1]), v >= 0 else {
+                throw CLIError.input("--thresholds \(path), line \(n + 1): expected metric=fraction, such as "
+                                     + "'latency p99 = 1.0'; got \"\(line)\"")
+            }
+            out.append((kv[0], v))
+        }
+        return out
     }
 }

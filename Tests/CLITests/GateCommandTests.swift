@@ -61,6 +61,23 @@ final class GateCommandTests: XCTestCase {
         let bogus = try Binary.run(["gate", "--baseline", base, "--current", same, "--threshold", "bogus=0.1"])
         XCTAssertEqual(bogus.status, 2, bogus.stderr)
         XCTAssertTrue(bogus.stderr.contains("bogus"), bogus.stderr)
+
+        // A thresholds file: a loose threshold for the ratio lets the slow
+        // result pass; a bad line and a metric it does not match are errors.
+        let file = dir.file("thresholds.txt")
+        try "# CI thresholds\nreference/native throughput = 0.9\n\n".write(toFile: file, atomically: true, encoding: .utf8)
+        let strict = try Binary.run(["gate", "--baseline", base, "--current", slow, "--time"])
+        XCTAssertTrue(strict.stderr.contains("w reference/native throughput"), strict.stderr)
+        let loose = try Binary.run(["gate", "--baseline", base, "--current", slow, "--time", "--thresholds", file])
+        XCTAssertFalse(loose.stderr.contains("w reference/native throughput"), "within 0.9: " + loose.stderr)
+        try "throughput: 0.9\n".write(toFile: file, atomically: true, encoding: .utf8)
+        let badLine = try Binary.run(["gate", "--baseline", base, "--current", slow, "--thresholds", file])
+        XCTAssertEqual(badLine.status, 2, badLine.stderr)
+        XCTAssertTrue(badLine.stderr.contains("line 1: expected metric=fraction"), badLine.stderr)
+        try "nothing here=0.1\n".write(toFile: file, atomically: true, encoding: .utf8)
+        let unmatched = try Binary.run(["gate", "--baseline", base, "--current", slow, "--thresholds", file])
+        XCTAssertEqual(unmatched.status, 2, unmatched.stderr)
+        XCTAssertTrue(unmatched.stderr.contains("nothing here"), unmatched.stderr)
     }
 
     func testCompareAndExports() throws {
