@@ -51,9 +51,13 @@ public enum Export {
             }
             return String(decoding: try enc.encode(out), as: UTF8.self)
         case .markdown:
-            var md = "| metric | kind | median | unit | better | trials |\n|---|---|---:|---|---|---:|\n"
+            var md = "| metric | kind | median | mean ± sd | better | trials |\n|---|---|---:|---:|---|---:|\n"
             for s in series {
-                md += "| \(s.name) | \(s.kind.rawValue) | \(String(format: "%.4g", s.median)) | \(s.unit) | "
+                let n = Double(s.samples.count)
+                let mean = s.samples.reduce(0, +) / max(n, 1)
+                let sd = n > 1 ? (s.samples.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / (n - 1)).squareRoot() : 0
+                md += "| \(s.name) | \(s.kind.rawValue) | \(Format.value(s.median, unit: s.unit)) | "
+                    + "\(Format.value(mean, unit: s.unit)) ± \(Format.value(sd, unit: s.unit)) | "
                     + "\(s.better.rawValue) | \(s.samples.count) |\n"
             }
             return md

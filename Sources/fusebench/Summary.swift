@@ -43,6 +43,7 @@ enum Summary {
             }
             out += "\n"
         }
+        out += repeatsTable(doc.runs)
         let faulted = doc.runs.filter { $0.faults != nil }
         if doc.runs.contains(where: { $0.sweep != nil }) {
             out += sweepTable(faulted)
@@ -69,6 +70,40 @@ enum Summary {
             }
         }
         return out
+    }
+
+    /// Over the trials of each repeated run (--repeat): throughput median,
+    /// mean and standard deviation, and the medians of p50 and p99.
+    static func repeatsTable(_ runs: [RunResult]) -> String {
+        let repeated = runs.filter { $0.trial != nil && $0.scenario == nil }
+        guard !repeated.isEmpty else { return "" }
+        var order: [String] = []
+        var groups: [String: [RunResult]] = [:]
+        for r in repeated {
+            var untried = r
+            untried.trial = nil
+            let key = "\(r.workloadName) on \(untried.label)"
+            if groups[key] == nil { order.append(key) }
+            groups[key, default: []].append(r)
+        }
+        let width = max(20, (order.map(\.count).max() ?? 0) + 2)
+        var out = "over the trials (--repeat):\n" + pad("run", width) + pad("trials", 7, right: true)
+            + pad("ops/s median", 14, right: true) + pad("mean ± sd", 20, right: true)
+            + pad("p50 median", 12, right: true) + pad("p99 median", 12, right: true) + pad("failed", 8, right: true) + "\n"
+        for key in order {
+            let rs = groups[key]!
+            let t = rs.map(\.total.throughput.value)
+            let mean = t.reduce(0, +) / Double(t.count)
+            let sd = t.count > 1 ? (t.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(t.count - 1)).squareRoot() : 0
+            func median(_ v: [Double]) -> Double { Statistics.median(v) ?? .nan }
+            out += pad(key, width) + pad("\(rs.count)", 7, right: true)
+                + pad(String(format: "%.0f", median(t)), 14, right: true)
+                + pad(String(format: "%.0f ± %.0f", mean, sd), 20, right: true)
+                + pad(ns(UInt64(median(rs.map { Double($0.total.latency.p50) }))), 12, right: true)
+                + pad(ns(UInt64(median(rs.map { Double($0.total.latency.p99) }))), 12, right: true)
+                + pad("\(rs.map(\.total.errorCount).reduce(0, +))", 8, right: true) + "\n"
+        }
+        return out + "\n"
     }
 
     /// Scenarios down, strategies across, pass or fail; then what failed.
