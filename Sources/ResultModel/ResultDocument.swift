@@ -72,6 +72,8 @@ public struct ResultDocument: Codable, Equatable, Sendable {
     public var matrix: [MatrixCell]?
     /// Real-program clients against strategies, pass or fail (runs with clients).
     public var clientMatrix: [ClientCell]?
+    /// Interrupted: the runs made until the signal, the last one partial.
+    public var partial: Bool?
 
     /// A document.
     public init(kind: String, tool: ToolIdentity, command: [String], environment: EnvironmentInfo,
@@ -90,6 +92,7 @@ public struct ResultDocument: Codable, Equatable, Sendable {
         matrix = m.isEmpty ? nil : m
         let c = ClientCell.matrix(runs)
         clientMatrix = c.isEmpty ? nil : c
+        partial = runs.contains { $0.partial == true } ? true : nil
     }
 }
 

@@ -50,6 +50,9 @@ public struct RunResult: Codable, Equatable, Sendable {
     public var accounting: RequestAccounting?
     /// Real programs run as the load, and what each did.
     public var clients: [ClientResult]?
+    /// Stopped by a signal (Ctrl-C) during its measured phase: what it
+    /// measured until then (nil: ran to its end).
+    public var partial: Bool?
 
     /// A run result from its parts.
     public init(target: String, workload: JSONValue, startedAt: String, measuredSeconds: Double, threads: Int,

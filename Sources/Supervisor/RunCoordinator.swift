@@ -206,7 +206,9 @@ public enum RunCoordinator {
             supervisorDone.wait()
         }
         debugTrace("supervisor finished")
-        if fbshim_stop_requested() != 0 { throw SupervisorError.interrupted }
+        // Interrupted during the load: what was measured is kept (marked
+        // partial), as fio writes what it measured; the teardown is as usual.
+        let interrupted = fbshim_stop_requested() != 0
         if let serverDied { throw SupervisorError.failed(serverDied) }
         if let failure = supervisor?.failure { throw failure }
         if stalled {
@@ -257,6 +259,7 @@ public enum RunCoordinator {
         if reports.count > 1 { result.restartedServers = Array(reports.dropFirst()) }
         if let s = supervisor { result.faults = merge(s.timings, load: load) }
         result.clients = clients?.results(faults: result.faults ?? [], measureStartNs: load.measureStartNs)
+        if interrupted { result.partial = true }
         return result
     }
 

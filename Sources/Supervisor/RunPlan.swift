@@ -3,6 +3,7 @@
 // in which order. `run` repeats each point (and each strategy) on one
 // target; `bench` rotates its targets from trial to trial, so that drift
 // favours none.
+import CFuseShim
 import Foundation
 import LoadGen
 import ResultModel
@@ -72,7 +73,8 @@ public enum RunPlan {
     public static func execute(_ plan: [PlannedRun], directory: String? = nil, executable: String,
                                reporter: RunReporter) throws -> [RunResult] {
         let started = Date()
-        return try plan.enumerated().map { i, p in
+        var results: [RunResult] = []
+        for (i, p) in plan.enumerated() {
             if plan.count > 1 {
                 // Where we are, and about how long the rest takes: the mean
                 // time of the runs so far, or before any, their plan.
@@ -101,7 +103,10 @@ public enum RunPlan {
                 r.target = p.target.name
             }
             if let t = p.trial { r.trial = t }
-            return r
+            results.append(r)
+            // Interrupted: no further run; the caller writes what there is.
+            if r.partial == true || fbshim_stop_requested() != 0 { break }
         }
+        return results
     }
 }

@@ -23,6 +23,12 @@ struct ResultOutput: ParsableArguments {
             throw CLIError.failed("cannot write the result to \(path): \(error.localizedDescription)")
         }
         print(Summary.text(doc), terminator: "")
+        if doc.partial == true {
+            // Interrupted: what was measured is written, marked partial; the exit says interrupted.
+            writeStderr("fusebench: interrupted: wrote the partial result (\(doc.runs.count) run(s), the last one "
+                        + "cut short) to \(path)\n")
+            throw CLIError.interrupted
+        }
         writeStderr("fusebench: wrote \(path)\n")
     }
 

@@ -6,7 +6,7 @@ import ResultModel
 enum Summary {
     /// A table of every run's operations.
     static func text(_ doc: ResultDocument) -> String {
-        var out = ""
+        var out = doc.partial == true ? "PARTIAL: interrupted; the last run was cut short\n\n" : ""
         for run in doc.runs where run.scenario == nil {
             out += "\(run.workloadName) on \(run.label): \(run.threads) threads, "
                 + "throughput and latency of successful operations, "

@@ -232,13 +232,22 @@ final class ErrorPathTests: XCTestCase {
     func testInterruptedRunCleansUpAndExits130() throws {
         let scratch = try TempDir("int-scratch")
         let (harness, errPath) = try startLongRun(scratch: scratch.path)
+        usleep(500_000)  // some of the measured phase
         kill(harness.processIdentifier, SIGINT)
         guard harness.finish(within: 20) else { return XCTFail("the harness did not stop after SIGINT") }
         XCTAssertEqual(harness.terminationStatus, 130)
         let err = (try? String(contentsOfFile: errPath, encoding: .utf8)) ?? ""
         XCTAssertTrue(err.contains("interrupted"), err)
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: "\(scratch.path)/fusebench-scratch"), [])
-        XCTAssertFalse(FileManager.default.fileExists(atPath: dir.file("killed.json")))
+        // What was measured until the signal is written, marked partial (fio's habit).
+        XCTAssertTrue(err.contains("wrote the partial result"), err)
+        try ResultSchema.assertValid(dir.file("killed.json"))
+        let doc = try ResultFile.read(dir.file("killed.json"))
+        XCTAssertEqual(doc.partial, true)
+        XCTAssertEqual(doc.runs.count, 1)
+        XCTAssertEqual(doc.runs[0].partial, true)
+        XCTAssertGreaterThan(doc.runs[0].total.count, 0, "the operations measured before the signal")
+        XCTAssertLessThan(doc.runs[0].measuredSeconds, 60)
     }
 
     func testServerDeathDuringARunIsReportedAndCleanedUp() throws {
