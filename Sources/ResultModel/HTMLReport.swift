@@ -6,7 +6,9 @@ import Foundation
 
 /// Renders a result document as HTML.
 public enum HTMLReport {
-    static let palette = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf"]
+    /// Series colours; red, the colour of alarm, comes last.
+    static let palette = ["#1f77b4", "#2ca02c", "#ff7f0e", "#9467bd", "#17becf", "#8c564b", "#e377c2", "#7f7f7f",
+                          "#bcbd22", "#d62728"]
 
     /// The page.
     public static func render(_ doc: ResultDocument, title: String) -> String {
@@ -18,17 +20,22 @@ public enum HTMLReport {
         if let cells = doc.clientMatrix { body += clientTable(cells) }
         let byWorkload = Dictionary(grouping: doc.runs.filter { $0.scenario == nil }, by: \.workloadName)
         for (name, runs) in byWorkload.sorted(by: { $0.key < $1.key }) {
-            body += "<h2>\(esc(name))</h2>\n"
+            body += "<h2>\(esc(name))</h2>\n" + configuration(runs)
             if runs.contains(where: { $0.primedFiles != nil && $0.faults?.contains { $0.revalidationSweep != nil } == true }) {
                 body += "<h3>Storm against lazy: time until every cached file is usable again after a restart (ms)</h3>\n"
                 body += revalidationCurve(runs)
+                body += sweepTables(runs, fits: (doc.fits ?? []))
             }
             // Real programs only: no synthetic operations to chart.
             let synthetic = runs.contains { $0.threads > 0 }
             let faulted = runs.contains(where: { $0.faults?.contains(where: \.triggered) == true })
             if synthetic {
+                body += "<h3>Every run: successful operations, throughput, latency, failures</h3>\n" + runTable(runs)
                 body += "<h3>Successful operations per second over the measured phase (100 ms steps; dashed lines: faults)</h3>\n"
                 body += timelineChart(runs)
+                if let errors = errorChart(runs) {
+                    body += "<h3>Failed operations per second (100 ms steps; dashed lines: faults)</h3>\n" + errors
+                }
             }
             if faulted && synthetic {
                 body += "<h3>Around the first fault: successful operations per second (10 ms steps, aligned on the fault)</h3>\n"
@@ -125,7 +132,8 @@ public enum HTMLReport {
 
     /// Polyline chart: x in seconds, y in ops/s.
     static func lineChart(_ series: [(points: [(Double, Double)], color: String)], xRange: ClosedRange<Double>,
-                          marks: [(Double, String)], xLabel: String) -> String {
+                          marks: [(Double, String)], xLabel: String,
+                          xTicks: [(Double, String)]? = nil) -> String {
         let w = 1000.0, h = 270.0, left = 60.0, bottom = 40.0, top = 10.0, right = 10.0
         let yMax = max(1, series.flatMap { $0.points.map(\.1) }.max() ?? 1) * 1.08
         func x(_ v: Double) -> Double { left + (v - xRange.lowerBound) / max(1e-9, xRange.upperBound - xRange.lowerBound) * (w - left - right) }
@@ -136,10 +144,12 @@ public enum HTMLReport {
             svg += "<line x1=\(left) x2=\(w - right) y1=\(y(v)) y2=\(y(v)) stroke=#eee />"
             svg += "<text x=\(left - 6) y=\(y(v) + 4) font-size=11 text-anchor=end>\(Self.short(v))</text>\n"
         }
-        for i in 0...5 {
+        let ticks = xTicks ?? (0...5).map { i -> (Double, String) in
             let v = xRange.lowerBound + (xRange.upperBound - xRange.lowerBound) * Double(i) / 5
-            let text = abs(v) >= 10 ? String(format: "%.0f", v) : String(format: "%.3g", v)
-            svg += "<text x=\(x(v)) y=\(h - 14) font-size=11 text-anchor=middle>\(text)</text>\n"
+            return (v, abs(v) >= 10 ? String(format: "%.0f", v) : String(format: "%.3g", v))
+        }
+        for (v, text) in ticks {
+            svg += "<text x=\(x(v)) y=\(h - 14) font-size=11 text-anchor=middle>\(esc(text))</text>\n"
         }
         svg += "<text x=\(w - right) y=\(h - 1) font-size=11 text-anchor=end>\(esc(xLabel))</text>\n"
         for (t, color) in marks {
@@ -181,6 +191,103 @@ public enum HTMLReport {
         return lineChart(series, xRange: 0...max(xMax, 0.01), marks: marks, xLabel: "seconds") + legend(runs)
     }
 
+    /// Failed operations per second over the measured phase (100 ms steps),
+    /// one line per run that had any; nil when none failed.
+    static func errorChart(_ runs: [RunResult]) -> String? {
+        guard runs.contains(where: { $0.total.errorCount > 0 }) else { return nil }
+        var series: [(points: [(Double, Double)], color: String)] = []
+        var xMax = 0.0
+        for (i, r) in runs.enumerated() {
+            let step = 10, bucket = Double(r.timeline.bucketMs) / 1000
+            var pts: [(Double, Double)] = []
+            var b = 0
+            while b < r.timeline.errors.count {
+                let chunk = r.timeline.errors[b..<min(b + step, r.timeline.errors.count)]
+                pts.append((Double(b) * bucket + bucket * Double(step) / 2,
+                            Double(chunk.reduce(0, +)) / (Double(chunk.count) * bucket)))
+                b += step
+            }
+            series.append((r.total.errorCount > 0 ? pts : [], palette[i % palette.count]))
+            xMax = max(xMax, r.measuredSeconds)
+        }
+        let marks = runs.enumerated().flatMap { i, r in
+            (r.faults ?? []).filter(\.triggered).map { ($0.atSeconds, palette[i % palette.count]) }
+        }
+        return lineChart(series, xRange: 0...max(xMax, 0.01), marks: marks, xLabel: "seconds") + legend(runs)
+    }
+
+    /// What ran: the workload, its load and server settings, in words.
+    static func configuration(_ runs: [RunResult]) -> String {
+        guard case .object(let w)? = runs.first?.workload else { return "" }
+        var parts: [String] = []
+        if case .string(let d)? = w["description"], !d.isEmpty { parts.append(esc(d)) }
+        var load: [String] = []
+        if case .number(let t)? = w["threads"] { load.append("\(Int(t)) client thread(s)") }
+        if case .number(let d)? = w["duration"] { load.append(String(format: "%g s measured", d)) }
+        if case .number(let d)? = w["warmup"] { load.append(String(format: "%g s warm-up", d)) }
+        if case .object(let f)? = w["fileset"], case .number(let n)? = f["filesPerDir"], case .number(let d)? = f["dirs"],
+           case .number(let sz)? = f["fileSize"] {
+            load.append("fileset \(Int(d)) × \(Int(n)) files of \(Int(sz)) B")
+        }
+        if case .array(let m)? = w["mix"], !m.isEmpty {
+            let ops = m.compactMap { v -> String? in
+                guard case .object(let o) = v, case .string(let op)? = o["op"] else { return nil }
+                if case .number(let wt)? = o["weight"] { return "\(op) \(wt == wt.rounded() ? String(Int(wt)) : String(wt))" }
+                return op
+            }
+            load.append("mix: " + ops.joined(separator: ", "))
+        }
+        if case .array(let f)? = w["faults"], !f.isEmpty { load.append("faults: " + f.map(\.compact).joined(separator: ", ")) }
+        if !load.isEmpty { parts.append(esc(load.joined(separator: "; "))) }
+        if case .object(let srv)? = w["server"] {
+            parts.append("server: " + esc(srv.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value.compact)" }
+                .joined(separator: ", ")))
+        }
+        return parts.map { "<p class=meta>\($0)</p>\n" }.joined()
+    }
+
+    /// Per run: operations, throughput, bandwidth, latency and failures of
+    /// the whole load (the numbers of the terminal summary).
+    static func runTable(_ runs: [RunResult]) -> String {
+        var t = "<table><tr><th>run</th><th>ops</th><th>ops/s</th><th>MiB/s</th><th>p50</th><th>p99</th>"
+            + "<th>p99.9</th><th>max</th><th>failed</th><th>measured s</th></tr>\n"
+        for r in runs {
+            let l = r.total.latency
+            t += "<tr><td>\(esc(r.label))</td><td>\(r.total.count)</td><td>\(String(format: "%.0f", r.total.throughput.value))</td>"
+                + "<td>\(String(format: "%.1f", r.total.bandwidth.value / 1_048_576))</td>"
+                + "<td>\(Format.value(Double(l.p50), unit: "ns"))</td><td>\(Format.value(Double(l.p99), unit: "ns"))</td>"
+                + "<td>\(Format.value(Double(l.p999), unit: "ns"))</td><td>\(Format.value(Double(l.max), unit: "ns"))</td>"
+                + "<td>\(r.total.errorCount)</td><td>\(String(format: "%.2f", r.measuredSeconds))</td></tr>\n"
+        }
+        return t + "</table>\n"
+    }
+
+    /// The sweep's table and the fits (the numbers of the terminal summary).
+    static func sweepTables(_ runs: [RunResult], fits: [LinearFit]) -> String {
+        func ms(_ v: Double?) -> String { v.map { String(format: "%.2f", $0 / 1e6) } ?? "–" }
+        var t = "<h3>Revalidation after a restart, by cached inodes (times in ms)</h3>\n<table><tr><th>strategy</th>"
+            + "<th>cached inodes</th><th>outage</th><th>storm</th><th>notifications</th><th>all usable</th>"
+            + "<th>LOOKUP+GETATTR</th><th>p99 after</th></tr>\n"
+        for r in runs.sorted(by: { ($0.strategy ?? "", $0.primedFiles ?? 0) < ($1.strategy ?? "", $1.primedFiles ?? 0) }) {
+            guard let f = r.faults?.first(where: \.triggered) else { continue }
+            t += "<tr><td>\(esc(r.strategy ?? r.target))</td><td>\(r.primedFiles ?? 0)</td>"
+                + "<td>\(ms(f.outageToServerReply?.value))</td><td>\(ms(f.revalidation?.serverTime.value))</td>"
+                + "<td>\(f.revalidation?.notifications ?? 0)</td><td>\(ms(f.revalidationSweep?.value))</td>"
+                + "<td>\(f.revalidationLookups)</td><td>\(Format.value(Double(f.latencyAfter.p99), unit: "ns"))</td></tr>\n"
+        }
+        t += "</table>\n"
+        guard !fits.isEmpty else { return t }
+        t += "<h3>Fitted against cached inodes (least squares)</h3>\n<table><tr><th>strategy</th><th>figure</th>"
+            + "<th>per cached inode</th><th>intercept</th><th>r²</th><th>points</th></tr>\n"
+        for f in fits {
+            let per = f.unit == "ns" ? String(format: "%.2f us", f.slope / 1e3) : String(format: "%.3f %@", f.slope, f.unit)
+            let at0 = f.unit == "ns" ? Format.value(f.intercept, unit: "ns") : String(format: "%.3g %@", f.intercept, f.unit)
+            t += "<tr><td>\(esc(f.strategy))</td><td>\(esc(f.metric))</td><td>\(per)</td><td>\(at0)</td>"
+                + "<td>\(String(format: "%.2f", f.r2))</td><td>\(f.points)</td></tr>\n"
+        }
+        return t + "</table>\n"
+    }
+
     /// One line per strategy: x = log10(cached inodes), y = revalidation sweep in ms.
     static func revalidationCurve(_ runs: [RunResult]) -> String {
         let groups = Dictionary(grouping: runs.filter { $0.primedFiles != nil }, by: { $0.strategy ?? $0.target })
@@ -200,7 +307,9 @@ public enum HTMLReport {
         let legendHTML = "<div class=legend>" + groups.enumerated().map { i, g in
             "<span><i style=\"background:\(palette[i % palette.count])\"></i>\(esc(g.key))</span>"
         }.joined() + "</div>\n"
-        return lineChart(series, xRange: lo...hi, marks: [], xLabel: "log10(cached inodes)") + legendHTML
+        let counts = Set(runs.compactMap(\.primedFiles)).sorted()
+        let ticks = counts.map { (log10(Double(max(1, $0))), short(Double($0))) }
+        return lineChart(series, xRange: lo...hi, marks: [], xLabel: "cached inodes (log scale)", xTicks: ticks) + legendHTML
     }
 
     static func faultZoom(_ runs: [RunResult]) -> String {
