@@ -122,7 +122,7 @@ public enum HTMLReport {
             .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
     }
 
-    static func label(_ r: RunResult) -> String { r.label }
+    static func label(_ r: RunResult) -> String { r.labelText }
 
     static func legend(_ runs: [RunResult]) -> String {
         "<div class=legend>" + runs.enumerated().map { i, r in
@@ -164,7 +164,8 @@ public enum HTMLReport {
     }
 
     static func short(_ v: Double) -> String {
-        v >= 1e6 ? String(format: "%.1fM", v / 1e6) : v >= 1e3 ? String(format: "%.0fk", v / 1e3) : String(format: "%.0f", v)
+        v >= 1e6 ? String(format: "%.1fM", v / 1e6) : v >= 1e4 ? String(format: "%.0fk", v / 1e3)
+            : v >= 1e3 ? String(format: "%.1fk", v / 1e3) : String(format: "%.0f", v)
     }
 
     static func timelineChart(_ runs: [RunResult]) -> String {
@@ -253,7 +254,7 @@ public enum HTMLReport {
             + "<th>p99.9</th><th>max</th><th>failed</th><th>measured s</th></tr>\n"
         for r in runs {
             let l = r.total.latency
-            t += "<tr><td>\(esc(r.label))</td><td>\(r.total.count)</td><td>\(String(format: "%.0f", r.total.throughput.value))</td>"
+            t += "<tr><td>\(esc(r.labelText))</td><td>\(r.total.count)</td><td>\(String(format: "%.0f", r.total.throughput.value))</td>"
                 + "<td>\(String(format: "%.1f", r.total.bandwidth.value / 1_048_576))</td>"
                 + "<td>\(Format.value(Double(l.p50), unit: "ns"))</td><td>\(Format.value(Double(l.p99), unit: "ns"))</td>"
                 + "<td>\(Format.value(Double(l.p999), unit: "ns"))</td><td>\(Format.value(Double(l.max), unit: "ns"))</td>"

@@ -84,7 +84,11 @@ public struct ResultDocument: Codable, Equatable, Sendable {
         self.createdAt = ISO8601.string(createdAt)
         self.command = command
         self.environment = environment
-        self.runs = runs
+        self.runs = runs.map { r in
+            var r = r
+            r.label = r.labelText
+            return r
+        }
         self.comparisons = comparisons
         let f = LinearFit.revalidationFits(runs)
         fits = f.isEmpty ? nil : f

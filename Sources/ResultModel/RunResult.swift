@@ -50,6 +50,8 @@ public struct RunResult: Codable, Equatable, Sendable {
     public var accounting: RequestAccounting?
     /// Real programs run as the load, and what each did.
     public var clients: [ClientResult]?
+    /// `labelText` as written in the result, for readers that tell runs apart.
+    public var label: String?
     /// Stopped by a signal (Ctrl-C) during its measured phase: what it
     /// measured until then (nil: ran to its end).
     public var partial: Bool?
@@ -72,7 +74,7 @@ public struct RunResult: Codable, Equatable, Sendable {
     /// What tells this run from the others of its document: target,
     /// strategy, sweep point and trial ("reference · handover-epoch ·
     /// fileset.filesPerDir=1000 · trial 2").
-    public var label: String {
+    public var labelText: String {
         [target, strategy, sweep.map { "\($0.field)=\($0.value.compact)" }, trial.map { "trial \($0)" }]
             .compactMap { $0 }.joined(separator: " · ")
     }

@@ -8,7 +8,7 @@ enum Summary {
     static func text(_ doc: ResultDocument) -> String {
         var out = doc.partial == true ? "PARTIAL: interrupted; the last run was cut short\n\n" : ""
         for run in doc.runs where run.scenario == nil {
-            out += "\(run.workloadName) on \(run.label): \(run.threads) threads, "
+            out += "\(run.workloadName) on \(run.labelText): \(run.threads) threads, "
                 + "throughput and latency of successful operations, "
                 + String(format: "%.2f s measured", run.measuredSeconds) + "\n"
             out += pad("operation", 10) + pad("ops", 10, right: true) + pad("ops/s", 12, right: true)
@@ -82,7 +82,7 @@ enum Summary {
         for r in repeated {
             var untried = r
             untried.trial = nil
-            let key = "\(r.workloadName) on \(untried.label)"
+            let key = "\(r.workloadName) on \(untried.labelText)"
             if groups[key] == nil { order.append(key) }
             groups[key, default: []].append(r)
         }
