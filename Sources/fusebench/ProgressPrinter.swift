@@ -16,6 +16,9 @@ final class ProgressPrinter: RunReporter {
     init(quiet: Bool) { self.quiet = quiet }
 
     func phase(_ text: String) {
+        // Each run's load counts from 0.
+        measureBase = nil
+        lastSample = nil
         guard !quiet else { return }
         clear()
         writeStderr("fusebench: \(text)\n")
@@ -32,6 +35,8 @@ final class ProgressPrinter: RunReporter {
         guard !quiet else { return }
         if p.phase == "measure" && measureBase == nil { measureBase = (p.ops, p.errors) }
         if p.phase != "measure" { measureBase = nil }
+        // A new run counts from 0 again.
+        if let base = measureBase, p.ops < base.ops || p.errors < base.errors { measureBase = (p.ops, p.errors) }
         let ops = p.ops - (measureBase?.ops ?? 0), errors = p.errors - (measureBase?.errors ?? 0)
         let now = Date().timeIntervalSince1970
         // A new run counts from 0 again.

@@ -119,4 +119,30 @@ final class RunCommandTests: XCTestCase {
         XCTAssertEqual(metrics.status, 0, metrics.stderr)
         XCTAssertTrue(metrics.stdout.contains("time    smoke native throughput (ops/s)"), metrics.stdout)
     }
+
+    /// Runs are told apart everywhere (issue 17): the summary's headings,
+    /// the JSON, the HTML; repeats are aggregated; progress says which run
+    /// of how many.
+    func testRepeatedRunsAreLabelledAndAggregated() throws {
+        let dir = try TempDir("labels")
+        defer { dir.remove() }
+        let out = dir.file("r.json")
+        let r = try Binary.run(["run", "workloads/smoke.json", "--target", "native", "--duration", "0.2", "--warmup", "0",
+                                "--repeat", "2", "--output", out])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("smoke on native · trial 0:"), r.stdout)
+        XCTAssertTrue(r.stdout.contains("smoke on native · trial 1:"), r.stdout)
+        XCTAssertTrue(r.stdout.contains("over the trials (--repeat):"), r.stdout)
+        XCTAssertTrue(r.stdout.contains("smoke on native "), r.stdout)
+        XCTAssertTrue(r.stderr.contains("run 1 of 2: smoke on native · trial 0, about"), r.stderr)
+        XCTAssertTrue(r.stderr.contains("run 2 of 2: smoke on native · trial 1, about"), r.stderr)
+        let doc = try ResultFile.read(out)
+        XCTAssertEqual(doc.runs.map(\.label), ["native · trial 0", "native · trial 1"])
+        let html = dir.file("r.html")
+        XCTAssertEqual(try Binary.run(["report", out, "--html", html]).status, 0)
+        let page = try String(contentsOfFile: html, encoding: .utf8)
+        XCTAssertTrue(page.contains("Every run: successful operations"), "a table of numbers")
+        XCTAssertTrue(page.contains("native · trial 1"), "legends and tables name the trial")
+        XCTAssertTrue(page.contains("mix: stat 30"), "what ran, in words")
+    }
 }
