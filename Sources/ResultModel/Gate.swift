@@ -66,7 +66,7 @@ public struct GateFinding: Equatable, Sendable {
         if let p { why += String(format: ", p=%.3f", p) }
         if verdict == .reported { why = "time, not gated" }
         return "\(verdict.rawValue.padding(toLength: 11, withPad: " ", startingAt: 0)) \(metric): "
-            + "\(Format.value(baseline, unit: unit)) -> \(Format.value(current, unit: unit)) (\(change); \(why); "
+            + "\(Format.value(baseline, unit: unit)) -> \(Format.value(current, unit: unit, scaleOf: baseline)) (\(change); \(why); "
             + "trials \(samples.0)/\(samples.1))"
     }
 }
@@ -203,12 +203,14 @@ public enum Format {
     }
 
     /// A value with its unit, nanoseconds scaled to us/ms/s.
-    public static func value(_ v: Double, unit: String) -> String {
+    public static func value(_ v: Double, unit: String, scaleOf reference: Double? = nil) -> String {
         guard v.isFinite else { return "-" }
         if unit == "ns" {
-            if v >= 1e9 { return String(format: "%.3g s", v / 1e9) }
-            if v >= 1e6 { return String(format: "%.3g ms", v / 1e6) }
-            if v >= 1e3 { return String(format: "%.3g us", v / 1e3) }
+            // One unit for a row: the reference value's (the baseline's).
+            let r = abs(reference ?? v)
+            if r >= 1e9 { return String(format: "%.3g s", v / 1e9) }
+            if r >= 1e6 { return String(format: "%.3g ms", v / 1e6) }
+            if r >= 1e3 { return String(format: "%.3g us", v / 1e3) }
             return String(format: "%.0f ns", v)
         }
         if unit == "ops" || unit == "B" && v == v.rounded() { return String(format: "%.0f %@", v, unit) }

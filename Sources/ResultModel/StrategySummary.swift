@@ -21,7 +21,9 @@ public struct StrategySummary: Sendable {
     /// The summary of `run`.
     public init(_ run: RunResult) {
         let fs = (run.faults ?? []).filter(\.triggered)
-        strategy = run.strategy ?? run.target
+        // The strategy, with the sweep point and trial that tell its runs apart.
+        strategy = [run.strategy ?? run.target, run.sweep.map { "\($0.field)=\($0.value.compact)" },
+                    run.trial.map { "trial \($0)" }].compactMap { $0 }.joined(separator: " · ")
         faults = fs.count
         outage = Statistics.median(fs.compactMap { $0.outageToServerReply?.value })
         resume = Statistics.median(fs.compactMap { $0.outageToClientResume?.value })

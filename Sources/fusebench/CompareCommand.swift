@@ -49,7 +49,7 @@ struct CompareCommand: ParsableCommand {
                     word = "not comparable: more failed operations"
                 }
                 let pct = change.isInfinite ? "rise from 0" : String(format: "%+.1f%%", change * 100)
-                row.append("\(Format.value(c, unit: any.unit)) (\(pct) \(word))")
+                row.append("\(Format.value(c, unit: any.unit, scaleOf: base)) (\(pct) \(word))")
             }
             rows.append(row)
         }

@@ -162,13 +162,14 @@ enum Summary {
     static func strategyTable(_ runs: [RunResult]) -> String {
         func ms(_ v: Double?) -> String { v.map { String(format: "%.2f", $0 / 1e6) } ?? "-" }
         var out = "strategies side by side (medians over faults; times in ms):\n"
-        out += pad("strategy", 18) + pad("faults", 7, right: true) + pad("outage", 9, right: true)
+        let width = max(18, (runs.map { StrategySummary($0).strategy.count }.max() ?? 0) + 2)
+        out += pad("strategy", width) + pad("faults", 7, right: true) + pad("outage", 9, right: true)
             + pad("resume", 9, right: true) + pad("stall", 9, right: true) + pad("recover", 9, right: true)
             + pad("app errors", 12, right: true) + pad("resent", 8, right: true) + pad("recognised", 11, right: true)
             + pad("integrity", 11, right: true) + (runs.contains { $0.clients != nil } ? pad("clients failed", 16, right: true) : "")
             + "\n"
         for s in runs.map(StrategySummary.init) {
-            out += pad(s.strategy, 18) + pad("\(s.faults)", 7, right: true)
+            out += pad(s.strategy, width) + pad("\(s.faults)", 7, right: true)
                 + pad(ms(s.outage), 9, right: true) + pad(ms(s.resume), 9, right: true)
                 + pad(ms(s.stall), 9, right: true) + pad(ms(s.recovery), 9, right: true)
                 + pad("\(s.applicationErrors)", 12, right: true) + pad("\(s.resent)", 8, right: true)
