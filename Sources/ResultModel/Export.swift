@@ -53,9 +53,7 @@ public enum Export {
         case .markdown:
             var md = "| metric | kind | median | mean ± sd | better | trials |\n|---|---|---:|---:|---|---:|\n"
             for s in series {
-                let n = Double(s.samples.count)
-                let mean = s.samples.reduce(0, +) / max(n, 1)
-                let sd = n > 1 ? (s.samples.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / (n - 1)).squareRoot() : 0
+                let (mean, sd) = Statistics.meanAndDeviation(s.samples)
                 md += "| \(s.name) | \(s.kind.rawValue) | \(Format.value(s.median, unit: s.unit)) | "
                     + "\(Format.value(mean, unit: s.unit)) ± \(Format.value(sd, unit: s.unit)) | "
                     + "\(s.better.rawValue) | \(s.samples.count) |\n"
@@ -79,9 +77,7 @@ public enum Export {
         case .csvMetrics:
             var rows = [["metric", "kind", "unit", "better", "trials", "median", "mean", "stddev", "min", "max", "samples"]]
             for s in series {
-                let n = Double(s.samples.count)
-                let mean = s.samples.reduce(0, +) / max(n, 1)
-                let sd = n > 1 ? (s.samples.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / (n - 1)).squareRoot() : 0
+                let (mean, sd) = Statistics.meanAndDeviation(s.samples)
                 rows.append([s.name, s.kind.rawValue, s.unit, s.better.rawValue, "\(s.samples.count)", num(s.median),
                              num(mean), num(sd), num(s.samples.min() ?? .nan), num(s.samples.max() ?? .nan),
                              s.samples.map(num).joined(separator: ";")])

@@ -6,6 +6,14 @@ import Foundation
 /// Statistics on samples.
 public enum Statistics {
     /// The median; nil for no samples.
+    /// The mean and the sample standard deviation (0 for fewer than two values).
+    public static func meanAndDeviation(_ v: [Double]) -> (mean: Double, sd: Double) {
+        let n = Double(v.count)
+        let mean = v.reduce(0, +) / max(n, 1)
+        let sd = n > 1 ? (v.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / (n - 1)).squareRoot() : 0
+        return (mean, sd)
+    }
+
     public static func median(_ v: [Double]) -> Double? {
         let s = v.sorted()
         guard !s.isEmpty else { return nil }

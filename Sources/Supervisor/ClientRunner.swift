@@ -192,17 +192,8 @@ final class ClientRunner: @unchecked Sendable {
             throw SupervisorError.failed("posix_spawn file actions failed")
         }
         var attr = posix_spawnattr_t()
-        posix_spawnattr_init(&attr)
+        ServerProcess.initOwnGroupAttributes(&attr)
         defer { posix_spawnattr_destroy(&attr) }
-        var empty = sigset_t()
-        sigemptyset(&empty)
-        posix_spawnattr_setsigmask(&attr, &empty)
-        var defaults = sigset_t()
-        sigemptyset(&defaults)
-        for s in [SIGINT, SIGTERM, SIGHUP, SIGPIPE, SIGCHLD] { sigaddset(&defaults, s) }
-        posix_spawnattr_setsigdefault(&attr, &defaults)
-        posix_spawnattr_setpgroup(&attr, 0)
-        posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP))
         let setpriv = "/usr/bin/setpriv"
         let argv = access(setpriv, X_OK) == 0 ? [setpriv, "--pdeathsig", "KILL", "--", "/bin/sh", "-c", command]
                                                : ["/bin/sh", "-c", command]

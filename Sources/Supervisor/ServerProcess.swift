@@ -120,6 +120,22 @@ public final class ServerProcess: Sendable {
         return text.split(separator: "\n", omittingEmptySubsequences: false).suffix(lines).joined(separator: "\n")
     }
 
+    /// Spawn attributes for a child of the harness: no blocked signals, the
+    /// stop signals (and SIGPIPE, SIGCHLD) at their defaults, and a process
+    /// group of its own (the child's pid). Destroy with posix_spawnattr_destroy.
+    static func initOwnGroupAttributes(_ attr: inout posix_spawnattr_t) {
+        posix_spawnattr_init(&attr)
+        var empty = sigset_t()
+        sigemptyset(&empty)
+        posix_spawnattr_setsigmask(&attr, &empty)
+        var defaults = sigset_t()
+        sigemptyset(&defaults)
+        for s in [SIGINT, SIGTERM, SIGHUP, SIGPIPE, SIGCHLD] { sigaddset(&defaults, s) }
+        posix_spawnattr_setsigdefault(&attr, &defaults)
+        posix_spawnattr_setpgroup(&attr, 0)
+        posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP))
+    }
+
     /// posix_spawn with `descriptors` mapped to fixed numbers, stdin and
     /// stdout on /dev/null, stderr appended to `logPath`, default signal
     /// handling, and a process group of its own (a terminal's Ctrl-C reaches
@@ -153,17 +169,8 @@ public final class ServerProcess: Sendable {
         }
 
         var attr = posix_spawnattr_t()
-        posix_spawnattr_init(&attr)
+        ServerProcess.initOwnGroupAttributes(&attr)
         defer { posix_spawnattr_destroy(&attr) }
-        var empty = sigset_t()
-        sigemptyset(&empty)
-        posix_spawnattr_setsigmask(&attr, &empty)
-        var defaults = sigset_t()
-        sigemptyset(&defaults)
-        for s in [SIGINT, SIGTERM, SIGHUP, SIGPIPE, SIGCHLD] { sigaddset(&defaults, s) }
-        posix_spawnattr_setsigdefault(&attr, &defaults)
-        posix_spawnattr_setpgroup(&attr, 0)
-        posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP))
 
         let argv = [executable] + arguments
         var cargs: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) } + [nil]

@@ -93,8 +93,7 @@ enum Summary {
         for key in order {
             let rs = groups[key]!
             let t = rs.map(\.total.throughput.value)
-            let mean = t.reduce(0, +) / Double(t.count)
-            let sd = t.count > 1 ? (t.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(t.count - 1)).squareRoot() : 0
+            let (mean, sd) = Statistics.meanAndDeviation(t)
             func median(_ v: [Double]) -> Double { Statistics.median(v) ?? .nan }
             out += pad(key, width) + pad("\(rs.count)", 7, right: true)
                 + pad(String(format: "%.0f", median(t)), 14, right: true)

@@ -189,6 +189,20 @@ final class MultiUserConformanceTests: XCTestCase {
         }
     }
 
+    /// A mount with allow_other and no caching (every call reaches the
+    /// server), the options `configure` sets, its directories open to every
+    /// user. A fixture that cannot mount fails the test (never a skip).
+    func fixture(_ configure: (inout ServerOptions) -> Void) throws -> MountFixture {
+        var o = ServerOptions()
+        o.entryTimeout = 0
+        o.attrTimeout = 0
+        o.allowOther = true
+        configure(&o)
+        let fx = try MountFixture(options: o)
+        for d in [fx.mountpoint, fx.backing, fx.native] { openUp(d) }
+        return fx
+    }
+
     /// Runs the script on `mountRoot` and `nativeRoot`; returns the lines that differ.
     func differences(mount mountRoot: String, native nativeRoot: String) -> [String] {
         let onMount = Probe(root: mountRoot), onNative = Probe(root: nativeRoot)
@@ -204,15 +218,8 @@ final class MultiUserConformanceTests: XCTestCase {
     }
 
     func testEveryUserSeesTheBackingFileSystemThroughTheReferenceServer() throws {
-        var o = ServerOptions()
-        o.entryTimeout = 0
-        o.attrTimeout = 0
-        o.allowOther = true
-        o.defaultPermissions = true
-        // A fixture that cannot mount fails the test (never a skip).
-        let fx = try MountFixture(options: o)
+        let fx = try fixture { $0.defaultPermissions = true }
         defer { fx.tearDown() }
-        for d in [fx.mountpoint, fx.backing, fx.native] { openUp(d) }
         XCTAssertTrue(try String(contentsOfFile: "/proc/self/mounts", encoding: .utf8)
                         .contains("default_permissions,allow_other"), "mounted with the options")
         let diffs = differences(mount: fx.mountpoint, native: fx.native)
@@ -224,13 +231,8 @@ final class MultiUserConformanceTests: XCTestCase {
     /// backing calls, made as the caller, must refuse what the backing file
     /// system refuses.
     func testTheServerEnforcesPermissionsItselfWithoutDefaultPermissions() throws {
-        var o = ServerOptions()
-        o.entryTimeout = 0
-        o.attrTimeout = 0
-        o.allowOther = true
-        let fx = try MountFixture(options: o)
+        let fx = try fixture { _ in }
         defer { fx.tearDown() }
-        for d in [fx.mountpoint, fx.backing, fx.native] { openUp(d) }
         let before = fx.count("ACCESS")
         let diffs = differences(mount: fx.mountpoint, native: fx.native)
         XCTAssertEqual(diffs.count, 0, "differences from the backing file system:\n" + diffs.joined(separator: "\n"))
@@ -241,15 +243,8 @@ final class MultiUserConformanceTests: XCTestCase {
     /// The suite can fail: with the caller's credentials off, the server
     /// creates as root, as libfuse's examples do, and differs.
     func testWithoutCallerCredentialsTheServerDiffers() throws {
-        var o = ServerOptions()
-        o.entryTimeout = 0
-        o.attrTimeout = 0
-        o.allowOther = true
-        o.defaultPermissions = true
-        o.callerCredentials = false
-        let fx = try MountFixture(options: o)
+        let fx = try fixture { $0.defaultPermissions = true; $0.callerCredentials = false }
         defer { fx.tearDown() }
-        for d in [fx.mountpoint, fx.backing, fx.native] { openUp(d) }
         let diffs = differences(mount: fx.mountpoint, native: fx.native)
         print("multi-user conformance, reference server without caller credentials: \(diffs.count) differences")
         XCTAssertGreaterThan(diffs.count, 10)
