@@ -18,7 +18,11 @@ struct ValidateCommand: ParsableCommand {
             let points = try loadWorkloadPoints(path)
             let w = points[0]
             let sweep = points.count > 1 ? ", \(points.count) sweep points" : ""
-            print("\(path): ok (\(w.name): \(w.load.mix.map(\.op.rawValue).joined(separator: ", "))\(sweep))")
+            var what: [String] = []
+            if let h = w.hazard { what.append("hazard scenario \(h.kind.rawValue)") }
+            if w.hazard == nil && !w.load.mix.isEmpty { what.append(w.load.mix.map(\.op.rawValue).joined(separator: ", ")) }
+            if !w.clients.isEmpty { what.append("clients " + w.clients.map(\.name).joined(separator: ", ")) }
+            print("\(path): ok (\(w.name): \(what.joined(separator: "; "))\(sweep))")
         }
     }
 }
