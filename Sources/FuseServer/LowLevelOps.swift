@@ -90,7 +90,7 @@ extension PassthroughFS {
         ops.read = { req, ino, size, off, fi in serve(req, .read) { $0.read($1, ino, size, off, fi!) } }
         ops.write_buf = { req, ino, bufv, off, fi in serve(req, .write) { $0.writeBuf($1, ino, bufv!, off, fi!) } }
         ops.flush = { req, ino, fi in serve(req, .flush) { $0.flush($1, ino, fi!) } }
-        ops.release = { req, _, fi in serve(req, .release) { $0.release($1, fi!) } }
+        ops.release = { req, ino, fi in serve(req, .release) { $0.release($1, ino, fi!) } }
         ops.fsync = { req, ino, datasync, fi in serve(req, .fsync) { $0.fsync($1, ino, datasync, fi!) } }
         ops.opendir = { req, ino, fi in serve(req, .opendir) { $0.opendir($1, ino, fi!) } }
         ops.readdir = { req, ino, size, off, fi in
@@ -99,7 +99,7 @@ extension PassthroughFS {
         ops.readdirplus = { req, ino, size, off, fi in
             serve(req, .readdirplus) { $0.readdir($1, ino, size, off, fi!, plus: true) }
         }
-        ops.releasedir = { req, _, fi in serve(req, .releasedir) { $0.releasedir($1, fi!) } }
+        ops.releasedir = { req, ino, fi in serve(req, .releasedir) { $0.releasedir($1, ino, fi!) } }
         ops.fsyncdir = { req, ino, datasync, fi in serve(req, .fsyncdir) { $0.fsyncdir($1, ino, datasync, fi!) } }
         ops.statfs = { req, ino in serve(req, .statfs) { $0.statfs($1, ino) } }
         ops.access = { req, ino, mask in serve(req, .access) { $0.access($1, ino, mask) } }

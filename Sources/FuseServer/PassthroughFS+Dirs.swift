@@ -38,7 +38,14 @@ extension PassthroughFS {
 
     func opendir(_ r: consuming Request, _ ino: UInt64, _ fi: UnsafeMutablePointer<fuse_file_info>) {
         do throws(SysError) {
-            fi.pointee.fh = files.addDir(try openDirStream(ino))
+            let d = try openDirStream(ino)
+            if options.keepCache {
+                // The kernel caches the listing (FOPEN_CACHE_DIR) and keeps
+                // it across opens while the directory is as last seen.
+                fi.pointee.cache_readdir = 1
+                fi.pointee.keep_cache = cacheStamps.unchanged(ino, dirfd(d.dir)) ? 1 : 0
+            }
+            fi.pointee.fh = files.addDir(d)
             r.open(fi)
         } catch { r.fail(error) }
     }
@@ -108,7 +115,12 @@ extension PassthroughFS {
         r.buf(buf, used)
     }
 
-    func releasedir(_ r: consuming Request, _ fi: UnsafeMutablePointer<fuse_file_info>) {
+    func releasedir(_ r: consuming Request, _ ino: UInt64, _ fi: UnsafeMutablePointer<fuse_file_info>) {
+        if options.keepCache, files.isOwn(fi.pointee.fh), let d = try? files.dir(fi.pointee.fh, stats: stats, open: { () throws(SysError) in
+            throw SysError(EBADF)
+        }) {
+            cacheStamps.note(ino, dirfd(d.dir))
+        }
         files.releaseDir(fi.pointee.fh)
         r.error(0)
     }

@@ -43,8 +43,10 @@ extension PassthroughFS {
         return try body()
     }
 
-    func setOpenFlags(_ fi: UnsafeMutablePointer<fuse_file_info>) {
-        fi.pointee.keep_cache = options.keepCache ? 1 : 0
+    /// `fd` is node `ino`'s new descriptor: its page cache is kept only if
+    /// the backing file is as this instance last saw it (CacheStamps).
+    func setOpenFlags(_ fi: UnsafeMutablePointer<fuse_file_info>, _ ino: UInt64, _ fd: Int32) {
+        fi.pointee.keep_cache = options.keepCache && cacheStamps.unchanged(ino, fd) ? 1 : 0
         // The kernel ignores FOPEN_NOFLUSH with write-back caching (its
         // flush writes dirty pages back first), so it is safe to set.
         fi.pointee.noflush = skipsFlush ? 1 : 0
@@ -55,7 +57,7 @@ extension PassthroughFS {
             let flags = backingFlags(fi.pointee.flags)
             let fd = try asCallerWithoutFsetid { () throws(SysError) in try openNode(ino, flags: flags) }
             fi.pointee.fh = files.fileHandle(fd, flags: flags)
-            setOpenFlags(fi)
+            setOpenFlags(fi, ino, fd)
             r.open(fi)
         } catch { r.fail(error) }
     }
@@ -82,7 +84,7 @@ extension PassthroughFS {
                 }
             }
             fi.pointee.fh = files.fileHandle(fileFd, flags: openFlags)
-            setOpenFlags(fi)
+            setOpenFlags(fi, e.ino, fileFd)
             r.create(e, fi)
         } catch { r.fail(error) }
     }
@@ -113,7 +115,11 @@ extension PassthroughFS {
         } catch { r.fail(error) }
     }
 
-    func release(_ r: consuming Request, _ fi: UnsafeMutablePointer<fuse_file_info>) {
+    func release(_ r: consuming Request, _ ino: UInt64, _ fi: UnsafeMutablePointer<fuse_file_info>) {
+        // What was written through the mount is what the kernel cached.
+        if options.keepCache, files.isOwn(fi.pointee.fh) {
+            cacheStamps.note(ino, OpenFiles.ownDescriptor(fi.pointee.fh))
+        }
         files.release(fi.pointee.fh)
         r.error(0)
     }

@@ -36,6 +36,8 @@ public final class PassthroughFS: @unchecked Sendable {
     /// without a flush operation.
     let skipsFlush: Bool
     let files: OpenFiles
+    /// With keepCache: what each node was when last opened or closed.
+    let cacheStamps = CacheStamps()
     let io: ServerIO
     let journal: Journal?
     let intents: IntentLog?

@@ -15,6 +15,7 @@ public enum HazardFigure: String, CaseIterable, Codable, Sendable {
     case unknownNodeIds, applicationErrors
     case descriptors, unlinkedWhileOpen, failedReads, failedWrites, lostUnlinked
     case failedSyncs, lostWrites
+    case directoriesProbed, staleData, staleListings, readErrors
 }
 
 /// The restart hazards raised in the kernel discussion.
@@ -34,6 +35,9 @@ public enum HazardKind: String, CaseIterable, Codable, Sendable {
     /// Descriptors opened for writing and held across the crash, first
     /// used after it by a request that carries no open flags.
     case heldDescriptors = "held-descriptors"
+    /// File pages and directory listings the kernel cached (page cache kept
+    /// across opens), changed behind the server while none ran.
+    case staleCaches = "stale-caches"
 
     /// The figures the probe measures (the names "expect" may use).
     public var figures: [HazardFigure] {
@@ -54,6 +58,8 @@ public enum HazardKind: String, CaseIterable, Codable, Sendable {
                              .lostUnlinked]
         case .heldDescriptors:
             return common + [.descriptors, .failedSyncs, .failedWrites, .lostWrites]
+        case .staleCaches:
+            return common + [.filesProbed, .directoriesProbed, .staleData, .staleListings, .readErrors]
         }
     }
 }

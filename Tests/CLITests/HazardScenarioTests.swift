@@ -124,4 +124,18 @@ final class HazardScenarioTests: XCTestCase {
         XCTAssertFalse(remount.passed)
         XCTAssertEqual(remount.figures["failedWrites"], 32, "\(remount.figures)")
     }
+
+    /// Issue 18's restart safety of caches: pages and listings the kernel
+    /// keeps across opens must not hide what changed while no server ran.
+    func testCachedPagesAndListingsShowChangesMadeDuringTheOutage() throws {
+        let r = try run("stale-caches", files: 40, ["handover-lazy", "handover-state"])
+        for name in ["handover-lazy", "handover-state"] {
+            let s = try XCTUnwrap(r[name])
+            XCTAssertTrue(s.passed, "\(name): \(s.figures)")
+            XCTAssertEqual(s.figures["filesProbed"], 40)
+            XCTAssertGreaterThan(s.figures["directoriesProbed"] ?? 0, 0)
+            XCTAssertEqual(s.figures["staleData"], 0, "\(name): \(s.figures)")
+            XCTAssertEqual(s.figures["staleListings"], 0, "\(name): \(s.figures)")
+        }
+    }
 }

@@ -44,6 +44,7 @@ public enum HazardRunner {
         case .ephemeralIds: figures = try probe.ephemeralIds()
         case .openFiles: figures = try probe.openFiles()
         case .heldDescriptors: figures = try probe.heldDescriptors()
+        case .staleCaches: figures = try probe.staleCaches()
         }
         let elapsed = Double(fbshim_monotonic_ns() - t0) / 1e9
         let status = mount.unmount()
