@@ -15,16 +15,39 @@ import Synchronization
 
 /// The clients of one run.
 final class ClientRunner: @unchecked Sendable {
-    /// One client's directories, placeholder values and steps so far.
+    /// One client's directories and steps so far.
     struct Slot {
         let spec: ClientSpec
-        let values: [String: String]
+        let backing: String
+        /// Its directory, relative to the root of the load.
+        let relative: String
+        /// Its scratch directory, outside the mount.
         let scratch: String
+        /// The root of the load (the mountpoint; the backing directory natively).
+        var root = ""
         var setup: ClientStep?
         var run: ClientStep?
         var verify: ClientStep?
         var startNs: UInt64 = 0
         var endNs: UInt64 = 0
+
+        /// Its working directory.
+        var dir: String { "\(root)/\(relative)" }
+
+        /// The placeholders' values.
+        var values: [String: String] {
+            ["mountpoint": root, "backing": backing, "dir": dir, "backingdir": "\(backing)/\(relative)",
+             "scratch": scratch, "name": spec.name]
+        }
+    }
+
+    /// A step that was started.
+    private struct Started {
+        let index: Int
+        let command: String
+        let pid: pid_t
+        let startNs: UInt64
+        let deadline: UInt64
     }
 
     private(set) var slots: [Slot]
@@ -40,25 +63,17 @@ final class ClientRunner: @unchecked Sendable {
     init(_ specs: [ClientSpec], backing: String, scratch: String) throws {
         count = specs.count
         slots = try specs.map { c in
-            let rel = "clients/\(c.name)"
-            let own = "\(scratch)/\(c.name)"
-            for d in ["\(backing)/\(rel)", own] {
+            let slot = Slot(spec: c, backing: backing, relative: "clients/\(c.name)", scratch: "\(scratch)/\(c.name)")
+            for d in ["\(backing)/\(slot.relative)", slot.scratch] {
                 try FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
             }
-            return Slot(spec: c, values: ["backing": backing, "backingdir": "\(backing)/\(rel)", "scratch": own,
-                                         "name": c.name, "relative": rel],
-                        scratch: own)
+            return slot
         }
     }
 
-    /// Fills in the placeholders that depend on where the load runs.
+    /// Sets where the load runs (the mountpoint, or the backing directory).
     func mounted(at root: String) {
-        for i in slots.indices {
-            var v = slots[i].values
-            v["mountpoint"] = root
-            v["dir"] = "\(root)/\(v["relative"]!)"
-            slots[i] = Slot(spec: slots[i].spec, values: v, scratch: slots[i].scratch)
-        }
+        for i in slots.indices { slots[i].root = root }
     }
 
     /// Runs every setup, one after the other; false when one failed.
@@ -66,7 +81,7 @@ final class ClientRunner: @unchecked Sendable {
         for i in slots.indices {
             guard let cmd = slots[i].spec.setup else { continue }
             reporter.phase("client \(slots[i].spec.name): setup")
-            slots[i].setup = step("setup", cmd, slots[i])
+            slots[i].setup = step("setup", cmd, i)
         }
         return slots.allSatisfy { $0.setup?.succeeded ?? true }
     }
@@ -76,35 +91,23 @@ final class ClientRunner: @unchecked Sendable {
     /// its own: the clients die with it (their parent-death signal).
     func runAll(at startNs: UInt64) {
         while fbshim_monotonic_ns() < startNs && !abandon.load(ordering: .relaxed) { usleep(1000) }
-        var running: [(index: Int, pid: pid_t, deadline: UInt64)] = []
+        var started: [Started] = []
         for i in slots.indices where slots[i].setup?.succeeded ?? true && !abandon.load(ordering: .relaxed) {
-            let cmd = ClientSpec.expand(slots[i].spec.run, slots[i].values)
-            slots[i].startNs = fbshim_monotonic_ns()
-            do {
-                let pid = try spawn(cmd, slots[i], step: "run")
-                running.append((i, pid, slots[i].startNs + UInt64(slots[i].spec.timeout * 1e9)))
-                self.running.add(1, ordering: .relaxed)
-            } catch {
-                slots[i].run = ClientStep(command: cmd, exitStatus: 127, signal: nil, timedOut: false, seconds: 0,
-                                          stderrTail: "\(error)")
+            switch start("run", slots[i].spec.run, i) {
+            case .left(let st):
+                slots[i].startNs = st.startNs
+                started.append(st)
+                running.add(1, ordering: .relaxed)
+            case .right(let failed):
+                slots[i].run = failed
+                slots[i].startNs = fbshim_monotonic_ns()
                 slots[i].endNs = slots[i].startNs
             }
         }
-        while !running.isEmpty {
-            usleep(5000)
-            let now = fbshim_monotonic_ns()
-            running.removeAll { r in
-                let late = now >= r.deadline || abandon.load(ordering: .relaxed)
-                guard let status = reap(r.pid, killIfRunning: late) else { return false }
-                let end = fbshim_monotonic_ns()
-                slots[r.index].endNs = end
-                slots[r.index].run = finished(ClientSpec.expand(slots[r.index].spec.run, slots[r.index].values),
-                                              status: status, timedOut: late && now >= r.deadline,
-                                              seconds: Double(end - slots[r.index].startNs) / 1e9,
-                                              slot: slots[r.index], step: "run")
-                self.running.subtract(1, ordering: .relaxed)
-                return true
-            }
+        wait(started, step: "run", stopNow: { self.abandon.load(ordering: .relaxed) }) { st, result, end in
+            slots[st.index].endNs = end
+            slots[st.index].run = result
+            running.subtract(1, ordering: .relaxed)
         }
     }
 
@@ -116,7 +119,7 @@ final class ClientRunner: @unchecked Sendable {
         for i in slots.indices where slots[i].run?.succeeded == true {
             guard let cmd = slots[i].spec.verify else { continue }
             reporter.phase("client \(slots[i].spec.name): verify")
-            slots[i].verify = step("verify", cmd, slots[i])
+            slots[i].verify = step("verify", cmd, i)
         }
     }
 
@@ -133,22 +136,52 @@ final class ClientRunner: @unchecked Sendable {
 
     // MARK: - Processes
 
-    /// Runs one step to its end (or its timeout).
-    private func step(_ name: String, _ command: String, _ slot: Slot) -> ClientStep {
-        let cmd = ClientSpec.expand(command, slot.values)
+    private enum Either<L, R> { case left(L), right(R) }
+
+    /// Starts step `step` of client `i` (the command before its
+    /// placeholders are replaced); one that cannot start is a failed step.
+    private func start(_ step: String, _ template: String, _ i: Int) -> Either<Started, ClientStep> {
+        let cmd = ClientSpec.expand(template, slots[i].values)
         let t0 = fbshim_monotonic_ns()
-        let pid: pid_t
-        do { pid = try spawn(cmd, slot, step: name) } catch {
-            return ClientStep(command: cmd, exitStatus: 127, signal: nil, timedOut: false, seconds: 0, stderrTail: "\(error)")
+        do {
+            let pid = try spawn(cmd, slots[i], step: step)
+            return .left(Started(index: i, command: cmd, pid: pid, startNs: t0,
+                                 deadline: t0 + UInt64(slots[i].spec.timeout * 1e9)))
+        } catch {
+            return .right(ClientStep(command: cmd, exitStatus: 127, signal: nil, timedOut: false, seconds: 0,
+                                     stderrTail: "\(error)"))
         }
-        let deadline = t0 + UInt64(slot.spec.timeout * 1e9)
-        while true {
-            let late = fbshim_monotonic_ns() >= deadline || fbshim_stop_requested() != 0
-            if let status = reap(pid, killIfRunning: late) {
-                return finished(cmd, status: status, timedOut: late, seconds: Double(fbshim_monotonic_ns() - t0) / 1e9,
-                                slot: slot, step: name)
+    }
+
+    /// Waits for every started step, killing each at its deadline, and all
+    /// of them when `stopNow` or a stop signal says so; `done` gets each
+    /// one's outcome and end time as it exits.
+    private func wait(_ started: [Started], step: String, stopNow: () -> Bool,
+                      done: (Started, ClientStep, UInt64) -> Void) {
+        var left = started
+        while !left.isEmpty {
+            let now = fbshim_monotonic_ns()
+            let stopping = stopNow() || fbshim_stop_requested() != 0
+            left.removeAll { st in
+                let late = now >= st.deadline
+                guard let status = reap(st.pid, killIfRunning: late || stopping) else { return false }
+                let end = fbshim_monotonic_ns()
+                done(st, finished(st.command, status: status, timedOut: late, seconds: Double(end - st.startNs) / 1e9,
+                                  slot: slots[st.index], step: step), end)
+                return true
             }
-            usleep(5000)
+            if !left.isEmpty { usleep(5000) }
+        }
+    }
+
+    /// Runs step `step` of client `i` to its end (or its timeout).
+    private func step(_ step: String, _ template: String, _ i: Int) -> ClientStep {
+        switch start(step, template, i) {
+        case .right(let failed): return failed
+        case .left(let st):
+            var outcome: ClientStep?
+            wait([st], step: step, stopNow: { false }) { _, result, _ in outcome = result }
+            return outcome!
         }
     }
 
@@ -188,7 +221,7 @@ final class ClientRunner: @unchecked Sendable {
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 1, "\(slot.scratch)/\(step).out", O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         posix_spawn_file_actions_addopen(&actions, 2, "\(slot.scratch)/\(step).err", O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        guard fbshim_spawn_closefrom(&actions, 3) == 0, fbshim_spawn_chdir(&actions, slot.values["dir"]!) == 0 else {
+        guard fbshim_spawn_closefrom(&actions, 3) == 0, fbshim_spawn_chdir(&actions, slot.dir) == 0 else {
             throw SupervisorError.failed("posix_spawn file actions failed")
         }
         var attr = posix_spawnattr_t()
@@ -199,11 +232,11 @@ final class ClientRunner: @unchecked Sendable {
                                                : ["/bin/sh", "-c", command]
         var env = ProcessInfo.processInfo.environment
         env["FUSEBENCH_CLIENT"] = slot.spec.name
-        env["FUSEBENCH_MOUNTPOINT"] = slot.values["mountpoint"]
-        env["FUSEBENCH_BACKING"] = slot.values["backing"]
-        env["FUSEBENCH_CLIENT_DIR"] = slot.values["dir"]
+        env["FUSEBENCH_MOUNTPOINT"] = slot.root
+        env["FUSEBENCH_BACKING"] = slot.backing
+        env["FUSEBENCH_CLIENT_DIR"] = slot.dir
         env["FUSEBENCH_CLIENT_SCRATCH"] = slot.scratch
-        env["PWD"] = slot.values["dir"]
+        env["PWD"] = slot.dir
         var cargs: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) } + [nil]
         var cenv: [UnsafeMutablePointer<CChar>?] = env.map { strdup("\($0.key)=\($0.value)") } + [nil]
         defer { for p in cargs + cenv { free(p) } }
