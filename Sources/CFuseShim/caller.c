@@ -104,12 +104,21 @@ static int fb_groups_of(pid_t pid, gid_t *out) {
     return n;
 }
 
+/// The thread's file-system credentials (setgroups as a raw system call:
+/// glibc's wrapper would change every thread).
+static int fb_apply(uint32_t uid, uint32_t gid, const gid_t *groups, int n) {
+    if (syscall(SYS_setgroups, n, groups) != 0) return -1;
+    setfsgid(gid);
+    setfsuid(uid);
+    return 0;
+}
+
 int fbshim_become_caller(uint32_t uid, uint32_t gid, int32_t pid) {
-    pthread_once(&fb_server_once, fb_save_server_groups);
     if (uid == 0 && gid == 0) {
         fbshim_become_server();
         return 0;
     }
+    pthread_once(&fb_server_once, fb_save_server_groups);
     // Same caller as the thread's last request, its groups still fresh:
     // nothing to look up or change.
     if (fb_as_caller && uid == fb_caller_uid && gid == fb_caller_gid && pid == fb_caller_pid &&
@@ -124,9 +133,7 @@ int fbshim_become_caller(uint32_t uid, uint32_t gid, int32_t pid) {
     if (fb_as_caller && uid == fb_caller_uid && gid == fb_caller_gid && n == fb_caller_ngroups &&
         memcmp(groups, fb_caller_groups, sizeof(gid_t) * (size_t)n) == 0)
         return 0;
-    if (syscall(SYS_setgroups, n, groups) != 0) return -1;
-    if (!fb_as_caller || gid != fb_caller_gid) setfsgid(gid);
-    if (!fb_as_caller || uid != fb_caller_uid) setfsuid(uid);
+    if (fb_apply(uid, gid, groups, n) != 0) return -1;
     fb_as_caller = 1;
     fb_caller_uid = uid;
     fb_caller_gid = gid;
@@ -136,12 +143,10 @@ int fbshim_become_caller(uint32_t uid, uint32_t gid, int32_t pid) {
 }
 
 void fbshim_become_server(void) {
-    pthread_once(&fb_server_once, fb_save_server_groups);
     if (!fb_as_caller) return;
     fb_caller_pid = 0;
-    setfsuid(0);
-    setfsgid(0);
-    syscall(SYS_setgroups, fb_server_group_count, fb_server_groups);
+    // Saved by the first fbshim_become_caller, before any switch.
+    fb_apply(0, 0, fb_server_groups, fb_server_group_count);
     fb_as_caller = 0;
 }
 
@@ -163,8 +168,5 @@ int fbshim_thread_credentials(uint32_t uid, uint32_t gid, const uint32_t *groups
     gid_t list[FB_MAX_GROUPS];
     if (count < 0 || count > FB_MAX_GROUPS) { errno = EINVAL; return -1; }
     for (int i = 0; i < count; i++) list[i] = (gid_t)groups[i];
-    if (syscall(SYS_setgroups, count, list) != 0) return -1;
-    setfsgid(gid);
-    setfsuid(uid);
-    return 0;
+    return fb_apply(uid, gid, list, count);
 }

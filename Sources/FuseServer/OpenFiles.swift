@@ -116,11 +116,16 @@ final class OpenFiles: Sendable {
         fh & Self.dirTag != 0 ? Int(fh & 0x7fff_ffff) : nil
     }
 
+    /// The directory behind one of this instance's handles, or nil.
+    func ownDir(_ fh: UInt64) -> DirHandle? {
+        guard isOwn(fh), let slot = dirIndex(fh) else { return nil }
+        return dirs.withLock { slot < $0.slots.count ? $0.slots[slot] : nil }
+    }
+
     /// The directory behind `fh`; a stale handle is reopened with `open`.
     func dir(_ fh: UInt64, stats: StatsRegion, open: () throws(SysError) -> DirHandle) throws(SysError) -> DirHandle {
         if isOwn(fh) {
-            guard let slot = dirIndex(fh),
-                  let d = dirs.withLock({ slot < $0.slots.count ? $0.slots[slot] : nil }) else { throw SysError(EBADF) }
+            guard let d = ownDir(fh) else { throw SysError(EBADF) }
             return d
         }
         guard policy == .reopen else {

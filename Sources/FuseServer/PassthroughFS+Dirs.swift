@@ -116,9 +116,7 @@ extension PassthroughFS {
     }
 
     func releasedir(_ r: consuming Request, _ ino: UInt64, _ fi: UnsafeMutablePointer<fuse_file_info>) {
-        if options.keepCache, files.isOwn(fi.pointee.fh), let d = try? files.dir(fi.pointee.fh, stats: stats, open: { () throws(SysError) in
-            throw SysError(EBADF)
-        }) {
+        if options.keepCache, let d = files.ownDir(fi.pointee.fh) {
             cacheStamps.note(ino, dirfd(d.dir))
         }
         files.releaseDir(fi.pointee.fh)

@@ -73,7 +73,7 @@ public enum Export {
                                  num(r.measuredSeconds)])
                 }
             }
-            return rows.map { $0.map(csvField).joined(separator: ",") }.joined(separator: "\n") + "\n"
+            return csv(rows)
         case .csvMetrics:
             var rows = [["metric", "kind", "unit", "better", "trials", "median", "mean", "stddev", "min", "max", "samples"]]
             for s in series {
@@ -82,13 +82,18 @@ public enum Export {
                              num(mean), num(sd), num(s.samples.min() ?? .nan), num(s.samples.max() ?? .nan),
                              s.samples.map(num).joined(separator: ";")])
             }
-            return rows.map { $0.map(csvField).joined(separator: ",") }.joined(separator: "\n") + "\n"
+            return csv(rows)
         }
     }
 
     /// A number for CSV: integers as such, others with 6 significant digits.
     static func num(_ v: Double) -> String {
         v == v.rounded() && abs(v) < 1e15 ? String(Int64(v)) : String(format: "%.6g", v)
+    }
+
+    /// Rows as CSV lines (RFC 4180).
+    static func csv(_ rows: [[String]]) -> String {
+        rows.map { $0.map(csvField).joined(separator: ",") }.joined(separator: "\n") + "\n"
     }
 
     /// A CSV field, quoted when it holds a comma, a quote or a newline (RFC 4180).

@@ -269,19 +269,17 @@ public enum HTMLReport {
         var t = "<h3>Revalidation after a restart, by cached inodes (times in ms)</h3>\n<table><tr><th>strategy</th>"
             + "<th>cached inodes</th><th>outage</th><th>storm</th><th>notifications</th><th>all usable</th>"
             + "<th>LOOKUP+GETATTR</th><th>p99 after</th></tr>\n"
-        for r in runs.sorted(by: { ($0.strategy ?? "", $0.primedFiles ?? 0) < ($1.strategy ?? "", $1.primedFiles ?? 0) }) {
-            guard let f = r.faults?.first(where: \.triggered) else { continue }
-            t += "<tr><td>\(esc(r.strategy ?? r.target))</td><td>\(r.primedFiles ?? 0)</td>"
-                + "<td>\(ms(f.outageToServerReply?.value))</td><td>\(ms(f.revalidation?.serverTime.value))</td>"
-                + "<td>\(f.revalidation?.notifications ?? 0)</td><td>\(ms(f.revalidationSweep?.value))</td>"
-                + "<td>\(f.revalidationLookups)</td><td>\(Format.value(Double(f.latencyAfter.p99), unit: "ns"))</td></tr>\n"
+        for row in SweepRow.rows(runs) {
+            t += "<tr><td>\(esc(row.strategy))</td><td>\(row.inodes)</td><td>\(ms(row.outage))</td><td>\(ms(row.storm))</td>"
+                + "<td>\(row.notifications)</td><td>\(ms(row.allUsable))</td><td>\(row.lookups)</td>"
+                + "<td>\(Format.value(Double(row.p99After), unit: "ns"))</td></tr>\n"
         }
         t += "</table>\n"
         guard !fits.isEmpty else { return t }
         t += "<h3>Fitted against cached inodes (least squares)</h3>\n<table><tr><th>strategy</th><th>figure</th>"
             + "<th>per cached inode</th><th>intercept</th><th>r²</th><th>points</th></tr>\n"
         for f in fits {
-            let per = f.unit == "ns" ? String(format: "%.2f us", f.slope / 1e3) : String(format: "%.3f %@", f.slope, f.unit)
+            let per = f.perInode
             let at0 = f.unit == "ns" ? Format.value(f.intercept, unit: "ns") : String(format: "%.3g %@", f.intercept, f.unit)
             t += "<tr><td>\(esc(f.strategy))</td><td>\(esc(f.metric))</td><td>\(per)</td><td>\(at0)</td>"
                 + "<td>\(String(format: "%.2f", f.r2))</td><td>\(f.points)</td></tr>\n"

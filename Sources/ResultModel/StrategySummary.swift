@@ -37,3 +37,43 @@ public struct StrategySummary: Sendable {
         clientsFailed = run.clients.map { cs in "\(cs.filter { !$0.passed }.count)/\(cs.count)" }
     }
 }
+
+/// One row of a revalidation sweep's table (a run with primed inodes and a
+/// fault), shared by the text summary and the HTML report.
+public struct SweepRow: Sendable {
+    /// The strategy (or target).
+    public var strategy: String
+    /// Cached inodes.
+    public var inodes: Int
+    /// Kill to the new server's first reply, ns.
+    public var outage: Double?
+    /// The storm's server time, ns.
+    public var storm: Double?
+    /// Invalidation notifications sent.
+    public var notifications: UInt64
+    /// Until every cached file was usable again, ns.
+    public var allUsable: Double?
+    /// LOOKUP and GETATTR requests the revalidation caused.
+    public var lookups: UInt64
+    /// p99 latency in the second after the fault, ns.
+    public var p99After: UInt64
+
+    /// The rows of `runs`, by strategy and then cached inodes.
+    public static func rows(_ runs: [RunResult]) -> [SweepRow] {
+        runs.sorted { ($0.strategy ?? "", $0.primedFiles ?? 0) < ($1.strategy ?? "", $1.primedFiles ?? 0) }
+            .compactMap { r in
+                guard let f = r.faults?.first(where: \.triggered) else { return nil }
+                return SweepRow(strategy: r.strategy ?? r.target, inodes: r.primedFiles ?? 0,
+                                outage: f.outageToServerReply?.value, storm: f.revalidation?.serverTime.value,
+                                notifications: f.revalidation?.notifications ?? 0, allUsable: f.revalidationSweep?.value,
+                                lookups: f.revalidationLookups, p99After: f.latencyAfter.p99)
+            }
+    }
+}
+
+extension LinearFit {
+    /// The slope per cached inode in words ("88.49 us", "1.000 requests").
+    public var perInode: String {
+        unit == "ns" ? String(format: "%.2f us", slope / 1e3) : String(format: "%.3f %@", slope, unit)
+    }
+}

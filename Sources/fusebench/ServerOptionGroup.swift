@@ -71,11 +71,12 @@ struct ServerOptionGroup: ParsableArguments {
         }
     }
 
-    /// -o values split at commas; allow_other and default_permissions given
-    /// there count as their flags.
+    /// -o values split at commas.
+    private var givenMountOptions: [String] { mountOption.flatMap { $0.split(separator: ",").map(String.init) } }
+
+    /// -o values but allow_other and default_permissions, which count as their flags.
     var mountOptions: [String] {
-        mountOption.flatMap { $0.split(separator: ",").map(String.init) }
-            .filter { $0 != "allow_other" && $0 != "default_permissions" }
+        givenMountOptions.filter { $0 != "allow_other" && $0 != "default_permissions" }
     }
 
     var serverOptions: ServerOptions {
@@ -94,7 +95,7 @@ struct ServerOptionGroup: ParsableArguments {
         o.killPrivV2 = killPrivV2
         o.skipFlush = skipFlush
         o.fdCacheCapacity = fdCacheCapacity
-        let named = Set(mountOption.flatMap { $0.split(separator: ",").map(String.init) })
+        let named = Set(givenMountOptions)
         o.allowOther = allowOther || named.contains("allow_other")
         o.defaultPermissions = defaultPermissions || named.contains("default_permissions")
         o.mountOptions = mountOptions

@@ -188,15 +188,11 @@ enum Summary {
         out += pad("strategy", 18) + pad("inodes", 9, right: true) + pad("outage", 9, right: true)
             + pad("storm", 9, right: true) + pad("notifies", 10, right: true) + pad("all usable", 12, right: true)
             + pad("LOOKUP+GETATTR", 16, right: true) + pad("p99 after us", 14, right: true) + "\n"
-        for r in runs.sorted(by: { ($0.strategy ?? "", $0.primedFiles ?? 0) < ($1.strategy ?? "", $1.primedFiles ?? 0) }) {
-            guard let f = r.faults?.first(where: \.triggered) else { continue }
-            let req = f.revalidationLookups
-            out += pad(r.strategy ?? r.target, 18) + pad("\(r.primedFiles ?? 0)", 9, right: true)
-                + pad(ms(f.outageToServerReply?.value), 9, right: true)
-                + pad(ms(f.revalidation?.serverTime.value), 9, right: true)
-                + pad("\(f.revalidation?.notifications ?? 0)", 10, right: true)
-                + pad(ms(f.revalidationSweep?.value), 12, right: true) + pad("\(req)", 16, right: true)
-                + pad(String(format: "%.1f", Double(f.latencyAfter.p99) / 1e3), 14, right: true) + "\n"
+        for row in SweepRow.rows(runs) {
+            out += pad(row.strategy, 18) + pad("\(row.inodes)", 9, right: true) + pad(ms(row.outage), 9, right: true)
+                + pad(ms(row.storm), 9, right: true) + pad("\(row.notifications)", 10, right: true)
+                + pad(ms(row.allUsable), 12, right: true) + pad("\(row.lookups)", 16, right: true)
+                + pad(String(format: "%.1f", Double(row.p99After) / 1e3), 14, right: true) + "\n"
         }
         return out + "(outage: kill to the new server's first reply, '-' when no request reached it; storm: server time\n"
             + " invalidating; all usable: stat of every cached file after the restart; LOOKUP+GETATTR: requests it caused)\n\n"
@@ -206,9 +202,7 @@ enum Summary {
     static func fitText(_ fits: [LinearFit]) -> String {
         var out = "fitted against cached inodes (least squares):\n"
         for f in fits {
-            let per = f.unit == "ns" ? String(format: "%.2f us per inode", f.slope / 1e3)
-                                     : String(format: "%.3f %@ per inode", f.slope, f.unit)
-            out += "  " + pad(f.strategy, 18) + pad(f.metric, 22) + per + String(format: "  (r2 %.2f, %d points)", f.r2, f.points) + "\n"
+            out += "  " + pad(f.strategy, 18) + pad(f.metric, 22) + f.perInode + " per inode" + String(format: "  (r2 %.2f, %d points)", f.r2, f.points) + "\n"
         }
         for (s, fs) in Dictionary(grouping: fits, by: \.strategy).sorted(by: { $0.key < $1.key }) {
             guard let req = fs.first(where: { $0.metric == "revalidationRequests" }) else { continue }

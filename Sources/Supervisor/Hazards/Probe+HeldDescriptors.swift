@@ -41,7 +41,7 @@ extension Probe {
         let before = { (i: Int) in Array("before restart \(i)\n".utf8) }
         let after = { (i: Int) in Array("after restart \(i)\n".utf8) }
         // Each record at its own offset (appending descriptors: at the end).
-        let offset = { (i: Int, second: Bool) in off_t(4096 + (second ? 64 : 0)) }
+        let offset = { (second: Bool) in off_t(4096 + (second ? 64 : 0)) }
         let held = try guarded("opening and writing") { () -> [Held]? in
             var held: [Held] = []
             for (i, p) in paths.enumerated() {
@@ -50,7 +50,7 @@ extension Probe {
                 guard fd >= 0 else { return nil }
                 held.append(Held(index: i, fd: fd, mode: mode, use: use))
                 let b = before(i)
-                let n = mode & O_APPEND != 0 ? Glibc.write(fd, b, b.count) : pwrite(fd, b, b.count, offset(i, false))
+                let n = mode & O_APPEND != 0 ? Glibc.write(fd, b, b.count) : pwrite(fd, b, b.count, offset(false))
                 guard n == b.count else { return nil }
             }
             return held
@@ -66,7 +66,7 @@ extension Probe {
                 var o = Outcome()
                 o.syncFailed = !h.use.perform(h.fd)
                 let a = after(h.index)
-                let n = h.mode & O_APPEND != 0 ? Glibc.write(h.fd, a, a.count) : pwrite(h.fd, a, a.count, offset(h.index, true))
+                let n = h.mode & O_APPEND != 0 ? Glibc.write(h.fd, a, a.count) : pwrite(h.fd, a, a.count, offset(true))
                 o.writeFailed = n != a.count || Glibc.fsync(h.fd) != 0
                 return o
             }
