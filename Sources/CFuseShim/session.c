@@ -154,21 +154,6 @@ int fbshim_request_kills_suidgid(const void *buf, size_t n) {
     }
 }
 
-int fbshim_init_offers_killpriv_v2(const void *buf, size_t n) {
-    const struct fuse_in_header *h = buf;
-    if (n < sizeof *h + offsetof(struct fuse_init_in, flags) + sizeof(uint32_t) || h->opcode != FUSE_INIT) return 0;
-    const struct fuse_init_in *in = (const void *)((const char *)buf + sizeof *h);
-    return (in->flags & FUSE_HANDLE_KILLPRIV_V2) != 0;
-}
-
-int fbshim_init_reply_add_killpriv_v2(struct iovec *iov, int count) {
-    if (count < 2 || iov[0].iov_len < sizeof(struct fuse_out_header)) return 0;
-    if (((struct fuse_out_header *)iov[0].iov_base)->error != 0) return 0;
-    if (iov[1].iov_len < offsetof(struct fuse_init_out, flags) + sizeof(uint32_t)) return 0;
-    ((struct fuse_init_out *)iov[1].iov_base)->flags |= FUSE_HANDLE_KILLPRIV_V2;
-    return 1;
-}
-
 int fbshim_thread_fsetid(int on) {
     struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
     struct __user_cap_data_struct data[2];

@@ -33,6 +33,11 @@ public struct RestartOptions: Sendable, Codable, Equatable {
     /// non-idempotent request that already took effect is recognised; nil
     /// for none.
     public var intents: String?
+    /// The connection's table of passthrough backing files by node id,
+    /// shared by its instances (a later instance reuses the backing ids an
+    /// earlier one registered: the kernel refuses a second backing file for
+    /// a node that is still open); nil: this instance's own.
+    public var backingIds: String?
     /// Socket to the keeper that holds a duplicate of every open file's
     /// descriptor across restarts (handover-state); nil for none.
     public var stateFd: Int32?

@@ -59,6 +59,22 @@ public struct ServerOptions: Sendable, Codable, Equatable {
     /// that reports nothing, so the kernel skips the round trip. Off, every
     /// close(2) sends FLUSH.
     public var skipFlush: Bool = true
+    /// FUSE passthrough (kernel 6.9+): a file's reads, writes and mmap go
+    /// straight to its backing file, with no request to the server. The
+    /// kernel refuses it with write-back caching (write-back caching, asked
+    /// for explicitly, wins: the server does not ask for both), and a passthrough open carries no
+    /// FOPEN_KEEP_CACHE (the page cache is the backing file's). Off, or
+    /// where the kernel does not offer it, every read and write is a
+    /// request.
+    public var passthrough: Bool = true
+    /// FUSE_PARALLEL_DIROPS: lookups and readdirs in one directory run in
+    /// parallel (off: the kernel serialises them on the directory's lock;
+    /// libfuse 3.14 never sets it).
+    public var parallelDirops: Bool = true
+    /// FUSE_AUTO_INVAL_DATA: the kernel drops a file's cached pages when the
+    /// attributes it refreshes show a new mtime or size (a change behind the
+    /// server's back shows within attrTimeout).
+    public var autoInvalData: Bool = true
     /// Node-id scheme.
     public var nodeIds: NodeIdScheme = .handle
     /// Most O_PATH descriptors the node table keeps open.

@@ -73,6 +73,7 @@ public enum FuseSessionRunner {
             }
         }
         defer { fuse_session_unmount(se) }
+        fs.backing?.setFuseFd(fuse_session_fd(se))
 
         if let standby = fs.restart.standbyFd {
             // Warm standby: everything is ready; wait for the harness's go.

@@ -43,10 +43,18 @@ extension PassthroughFS {
         return try body()
     }
 
-    /// `fd` is node `ino`'s new descriptor: its page cache is kept only if
-    /// the backing file is as this instance last saw it (CacheStamps).
+    /// `fd` is node `ino`'s new descriptor. With passthrough, the reply
+    /// this thread writes next makes it a passthrough open (ServerIO), and
+    /// the kernel's page cache of the node is not used at all. Otherwise its
+    /// page cache is kept only if the backing file is as this instance last
+    /// saw it (CacheStamps).
     func setOpenFlags(_ fi: UnsafeMutablePointer<fuse_file_info>, _ ino: UInt64, _ fd: Int32) {
-        fi.pointee.keep_cache = options.keepCache && cacheStamps.unchanged(ino, fd) ? 1 : 0
+        if io.passthrough, let id = backing?.acquire(ino, fd) {
+            fbshim_set_thread_backing(id, ino)
+            fi.pointee.keep_cache = 0
+        } else {
+            fi.pointee.keep_cache = options.keepCache && cacheStamps.unchanged(ino, fd) ? 1 : 0
+        }
         // The kernel ignores FOPEN_NOFLUSH with write-back caching (its
         // flush writes dirty pages back first), so it is safe to set.
         fi.pointee.noflush = skipsFlush ? 1 : 0
@@ -121,6 +129,7 @@ extension PassthroughFS {
             cacheStamps.note(ino, OpenFiles.ownDescriptor(fi.pointee.fh))
         }
         files.release(fi.pointee.fh)
+        backing?.release(ino)
         r.error(0)
     }
 

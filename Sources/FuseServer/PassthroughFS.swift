@@ -39,6 +39,8 @@ public final class PassthroughFS: @unchecked Sendable {
     /// With keepCache: what each node was when last opened or closed.
     let cacheStamps = CacheStamps()
     let io: ServerIO
+    /// FUSE passthrough's backing files (nil: passthrough off).
+    let backing: BackingFiles?
     let journal: Journal?
     let intents: IntentLog?
     /// Debug option: microseconds every request waits before it is served
@@ -72,7 +74,18 @@ public final class PassthroughFS: @unchecked Sendable {
             initBytes = try Self.readFile(path)
             if initBytes!.count < 40 { throw SysError(EINVAL) }
         }
-        io = ServerIO(stats: stats, resumeInit: initBytes, killPrivV2: options.killPrivV2)
+        // Write-back caching and passthrough exclude each other in the
+        // kernel (process_init_reply): write-back caching, asked for
+        // explicitly, wins.
+        let passthrough = options.passthrough && !options.writebackCache
+        let backing = passthrough
+            ? try BackingFiles(path: restart.backingIds, fresh: restart.resumeInit == nil, stats: stats) : nil
+        self.backing = backing
+        io = ServerIO(stats: stats, resumeInit: initBytes,
+                      wantedFlags: (options.killPrivV2 ? ServerIO.killPrivV2Flag : 0)
+                        | (options.parallelDirops ? ServerIO.parallelDiropsFlag : 0)
+                        | (passthrough ? ServerIO.passthroughFlag : 0),
+                      onLostPassthroughOpen: { backing?.release($0) })
         journal = try restart.journal.map { (p) throws(SysError) in try Journal(path: p) }
         intents = try restart.intents.map { (p) throws(SysError) in try IntentLog(path: p) }
         stats.region.pointee.instance = UInt64(restart.instance)
@@ -196,6 +209,8 @@ public final class PassthroughFS: @unchecked Sendable {
         want(FUSE_CAP_SPLICE_MOVE, false)
         want(FUSE_CAP_READDIRPLUS, usesReaddirplus)
         want(FUSE_CAP_READDIRPLUS_AUTO, usesReaddirplus)
+        want(FUSE_CAP_AUTO_INVAL_DATA, options.autoInvalData)
+        want(FUSE_CAP_PARALLEL_DIROPS, options.parallelDirops)
         conn.pointee.max_write = UInt32(options.maxWrite)
         // libfuse checks the INIT's max_read against its own mount options;
         // on a descriptor the harness mounted, nobody told the connection.

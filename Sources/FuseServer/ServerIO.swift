@@ -7,9 +7,12 @@
 //   reads the device (libfuse fails requests that come before INIT);
 // - every request resent by FUSE_NOTIFY_RESEND (bit 63 of its unique) is
 //   counted, and flagged for the thread that serves it;
-// - with killPrivV2, the INIT reply gains FUSE_HANDLE_KILLPRIV_V2 (libfuse
-//   3.14 has no capability bit for it), and requests that ask the server to
-//   kill suid/sgid are flagged for the thread that serves them;
+// - the INIT reply gains the flags libfuse 3.14 cannot set and the kernel
+//   offered: FUSE_HANDLE_KILLPRIV_V2 (then requests that ask the server to
+//   kill suid/sgid are flagged for the thread that serves them),
+//   FUSE_PARALLEL_DIROPS, and FUSE_PASSTHROUGH with max_stack_depth;
+// - an OPEN or CREATE reply of a passthrough open gains FOPEN_PASSTHROUGH
+//   and its backing id (set by the thread that serves it);
 // - every request read and every reply written is counted, with its bytes,
 //   by opcode (the reconciliation of requests against client operations).
 import Contract
@@ -24,22 +27,46 @@ final class ServerIO: Sendable {
     static let resendBit: UInt64 = 1 << 63
     static let initOpcode: UInt32 = 26
 
+    /// FUSE_HANDLE_KILLPRIV_V2, FUSE_PARALLEL_DIROPS and FUSE_PASSTHROUGH
+    /// (include/uapi/linux/fuse.h; libfuse 3.14's headers predate the last).
+    static let killPrivV2Flag: UInt64 = 1 << 28
+    static let parallelDiropsFlag: UInt64 = 1 << 18
+    static let passthroughFlag: UInt64 = 1 << 37
+
     let stats: StatsRegion
     private let pendingInit: Mutex<[UInt8]?>
     private let swallowing = Atomic<Bool>(false)
     private let captured = Atomic<Bool>(false)
-    /// Offer FUSE_HANDLE_KILLPRIV_V2 in the INIT reply.
-    let killPrivV2: Bool
-    /// The unique of the connection's INIT, whose reply gains the flag (0: none).
+    /// Flags to add to the INIT reply where the kernel offers them.
+    let wantedFlags: UInt64
+    /// The wanted flags the kernel offered: what this connection has.
+    private let granted = Atomic<UInt64>(0)
+    /// The unique of the connection's INIT, whose reply is amended (0: none).
     private let initUnique = Atomic<UInt64>(0)
+    /// Called with the node id of a passthrough open whose reply the kernel
+    /// refused (the open never happened: its backing id is released).
+    let onLostPassthroughOpen: @Sendable (UInt64) -> Void
 
-    init(stats: StatsRegion, resumeInit: [UInt8]?, killPrivV2: Bool) {
+    init(stats: StatsRegion, resumeInit: [UInt8]?, wantedFlags: UInt64,
+         onLostPassthroughOpen: @escaping @Sendable (UInt64) -> Void) {
         self.stats = stats
-        self.killPrivV2 = killPrivV2
+        self.wantedFlags = wantedFlags
+        self.onLostPassthroughOpen = onLostPassthroughOpen
         pendingInit = Mutex(resumeInit)
         fbshim_set_splice_stats(stats.region)
         swallowing.store(resumeInit != nil, ordering: .relaxed)
+        if let resumeInit {
+            // What the first instance's INIT reply gave this connection.
+            granted.store(resumeInit.withUnsafeBytes { fbshim_init_offered_flags($0.baseAddress, $0.count) }
+                          & wantedFlags, ordering: .relaxed)
+        }
     }
+
+    /// Whether requests that ask to kill suid/sgid reach this server (the
+    /// connection has FUSE_HANDLE_KILLPRIV_V2).
+    var killPrivV2: Bool { granted.load(ordering: .relaxed) & Self.killPrivV2Flag != 0 }
+    /// Whether opens may be answered with FOPEN_PASSTHROUGH.
+    var passthrough: Bool { granted.load(ordering: .relaxed) & Self.passthroughFlag != 0 }
 
     /// libfuse's read of one request.
     func read(_ fd: Int32, _ buf: UnsafeMutableRawPointer, _ len: Int) -> Int {
@@ -68,13 +95,13 @@ final class ServerIO: Sendable {
         fbshim_set_thread_opcode(opcode)
         fbshim_set_thread_resent(resent ? 1 : 0)
         fbshim_set_thread_unique(unique & ~Self.resendBit)
-        fbshim_set_thread_kill_suidgid(fbshim_request_kills_suidgid(buf, n))
+        fbshim_set_thread_kill_suidgid(killPrivV2 ? fbshim_request_kills_suidgid(buf, n) : 0)
         if resent { fbshim_atomic_add(&stats.region.pointee.resent, 1) }
         if opcode == Self.initOpcode && !captured.exchange(true, ordering: .relaxed) {
             stats.saveInit(buf, n)
-            if killPrivV2 && fbshim_init_offers_killpriv_v2(buf, n) != 0 {
-                initUnique.store(unique, ordering: .relaxed)
-            }
+            let add = fbshim_init_offered_flags(buf, n) & wantedFlags
+            granted.store(add, ordering: .relaxed)
+            if add != 0 { initUnique.store(unique, ordering: .relaxed) }
         }
         return n
     }
@@ -92,10 +119,16 @@ final class ServerIO: Sendable {
         if count >= 2, iov[0].iov_len >= 16, case let u = initUnique.load(ordering: .relaxed), u != 0,
            iov[0].iov_base.loadUnaligned(fromByteOffset: 8, as: UInt64.self) == u {
             initUnique.store(0, ordering: .relaxed)
-            _ = fbshim_init_reply_add_killpriv_v2(iov, count)
+            let add = granted.load(ordering: .relaxed)
+            _ = fbshim_init_reply_amend(iov, count, add, add & Self.passthroughFlag != 0 ? 1 : 0)
+            stats.region.pointee.init_reply_added = add
         }
+        var backingNode: UInt64 = 0
+        let backing = fbshim_take_thread_backing(&backingNode)
+        if backing != 0 { _ = fbshim_open_reply_passthrough(iov, count, backing) }
         let n = fbshim_writev(fd, iov, count)
         if n > 0 { fbshim_stats_sent(stats.region, UInt64(n)) }
+        if backing != 0 && n < 0 { onLostPassthroughOpen(backingNode) }
         return n
     }
 }

@@ -68,7 +68,8 @@ final class ServerLauncher: Sendable {
         var opts = options
         if let forced = strategy?.forcedNodeIds { opts.nodeIds = forced }
         let restart = (strategy ?? .remount).restartOptions(instance: instance, initPath: initPath, journal: journalPath,
-                                                            intents: "\(dir)/intents")
+                                                            intents: "\(dir)/intents",
+                                                            backingIds: "\(dir)/backing-ids")
         var given: [LaunchSlot: Int32] = [.fuse: fd, .ready: ready[1], .lifeline: Lifeline.readEnd]
         if asStandby { given[.standbyGo] = go[0] }
         var state: (ours: Int32, theirs: Int32) = (-1, -1)

@@ -67,13 +67,18 @@ public enum Strategy: String, CaseIterable, Codable, Sendable {
     public var eagerRevalidation: Bool { self == .handoverEager }
 
     /// Options of server instance `instance` (1 for the first).
-    public func restartOptions(instance: UInt32, initPath: String?, journal: String?, intents: String?) -> RestartOptions {
+    public func restartOptions(instance: UInt32, initPath: String?, journal: String?, intents: String?,
+                               backingIds: String? = nil) -> RestartOptions {
         var r = RestartOptions()
         r.instance = instance
         r.resumeInit = keepsConnection && instance > 1 ? initPath : nil
         // Resent requests only exist when the connection is kept; the naive
         // server keeps nothing.
         r.intents = keepsConnection && self != .handoverNaive ? intents : nil
+        // The passthrough backing files the connection has registered: a
+        // later instance must reuse them (BackingFiles); the naive server
+        // knows nothing of them.
+        r.backingIds = keepsConnection && self != .handoverNaive ? backingIds : nil
         switch self {
         case .remount, .handoverLazy, .handoverEpoch, .handoverState, .handoverInode:
             r.staleHandles = .reopen

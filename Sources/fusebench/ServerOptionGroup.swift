@@ -36,6 +36,13 @@ struct ServerOptionGroup: ParsableArguments {
     @Flag(inversion: .prefixedNo,
           help: "FOPEN_NOFLUSH where the backing file system has no flush operation (ext4, xfs, btrfs, tmpfs): close(2) sends no FLUSH.")
     var skipFlush = Self.defaults.skipFlush
+    @Flag(inversion: .prefixedNo,
+          help: "FUSE passthrough: reads, writes and mmap of open files go straight to the backing file (kernel 6.9+). The kernel allows it without write-back caching only: with --writeback-cache it is off.")
+    var passthrough = Self.defaults.passthrough
+    @Flag(inversion: .prefixedNo, help: "FUSE_PARALLEL_DIROPS: lookups and readdirs in one directory run in parallel.")
+    var parallelDirops = Self.defaults.parallelDirops
+    @Flag(inversion: .prefixedNo, help: "FUSE_AUTO_INVAL_DATA: cached pages are dropped when a refreshed mtime or size changed.")
+    var autoInvalData = Self.defaults.autoInvalData
     @Option(help: "Node-id scheme: handle (survives a restart) or ephemeral (a counter).")
     var nodeIds: NodeIdScheme = Self.defaults.nodeIds
     @Option(help: "Most O_PATH descriptors the node table keeps open.")
@@ -94,6 +101,9 @@ struct ServerOptionGroup: ParsableArguments {
         o.xattr = xattr
         o.killPrivV2 = killPrivV2
         o.skipFlush = skipFlush
+        o.passthrough = passthrough
+        o.parallelDirops = parallelDirops
+        o.autoInvalData = autoInvalData
         o.fdCacheCapacity = fdCacheCapacity
         let named = Set(givenMountOptions)
         o.allowOther = allowOther || named.contains("allow_other")

@@ -139,12 +139,42 @@ int fbshim_thread_kill_suidgid(void);
 /// Whether a raw request (header and argument, `n` bytes) carries one of
 /// the kill-suid/sgid flags above.
 int fbshim_request_kills_suidgid(const void *buf, size_t n);
-/// Whether a raw FUSE_INIT request offers FUSE_HANDLE_KILLPRIV_V2.
-int fbshim_init_offers_killpriv_v2(const void *buf, size_t n);
-/// Adds FUSE_HANDLE_KILLPRIV_V2 to the flags of an INIT reply as libfuse
-/// writes it (header, then struct fuse_init_out); libfuse 3.14 has no
-/// capability bit for it. Returns 1 when it did.
-int fbshim_init_reply_add_killpriv_v2(struct iovec *iov, int count);
+/// The 64 flags a raw FUSE_INIT request offers (flags, and flags2 when
+/// FUSE_INIT_EXT is set); 0 for anything else.
+uint64_t fbshim_init_offered_flags(const void *buf, size_t n);
+/// Adds `flags` to an INIT reply as libfuse 3.14 writes it (flags2 and
+/// FUSE_INIT_EXT for the high ones, which libfuse 3.14 cannot set) and,
+/// when not 0, sets max_stack_depth (FUSE passthrough). 1 when it did.
+int fbshim_init_reply_amend(struct iovec *iov, int count, uint64_t flags, uint32_t max_stack_depth);
+/// FUSE passthrough (passthrough.c): FUSE_DEV_IOC_BACKING_OPEN of `fd` on
+/// the connection's /dev/fuse descriptor: the backing id, or -errno.
+int fbshim_backing_open(int fuse_fd, int fd);
+/// FUSE_DEV_IOC_BACKING_CLOSE: 0 or -errno.
+int fbshim_backing_close(int fuse_fd, int id);
+/// Per thread: the backing id the open or create reply this thread writes
+/// next must carry (0: none), and the node it was acquired for. `take`
+/// returns them and clears them.
+void fbshim_set_thread_backing(int32_t id, uint64_t nodeid);
+int32_t fbshim_take_thread_backing(uint64_t *nodeid);
+/// Makes an OPEN or CREATE reply (header, then fuse_open_out, or
+/// fuse_entry_out and fuse_open_out) a passthrough open of `backing_id`
+/// (FOPEN_PASSTHROUGH, which excludes FOPEN_KEEP_CACHE). 1 when it did.
+int fbshim_open_reply_passthrough(struct iovec *iov, int count, int32_t backing_id);
+/// The connection's backing files by node id, shared by its server
+/// instances through a file mapped MAP_SHARED (`path`; NULL: anonymous,
+/// this process only). `capacity` is a power of two; `reset` empties it
+/// (a fresh connection). NULL with errno on failure.
+struct fbshim_backing_table;
+struct fbshim_backing_table *fbshim_backing_table_map(const char *path, uint32_t capacity, int reset);
+/// An open of node `nodeid`, whose backing descriptor is `fd`: its backing
+/// id, registered now (`*fresh` = 1) or by any earlier open of the node
+/// still counted; -errno (-ENOSPC: the table is full).
+int fbshim_backing_acquire(struct fbshim_backing_table *t, int fuse_fd, uint64_t nodeid, int fd, int *fresh);
+/// The release of a passthrough open of `nodeid`: the last one closes its
+/// backing id. 1 when closed, 0 when still open, -ENOENT when unknown.
+int fbshim_backing_release(struct fbshim_backing_table *t, int fuse_fd, uint64_t nodeid);
+/// Node ids with a backing file registered now.
+uint64_t fbshim_backing_live(struct fbshim_backing_table *t);
 /// Raises or lowers CAP_FSETID in the calling thread's effective set
 /// (capabilities are per thread): lowered, the backing file system kills
 /// suid/sgid on write and truncate as it would for the FUSE caller.
@@ -250,7 +280,12 @@ struct fbshim_stats_region {
     uint64_t crash_ns;       // when the hook fired
     uint64_t kill_after_requests; // SIGKILL itself after this many requests
     uint64_t resent_recognised;   // resent requests recognised as already done
-    uint64_t reserved[15];
+    // FUSE passthrough.
+    uint64_t passthrough_opens;   // opens answered with FOPEN_PASSTHROUGH
+    uint64_t backing_registered;  // backing files registered (BACKING_OPEN)
+    uint64_t passthrough_refused; // opens that could not be passthrough (errno in the log)
+    uint64_t init_reply_added;    // the INIT flags the server added to libfuse's reply
+    uint64_t reserved[11];
     uint64_t init_len;       // the connection's FUSE_INIT request, as read
     uint8_t init_bytes[512];
     struct fbshim_op_stats ops[FBSHIM_STATS_OPCODES];

@@ -1,0 +1,67 @@
+// FUSE passthrough: the backing files registered on the connection, by
+// node id, in a table every server instance of the connection shares
+// (passthrough.c says why). One open of a node registers its backing
+// descriptor (FUSE_DEV_IOC_BACKING_OPEN); later opens of the node, by this
+// instance or a later one, reuse that id while any of them is open; the
+// last release closes it.
+import Contract
+import CFuseShim
+import Glibc
+import Synchronization
+
+/// The connection's backing files.
+/// Unchecked Sendable: the table is shared memory behind its own robust
+/// process-shared mutex; `fuseFd` is set once, before the first request.
+final class BackingFiles: @unchecked Sendable {
+    /// Node ids with a backing file at once (a power of two; 1.1 MiB).
+    static let capacity: UInt32 = 65536
+    private let table: OpaquePointer
+    private let stats: StatsRegion
+    /// The connection's /dev/fuse descriptor (for the ioctls).
+    private let fuseFd = Atomic<Int32>(-1)
+    /// The first refusal is logged with its errno; the rest are counted.
+    private let loggedRefusal = Atomic<Bool>(false)
+
+    /// Maps the connection's table at `path` (nil: this process only),
+    /// emptied when `fresh` (a new connection, not a resumed one).
+    init(path: String?, fresh: Bool, stats: StatsRegion) throws(SysError) {
+        guard let t = fbshim_backing_table_map(path, Self.capacity, fresh ? 1 : 0) else { throw SysError.current }
+        table = t
+        self.stats = stats
+    }
+
+    func setFuseFd(_ fd: Int32) { fuseFd.store(fd, ordering: .releasing) }
+
+    /// A passthrough open of node `ino` on backing descriptor `fd`: its
+    /// backing id, or nil (the open is answered without passthrough).
+    /// Registered with the server's credentials: the kernel opens the
+    /// backing file for every later open of the node with the credentials
+    /// of the registration.
+    func acquire(_ ino: UInt64, _ fd: Int32) -> Int32? {
+        fbshim_server_section_begin()
+        defer { fbshim_server_section_end() }
+        var fresh: Int32 = 0
+        let id = fbshim_backing_acquire(table, fuseFd.load(ordering: .acquiring), ino, fd, &fresh)
+        guard id > 0 else {
+            fbshim_atomic_add(&stats.region.pointee.passthrough_refused, 1)
+            if !loggedRefusal.exchange(true, ordering: .relaxed) {
+                let line = "fusebench serve: passthrough refused for node \(ino) (\(errnoText(-id))); "
+                    + "the open goes on without it (further refusals are only counted)\n"
+                _ = line.withCString { Glibc.write(2, $0, strlen($0)) }
+            }
+            return nil
+        }
+        if fresh != 0 { fbshim_atomic_add(&stats.region.pointee.backing_registered, 1) }
+        fbshim_atomic_add(&stats.region.pointee.passthrough_opens, 1)
+        return id
+    }
+
+    /// The release of an open of node `ino` (a passthrough one or not: a
+    /// node without a backing file is left alone).
+    func release(_ ino: UInt64) {
+        _ = fbshim_backing_release(table, fuseFd.load(ordering: .acquiring), ino)
+    }
+
+    /// Node ids with a backing file registered now.
+    var live: UInt64 { fbshim_backing_live(table) }
+}
