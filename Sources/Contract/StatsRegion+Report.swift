@@ -45,8 +45,18 @@ extension StatsRegion {
         report.entryRevalidationNs = fbshim_atomic_load(&r.pointee.entry_revalidation_ns)
         report.revalidationNotifications = fbshim_atomic_load(&r.pointee.revalidation_notifies)
         report.notificationBytes = io[0].outBytes
+        let added = fbshim_atomic_load(&r.pointee.init_reply_added)
+        report.initFlagsAdded = Self.initFlagNames.filter { added & $0.bit != 0 }.map(\.name)
+        report.passthroughOpens = fbshim_atomic_load(&r.pointee.passthrough_opens)
+        report.backingFilesRegistered = fbshim_atomic_load(&r.pointee.backing_registered)
+        report.passthroughRefused = fbshim_atomic_load(&r.pointee.passthrough_refused)
         return report
     }
+
+    /// The INIT flags a server may add to libfuse 3.14's reply (ServerIO).
+    static let initFlagNames: [(bit: UInt64, name: String)] = [
+        (1 << 18, "PARALLEL_DIROPS"), (1 << 28, "HANDLE_KILLPRIV_V2"), (1 << 37, "PASSTHROUGH"),
+    ]
 
     /// What crossed /dev/fuse, indexed by opcode number (0: notifications).
     func ioCounts() -> [(received: UInt64, inBytes: UInt64, outBytes: UInt64)] {

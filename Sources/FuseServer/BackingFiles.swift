@@ -34,12 +34,18 @@ final class BackingFiles: @unchecked Sendable {
 
     /// A passthrough open of node `ino` on backing descriptor `fd`: its
     /// backing id, or nil (the open is answered without passthrough).
-    /// Registered with the server's credentials: the kernel opens the
-    /// backing file for every later open of the node with the credentials
-    /// of the registration.
+    ///
+    /// Registered with the server's credentials but without CAP_FSETID: the
+    /// kernel opens the backing file for every later open of the node, and
+    /// writes to it, with the credentials of the registration, whoever the
+    /// caller. With CAP_FSETID, a write by an unprivileged user would keep a
+    /// file's set-user-ID bit (ConformanceTests); without it, every write
+    /// through passthrough clears it, root's too (README: known differences).
     func acquire(_ ino: UInt64, _ fd: Int32) -> Int32? {
         fbshim_server_section_begin()
         defer { fbshim_server_section_end() }
+        _ = fbshim_thread_fsetid(0)
+        defer { _ = fbshim_thread_fsetid(1) }
         var fresh: Int32 = 0
         let id = fbshim_backing_acquire(table, fuseFd.load(ordering: .acquiring), ino, fd, &fresh)
         guard id > 0 else {

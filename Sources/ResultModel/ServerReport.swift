@@ -66,6 +66,17 @@ public struct ServerReport: Codable, Equatable, Sendable {
     public var revalidationNotifications: UInt64 = 0
     /// Bytes of notifications written to /dev/fuse (FUSE_NOTIFY_*).
     public var notificationBytes: UInt64?
+    /// INIT flags the server added to libfuse's reply, by the kernel's
+    /// name ("PASSTHROUGH", "PARALLEL_DIROPS", "HANDLE_KILLPRIV_V2"): what
+    /// the connection has beyond libfuse 3.14. nil: not recorded.
+    public var initFlagsAdded: [String]?
+    /// Opens answered in FUSE passthrough mode (their reads and writes never
+    /// reach the server).
+    public var passthroughOpens: UInt64?
+    /// Backing files registered on the connection (FUSE_DEV_IOC_BACKING_OPEN).
+    public var backingFilesRegistered: UInt64?
+    /// Opens that could not be passthrough (the server log has the errno).
+    public var passthroughRefused: UInt64?
 
     /// A report from its parts.
     public init(pid: Int, fuseProtocol: String?, requests: UInt64, unknownNodeIds: UInt64, nodes: UInt64,

@@ -70,6 +70,16 @@ public enum RunCoordinator {
                 throw SupervisorError.input("the workload injects faults: give a restart strategy (--strategy, or "
                                             + "\"strategies\" in the workload): \(Strategy.names)")
             }
+            let options = workload.server
+            for f in workload.faults {
+                if case .crashInOp(let op, _) = f.kind, [.read, .write].contains(op),
+                   options.passthrough && !options.writebackCache {
+                    throw SupervisorError.input("the fault \(f.asCommandLine) can never fire: with FUSE passthrough (on "
+                                                + "by default) reads and writes never reach the server; turn it off "
+                                                + "(\"server\": {\"passthrough\": false}, or --server-option passthrough=false) or "
+                                                + "crash in another operation")
+                }
+            }
         }
         let scratch = try ScratchSpace()
         defer { scratch.remove() }

@@ -16,6 +16,7 @@ public enum HazardFigure: String, CaseIterable, Codable, Sendable {
     case descriptors, unlinkedWhileOpen, failedReads, failedWrites, lostUnlinked
     case failedSyncs, lostWrites
     case directoriesProbed, staleData, staleListings, readErrors
+    case ioDuringOutage, failedReopens
 }
 
 /// The restart hazards raised in the kernel discussion.
@@ -38,6 +39,9 @@ public enum HazardKind: String, CaseIterable, Codable, Sendable {
     /// File pages and directory listings the kernel cached (page cache kept
     /// across opens), changed behind the server while none ran.
     case staleCaches = "stale-caches"
+    /// Files open in FUSE passthrough mode across the crash, opened again
+    /// after it (the kernel keeps their backing files on the connection).
+    case passthroughReopen = "passthrough-reopen"
 
     /// The figures the probe measures (the names "expect" may use).
     public var figures: [HazardFigure] {
@@ -60,6 +64,9 @@ public enum HazardKind: String, CaseIterable, Codable, Sendable {
             return common + [.descriptors, .failedSyncs, .failedWrites, .lostWrites]
         case .staleCaches:
             return common + [.filesProbed, .directoriesProbed, .staleData, .staleListings, .readErrors]
+        case .passthroughReopen:
+            return common + [.descriptors, .ioDuringOutage, .failedReopens, .failedReads, .failedWrites,
+                             .wrongDataReads]
         }
     }
 }

@@ -82,7 +82,7 @@ struct BenchCommand: ParsableCommand {
     func run() throws {
         let ws = try workloads.map { path -> Workload in
             var w = try loadWorkload(path)
-            overrides.apply(&w)
+            try overrides.apply(&w)
             return w
         }
         let peers: [PeerServer]

@@ -14,6 +14,10 @@ struct LoadOverrides: ParsableArguments {
     var warmup: String?
     @Option(help: "Client threads, overriding the workload.")
     var clientThreads: Int?
+    @Option(name: .customLong("server-option"),
+            help: ArgumentHelp("A reference-server option over the workload's, KEY=VALUE with a key of its "
+                               + "\"server\" object (repeatable), e.g. passthrough=false.", valueName: "key=value"))
+    var serverOption: [String] = []
 
     func validate() throws {
         if let d = duration, Units.seconds(d).map({ $0 >= 0.05 }) != true {
@@ -27,7 +31,14 @@ struct LoadOverrides: ParsableArguments {
         }
     }
 
-    func apply(_ w: inout Workload) {
+    func apply(_ w: inout Workload) throws {
+        if !serverOption.isEmpty {
+            do {
+                w.server = try ReferenceVariant("server-option:" + serverOption.joined(separator: ",")).apply(to: w.server)
+            } catch let e as SupervisorError {
+                throw CLIError.input("--server-option: \(e)")
+            }
+        }
         if let d = duration.flatMap(Units.seconds) { w.load.duration = d }
         if let s = warmup.flatMap(Units.seconds) { w.load.warmup = s }
         if let t = clientThreads { w.load.threads = t }

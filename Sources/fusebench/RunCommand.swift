@@ -125,7 +125,7 @@ struct RunCommand: ParsableCommand {
             throw CLIError.input(e.description)
         }
         for i in points.indices {
-            overrides.apply(&points[i])
+            try overrides.apply(&points[i])
             if let faults {
                 points[i].faults = faults
                 if faults.isEmpty && points[i].hazard == nil { points[i].strategies = [] }

@@ -30,7 +30,8 @@ enum Summary {
                 let top = s.opcodes.sorted { $0.value.count > $1.value.count }.prefix(6)
                     .map { "\($0.key) \($0.value.count)" }.joined(separator: ", ")
                 out += "server: \(s.requests) requests (\(top))"
-                    + (s.fuseProtocol.map { ", FUSE protocol \($0)" } ?? "") + "\n"
+                    + (s.fuseProtocol.map { ", FUSE protocol \($0)" } ?? "")
+                    + (s.passthroughOpens.map { $0 > 0 ? ", \($0) passthrough opens" : "" } ?? "") + "\n"
             }
             if let a = run.accounting, a.totalOperations > 0 {
                 let top = a.opcodes.sorted { $0.value.received > $1.value.received }.prefix(6)

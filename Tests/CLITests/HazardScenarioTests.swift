@@ -22,7 +22,7 @@ final class HazardScenarioTests: XCTestCase {
 
     /// Runs workloads/hazards/`name`.json with `files` files under
     /// `strategies`; returns the scenario result of each strategy.
-    func run(_ name: String, files: Int, _ strategies: [String],
+    func run(_ name: String, files: Int, _ strategies: [String], server: [String: Any] = [:],
              file: StaticString = #filePath, line: UInt = #line) throws -> [String: ScenarioResult] {
         let source = Binary.packageRoot + "/workloads/hazards/\(name).json"
         var w = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: source)))
@@ -31,6 +31,9 @@ final class HazardScenarioTests: XCTestCase {
         h["files"] = files
         w["hazard"] = h
         w["strategies"] = strategies
+        var s = w["server"] as? [String: Any] ?? [:]
+        for (k, v) in server { s[k] = v }
+        w["server"] = s
         let path = dir.file("\(name).json")
         try JSONSerialization.data(withJSONObject: w).write(to: URL(fileURLWithPath: path))
         let out = dir.file("\(name)-result.json")
@@ -93,7 +96,9 @@ final class HazardScenarioTests: XCTestCase {
     }
 
     func testOpenFilesSurviveOnlyWhenTheKeeperHoldsThem() throws {
-        let r = try run("open-files", files: 16, ["handover-state", "handover-lazy"])
+        // Without passthrough, reads and writes of an open file go through
+        // the server's descriptor.
+        let r = try run("open-files", files: 16, ["handover-state", "handover-lazy"], server: ["passthrough": false])
         let state = try XCTUnwrap(r["handover-state"]), lazy = try XCTUnwrap(r["handover-lazy"])
         XCTAssertTrue(state.passed, "\(state.figures)")
         XCTAssertEqual(state.figures["descriptors"], 16)
@@ -103,6 +108,37 @@ final class HazardScenarioTests: XCTestCase {
         // with the server's last descriptor.
         XCTAssertEqual(lazy.figures["lostUnlinked"], 2, "\(lazy.figures)")
         XCTAssertEqual(lazy.figures["failedReads"], 2)
+    }
+
+    /// With FUSE passthrough the kernel holds every open file's backing
+    /// file itself: unlinked-but-open files survive any strategy that keeps
+    /// the connection, the keeper or not.
+    func testPassthroughKeepsUnlinkedOpenFilesWithoutTheKeeper() throws {
+        let r = try run("open-files", files: 16, ["handover-lazy"])
+        let lazy = try XCTUnwrap(r["handover-lazy"])
+        XCTAssertTrue(lazy.passed, "\(lazy.figures)")
+        XCTAssertEqual(lazy.figures["unlinkedWhileOpen"], 2)
+        XCTAssertEqual(lazy.figures["lostUnlinked"], 0)
+    }
+
+    /// Passthrough files held across a restart: their I/O needs no server
+    /// (it completes during the outage), and a new open of each after the
+    /// restart works only when the new server reuses the dead one's backing
+    /// files (the naive server registers new ones: the kernel refuses).
+    func testPassthroughOpensAfterARestartReuseTheBackingFiles() throws {
+        let r = try run("passthrough-reopen", files: 24, ["handover-lazy", "handover-naive"])
+        let lazy = try XCTUnwrap(r["handover-lazy"]), naive = try XCTUnwrap(r["handover-naive"])
+        XCTAssertTrue(lazy.passed, "\(lazy.figures)")
+        XCTAssertEqual(lazy.figures["descriptors"], 24)
+        XCTAssertEqual(lazy.figures["ioDuringOutage"], 24, "no held descriptor waits for a server: \(lazy.figures)")
+        XCTAssertFalse(naive.passed)
+        XCTAssertEqual(naive.figures["failedReopens"], 24, "\(naive.figures)")
+        XCTAssertEqual(naive.figures["ioDuringOutage"], 24)
+        // Without passthrough, I/O on a held descriptor waits for the server.
+        let off = try run("passthrough-reopen", files: 8, ["handover-lazy"], server: ["passthrough": false])
+        let lazyOff = try XCTUnwrap(off["handover-lazy"])
+        XCTAssertTrue(lazyOff.passed, "\(lazyOff.figures)")
+        XCTAssertEqual(lazyOff.figures["ioDuringOutage"], 0, "\(lazyOff.figures)")
     }
 
     /// Regression (issue 11): a descriptor opened for writing and held

@@ -121,26 +121,34 @@ final class PeerServerTests: XCTestCase {
     /// GETXATTR before every write that the default avoids.
     func testBenchVariantRunsTheReferenceServerWithItsOptions() throws {
         let out = dir.file("variant.json")
-        let r = try Binary.run(["bench", "workloads/seqwrite.json", "--variant", "no-killpriv-v2:killPrivV2=false",
+        // Without passthrough (so that writes reach the server), with and
+        // without KILLPRIV_V2.
+        let r = try Binary.run(["bench", "workloads/seqwrite.json", "--variant", "no-pt:passthrough=false",
+                                "--variant", "no-killpriv-v2:passthrough=false,killPrivV2=false",
                                 "--cache-modes", "off", "--thread-counts", "1", "--repeat", "1",
                                 "--duration", "0.3", "--warmup", "0.1", "--output", out, "--quiet"], timeout: 180)
         XCTAssertEqual(r.status, 0, r.stderr)
         XCTAssertTrue(r.stdout.contains("no-killpriv-v2 / reference"), r.stdout)
         try ResultSchema.assertValid(out)
         let doc = try ResultFile.read(out)
-        XCTAssertEqual(Set(doc.runs.map(\.target)), ["native", "reference", "no-killpriv-v2"])
+        XCTAssertEqual(Set(doc.runs.map(\.target)), ["native", "reference", "no-pt", "no-killpriv-v2"])
         func run(_ t: String) throws -> RunResult { try XCTUnwrap(doc.runs.first { $0.target == t }) }
         func serverKillPriv(_ t: String) throws -> JSONValue? {
             guard case .object(let w) = try run(t).workload, case .object(let s)? = w["server"] else { return nil }
             return s["killPrivV2"]
         }
-        XCTAssertEqual(try serverKillPriv("reference"), .bool(true))
+        XCTAssertEqual(try serverKillPriv("no-pt"), .bool(true))
         XCTAssertEqual(try serverKillPriv("no-killpriv-v2"), .bool(false), "the result records the variant's options")
         func counts(_ t: String) throws -> (writes: UInt64, getxattrs: UInt64) {
             let ops = try XCTUnwrap(try run(t).server).opcodes
             return (ops["WRITE"]?.count ?? 0, ops["GETXATTR"]?.count ?? 0)
         }
-        let def = try counts("reference"), variant = try counts("no-killpriv-v2")
+        // The default is passthrough: writes never reach the server.
+        let ref = try XCTUnwrap(try run("reference").server)
+        XCTAssertEqual(try counts("reference").writes, 0)
+        XCTAssertGreaterThan(ref.passthroughOpens ?? 0, 10)
+        XCTAssertEqual(try run("no-pt").server?.passthroughOpens, 0)
+        let def = try counts("no-pt"), variant = try counts("no-killpriv-v2")
         XCTAssertGreaterThan(def.writes, 100)
         XCTAssertGreaterThan(variant.writes, 100)
         XCTAssertLessThan(def.getxattrs * 4, def.writes, "default: S_NOSEC spares most writes the GETXATTR")

@@ -23,10 +23,10 @@ final class RestartStrategyTests: XCTestCase {
 
     /// Runs the smoke workload with `fault` under `strategy`; returns the run.
     func run(_ strategy: String, fault: String, duration: String = "1.2", env: [String: String] = [:],
-             file: StaticString = #filePath, line: UInt = #line) throws -> RunResult {
+             extra: [String] = [], file: StaticString = #filePath, line: UInt = #line) throws -> RunResult {
         let out = dir.file("\(strategy).json")
         let r = try Binary.run(["run", "workloads/smoke.json", "--strategy", strategy, "--fault", fault,
-                                "--duration", duration, "--warmup", "0.1", "--output", out, "--quiet"],
+                                "--duration", duration, "--warmup", "0.1", "--output", out, "--quiet"] + extra,
                                environment: env, timeout: 120)
         XCTAssertEqual(r.status, 0, r.stderr, file: file, line: line)
         let doc = try ResultFile.read(out)
@@ -117,7 +117,9 @@ final class RestartStrategyTests: XCTestCase {
 
     func testCrashInsideAnOperationBeforeAndAfterTheWork() throws {
         for phase in ["before", "after"] {
-            let r = try run("handover-lazy", fault: "crash-in-op:op=WRITE,phase=\(phase),at=0.2s")
+            // WRITEs reach the server only without FUSE passthrough.
+            let r = try run("handover-lazy", fault: "crash-in-op:op=WRITE,phase=\(phase),at=0.2s",
+                            extra: ["--server-option", "passthrough=false"])
             try assertCommon(r, restarts: 1)
             XCTAssertEqual(r.faults?.first?.detail, "WRITE \(phase)")
             XCTAssertEqual(r.total.errors, [:], "the resent WRITE completes (\(phase))")
@@ -171,5 +173,13 @@ final class RestartStrategyTests: XCTestCase {
                                        "crash-in-op:op=FROB,at=1s"])
         XCTAssertEqual(badFault.status, 2)
         XCTAssertTrue(badFault.stderr.contains("unknown FUSE opcode"), badFault.stderr)
+        // A crash in READ or WRITE never fires with passthrough on.
+        let never = try Binary.run(["run", "workloads/smoke.json", "--strategy", "handover-lazy", "--fault",
+                                    "crash-in-op:op=READ,at=0.2s"])
+        XCTAssertEqual(never.status, 2, never.stderr)
+        XCTAssertTrue(never.stderr.contains("passthrough=false") || never.stderr.contains("--server-option"), never.stderr)
+        let badOption = try Binary.run(["run", "workloads/smoke.json", "--server-option", "passthru=false"])
+        XCTAssertEqual(badOption.status, 2, badOption.stderr)
+        XCTAssertTrue(badOption.stderr.contains("passthru"), badOption.stderr)
     }
 }

@@ -30,6 +30,7 @@ final class ServerOptionsTests: XCTestCase {
     func testMaxWriteLimitsWriteRequests() throws {
         var o = ServerOptions()
         o.maxWrite = 32 * 1024
+        o.passthrough = false // WRITEs reach the server
         let fx = try MountFixture(options: o)
         defer { fx.tearDown() }
         roundTrip(fx)
@@ -44,6 +45,7 @@ final class ServerOptionsTests: XCTestCase {
     func testGetxattrBeforeWritesDependsOnKillprivV2AndXattrs() throws {
         func writesAndGetxattrs(xattr: Bool, killPrivV2: Bool) throws -> (UInt64, UInt64, Int32) {
             var o = ServerOptions()
+            o.passthrough = false // WRITEs reach the server
             o.maxWrite = 32 * 1024
             o.xattr = xattr
             o.killPrivV2 = killPrivV2
@@ -80,6 +82,7 @@ final class ServerOptionsTests: XCTestCase {
     func testUnprivilegedWriteKillsSuidWithAndWithoutKillprivV2() throws {
         for killPrivV2 in [true, false] {
             var o = ServerOptions()
+            o.passthrough = false // the server's write path
             o.killPrivV2 = killPrivV2
             let fx = try MountFixture(options: o)
             defer { fx.tearDown() }
@@ -161,6 +164,7 @@ final class ServerOptionsTests: XCTestCase {
     func testSpliceIsUsedForLargeReadsAndRoundTrips() throws {
         func pipes(splice: Bool) throws -> Int {
             var o = ServerOptions()
+            o.passthrough = false // READs reach the server
             o.splice = splice
             let fx = try MountFixture(options: o)
             defer { fx.tearDown() }
@@ -177,10 +181,51 @@ final class ServerOptionsTests: XCTestCase {
     }
 
     func testDefaultMaxWriteUsesLargerRequests() throws {
-        let fx = try MountFixture()
+        var o = ServerOptions()
+        o.passthrough = false // WRITEs reach the server
+        let fx = try MountFixture(options: o)
         defer { fx.tearDown() }
         roundTrip(fx)
         XCTAssertLessThanOrEqual(fx.count("WRITE"), 16, "1 MiB in writes of up to 128 KiB")
+        XCTAssertGreaterThanOrEqual(fx.count("WRITE"), 8)
+    }
+
+    /// FUSE passthrough (the default on this kernel): data round-trips and
+    /// no READ or WRITE reaches the server; every open is a passthrough
+    /// open, and one backing file is registered per file open at once.
+    /// The INIT reply carries what libfuse 3.14 cannot set. With write-back
+    /// caching, which the kernel does not combine with passthrough, the
+    /// server does not ask for it and writes come back.
+    func testPassthroughKeepsReadsAndWritesAwayFromTheServer() throws {
+        let fx = try MountFixture()
+        defer { fx.tearDown() }
+        roundTrip(fx)
+        // Two descriptors on one file at once share one backing file.
+        let a = open("\(fx.mountpoint)/big", O_RDONLY), b = open("\(fx.mountpoint)/big", O_RDWR)
+        XCTAssertGreaterThanOrEqual(a, 0)
+        XCTAssertGreaterThanOrEqual(b, 0)
+        var buf = [UInt8](repeating: 0, count: 4096)
+        XCTAssertEqual(pread(a, &buf, buf.count, 0), buf.count)
+        XCTAssertEqual(pwrite(b, buf, 16, 0), 16)
+        close(a)
+        close(b)
+        let r = try XCTUnwrap(fx.report())
+        XCTAssertEqual(Set(r.initFlagsAdded ?? []), ["PASSTHROUGH", "PARALLEL_DIROPS", "HANDLE_KILLPRIV_V2"])
+        XCTAssertEqual(fx.count("READ"), 0)
+        XCTAssertEqual(fx.count("WRITE"), 0)
+        XCTAssertEqual(r.passthroughOpens, fx.count("OPEN") + fx.count("CREATE"))
+        XCTAssertGreaterThanOrEqual(r.passthroughOpens ?? 0, 3)
+        XCTAssertEqual(r.backingFilesRegistered, (r.passthroughOpens ?? 0) - 1, "the second open reused the first's")
+        XCTAssertEqual(r.passthroughRefused, 0)
+
+        var o = ServerOptions()
+        o.writebackCache = true
+        let wb = try MountFixture(options: o)
+        defer { wb.tearDown() }
+        roundTrip(wb)
+        XCTAssertFalse(wb.report()?.initFlagsAdded?.contains("PASSTHROUGH") ?? true)
+        XCTAssertGreaterThan(wb.count("WRITE"), 0)
+        XCTAssertEqual(wb.report()?.passthroughOpens, 0)
     }
 
     func testCloneFdGivesWorkersTheirOwnDescriptors() throws {

@@ -22,10 +22,13 @@ public final class MountFixture {
     public let native: String
     /// The mount.
     public private(set) var mount: FuseMount?
+    /// The server's options.
+    public let options: ServerOptions
 
     /// Mounts a reference server with `options`, restartable by `strategy`.
     public init(options: ServerOptions = ServerOptions(), strategy: Strategy? = nil) throws {
         try Isolation.requireMountSandbox()
+        self.options = options
         scratch = try ScratchSpace()
         backing = try scratch.directory("backing")
         mountpoint = try scratch.directory("mnt")

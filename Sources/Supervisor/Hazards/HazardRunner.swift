@@ -45,6 +45,7 @@ public enum HazardRunner {
         case .openFiles: figures = try probe.openFiles()
         case .heldDescriptors: figures = try probe.heldDescriptors()
         case .staleCaches: figures = try probe.staleCaches()
+        case .passthroughReopen: figures = try probe.passthroughReopen()
         }
         let elapsed = Double(fbshim_monotonic_ns() - t0) / 1e9
         let status = mount.unmount()
