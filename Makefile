@@ -5,7 +5,7 @@ SWIFT     ?= swift
 CONFIG    ?= release
 WORKLOAD  ?= workloads/mixed.json
 BIN       := .build/$(CONFIG)/fusebench
-APT_PKGS  := libfuse3-dev fuse3 libjson-c-dev pkg-config util-linux gcc fio sqlite3 git diffutils tar
+APT_PKGS  := libfuse3-dev fuse3 libjson-c-dev liburing-dev pkg-config util-linux gcc fio sqlite3 git diffutils tar
 # libfuse's own passthrough_ll example, built as a peer server for `make bench`.
 PEER_SRC  := /usr/share/doc/libfuse3-dev/examples/passthrough_ll.c
 PEER_BIN  := .build/peers/passthrough_ll
@@ -53,25 +53,31 @@ $(PEER_BIN): $(PEER_SRC)
 run: build
 	$(BIN) run $(WORKLOAD)
 
-# The standard workloads on native, the reference server, libfuse's
-# passthrough_ll and the null target, interleaved, caches off and on, 1 and
-# 2 client threads, 5 repetitions (with 3 the U test's p cannot go below
-# 0.1); one JSON with every ratio and its p-value.
+# The standard workloads on native, the reference server (FUSE passthrough
+# on, its default, and off), libfuse's passthrough_ll and the null target,
+# interleaved, caches off and on, 1 and 2 client threads, 5 repetitions
+# (with 3 the U test's p cannot go below 0.1); one JSON with every ratio
+# and its p-value. PASSTHROUGH_HP=/path/to/passthrough_hp adds a libfuse
+# 3.18 passthrough_hp you built yourself as a peer (caches as its default).
 BENCH_WORKLOADS := $(foreach w,metadata seqread seqwrite smallfiles randread readdir-large,workloads/$(w).json)
+PASSTHROUGH_HP ?=
+HP_PEER := $(if $(PASSTHROUGH_HP),--peer 'passthrough_hp=$(PASSTHROUGH_HP) --foreground --num-threads {threads} {source} {mountpoint}')
 bench: build
 	$(BIN) bench $(BENCH_WORKLOADS) --cache-modes off,on --thread-counts 1,2 --repeat 5 \
-	  --duration 1.5 --warmup 0.5 --null --peer '$(PEER)' --output results/bench-latest.json
+	  --duration 1.5 --warmup 0.5 --null --peer '$(PEER)' --variant 'no-passthrough:passthrough=false' $(HP_PEER) \
+	  --output results/bench-latest.json
 
 # Each server option the kernel and libfuse offer, measured against the
-# reference server's default side by side: one JSON with every ratio
-# (variant / reference; above 1.0 the option helps).
+# reference server's default side by side, caches off and on: one JSON with
+# every ratio (variant / reference; above 1.0 the option helps).
 OPTION_WORKLOADS := $(foreach w,metadata seqread seqwrite smallfiles randread readdir-large,workloads/$(w).json)
 OPTION_VARIANTS  := no-splice:splice=false clone-fd:cloneFd=true threads-1:threads=1 threads-8:threads=8 \
   max-write-1m:maxWrite=1MiB writeback:writebackCache=true no-readdirplus:readdirplus=false \
   no-killpriv-v2:killPrivV2=false no-xattr:xattr=false keep-flush:skipFlush=false \
-  root-credentials:callerCredentials=false
+  root-credentials:callerCredentials=false no-passthrough:passthrough=false \
+  no-parallel-dirops:parallelDirops=false no-auto-inval-data:autoInvalData=false
 bench-options: build
-	$(BIN) bench $(OPTION_WORKLOADS) --cache-modes off --thread-counts 2 --repeat 5 --duration 1.5 --warmup 0.5 \
+	$(BIN) bench $(OPTION_WORKLOADS) --cache-modes off,on --thread-counts 2 --repeat 3 --duration 1.5 --warmup 0.5 \
 	  $(foreach v,$(OPTION_VARIANTS),--variant '$(v)') --output results/bench-options-latest.json
 
 # fio and fusebench on the same reference-server mount, equivalent

@@ -20,7 +20,7 @@ let package = Package(
         ),
         // Thin C shim: macros, variadic calls, flexible-array structs and
         // shared-memory atomics that Swift cannot reach directly.
-        .target(name: "CFuseShim", dependencies: ["CFuse3"]),
+        .target(name: "CFuseShim", dependencies: ["CFuse3"], linkerSettings: [.linkedLibrary("uring")]),
         // What the harness and the server share: opcodes, server options,
         // the stats region, the intent log, the journal, keeper messages,
         // the launch description and the FUSEBENCH_* settings.

@@ -175,6 +175,24 @@ int fbshim_backing_acquire(struct fbshim_backing_table *t, int fuse_fd, uint64_t
 int fbshim_backing_release(struct fbshim_backing_table *t, int fuse_fd, uint64_t nodeid);
 /// Node ids with a backing file registered now.
 uint64_t fbshim_backing_live(struct fbshim_backing_table *t);
+/// FUSE over io_uring (uring.c): one queue per CPU, `depth` entries each,
+/// served by a thread per queue through libfuse (fuse_session_process_buf).
+/// `on_request` sees every request as /dev/fuse would deliver it, on the
+/// thread that serves it, before libfuse does. NULL with `*err` (an errno:
+/// EINVAL or EOPNOTSUPP when the connection has no io_uring) on failure.
+struct fbshim_uring;
+typedef void (*fbshim_uring_request_fn)(void *ctx, const void *buf, size_t n);
+struct fbshim_uring *fbshim_uring_start(struct fuse_session *se, int fuse_fd, int depth, size_t max_write,
+                                        fbshim_uring_request_fn on_request, void *ctx, int *err);
+/// Whether the calling thread is a queue thread serving a request now: its
+/// reply must go to fbshim_uring_reply, not to /dev/fuse.
+int fbshim_uring_thread_has_request(void);
+/// Commits the reply (header, then payload) of the calling queue thread's
+/// request and fetches the next: bytes taken, or -errno.
+int fbshim_uring_reply(struct iovec *iov, int count);
+/// Requests served through the rings so far, and the number of queues.
+uint64_t fbshim_uring_requests(const struct fbshim_uring *u);
+int fbshim_uring_queues(const struct fbshim_uring *u);
 /// Raises or lowers CAP_FSETID in the calling thread's effective set
 /// (capabilities are per thread): lowered, the backing file system kills
 /// suid/sgid on write and truncate as it would for the FUSE caller.
