@@ -67,6 +67,13 @@ public struct ServerOptions: Sendable, Codable, Equatable {
     /// where the kernel does not offer it, every read and write is a
     /// request.
     public var passthrough: Bool = true
+    /// FUSE over io_uring (kernel 6.14+, module parameter enable_uring=Y):
+    /// requests and replies travel through one ring per CPU instead of
+    /// read(2) and writev(2) on /dev/fuse. FORGET and INTERRUPT still come
+    /// through /dev/fuse. Replies are copied into the ring (no splice).
+    public var ioUring: Bool = false
+    /// Ring entries per queue (requests in flight per CPU) with ioUring.
+    public var ioUringQueueDepth: Int = 8
     /// FUSE_PARALLEL_DIROPS: lookups and readdirs in one directory run in
     /// parallel (off: the kernel serialises them on the directory's lock;
     /// libfuse 3.14 never sets it).

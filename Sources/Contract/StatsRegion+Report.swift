@@ -50,12 +50,17 @@ extension StatsRegion {
         report.passthroughOpens = fbshim_atomic_load(&r.pointee.passthrough_opens)
         report.backingFilesRegistered = fbshim_atomic_load(&r.pointee.backing_registered)
         report.passthroughRefused = fbshim_atomic_load(&r.pointee.passthrough_refused)
+        report.ioUringQueues = fbshim_atomic_load(&r.pointee.uring_queues)
+        report.ioUringRequests = fbshim_atomic_load(&r.pointee.uring_requests)
+        let uringError = fbshim_atomic_load(&r.pointee.uring_error)
+        report.ioUringError = uringError == 0 ? nil : errnoName(Int32(uringError))
         return report
     }
 
     /// The INIT flags a server may add to libfuse 3.14's reply (ServerIO).
     static let initFlagNames: [(bit: UInt64, name: String)] = [
         (1 << 18, "PARALLEL_DIROPS"), (1 << 28, "HANDLE_KILLPRIV_V2"), (1 << 37, "PASSTHROUGH"),
+        (1 << 41, "OVER_IO_URING"),
     ]
 
     /// What crossed /dev/fuse, indexed by opcode number (0: notifications).

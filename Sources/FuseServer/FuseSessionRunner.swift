@@ -74,6 +74,9 @@ public enum FuseSessionRunner {
         }
         defer { fuse_session_unmount(se) }
         fs.backing?.setFuseFd(fuse_session_fd(se))
+        if fs.options.ioUring {
+            fs.io.onConnectionReady.withLock { $0 = { [fs] in fs.startUring() } }
+        }
 
         if let standby = fs.restart.standbyFd {
             // Warm standby: everything is ready; wait for the harness's go.

@@ -59,6 +59,9 @@ public final class PassthroughFS: @unchecked Sendable {
     var session: OpaquePointer?
     /// Called once FUSE_INIT has been handled.
     var onInit: (@Sendable () -> Void)?
+    /// The io_uring queues, once registered (set once, on the thread that
+    /// wrote the INIT reply).
+    var uring: OpaquePointer?
 
     /// Opens `source` and prepares the node table.
     public init(source: String, options: ServerOptions, restart: RestartOptions = RestartOptions(),
@@ -84,7 +87,8 @@ public final class PassthroughFS: @unchecked Sendable {
         io = ServerIO(stats: stats, resumeInit: initBytes,
                       wantedFlags: (options.killPrivV2 ? ServerIO.killPrivV2Flag : 0)
                         | (options.parallelDirops ? ServerIO.parallelDiropsFlag : 0)
-                        | (passthrough ? ServerIO.passthroughFlag : 0),
+                        | (passthrough ? ServerIO.passthroughFlag : 0)
+                        | (options.ioUring ? ServerIO.ioUringFlag : 0),
                       onLostPassthroughOpen: { backing?.release($0) })
         journal = try restart.journal.map { (p) throws(SysError) in try Journal(path: p) }
         intents = try restart.intents.map { (p) throws(SysError) in try IntentLog(path: p) }
@@ -192,6 +196,40 @@ public final class PassthroughFS: @unchecked Sendable {
 
     // MARK: - Lifecycle
 
+    /// Registers the io_uring queues (ioUring), once the connection is
+    /// initialised. A connection without io_uring, or a refused
+    /// registration, is logged and recorded (uring_error); the server goes
+    /// on serving /dev/fuse.
+    func startUring() {
+        guard let se = session else { return }
+        guard io.ioUring else {
+            stats.region.pointee.uring_error = UInt64(EOPNOTSUPP)
+            logLine("fusebench serve: the kernel did not offer FUSE over io_uring (is "
+                    + "/sys/module/fuse/parameters/enable_uring Y?); serving /dev/fuse")
+            return
+        }
+        var err: Int32 = 0
+        let ctx = Unmanaged.passUnretained(self).toOpaque()
+        let u = fbshim_uring_start(se, fuse_session_fd(se), Int32(options.ioUringQueueDepth), options.maxWrite,
+                                   { ctx, buf, n in
+                                       let fs = Unmanaged<PassthroughFS>.fromOpaque(ctx!).takeUnretainedValue()
+                                       fbshim_atomic_add(&fs.stats.region.pointee.uring_requests, 1)
+                                       fs.io.note(buf!, n)
+                                   }, ctx, &err)
+        guard let u else {
+            stats.region.pointee.uring_error = UInt64(err)
+            logLine("fusebench serve: io_uring queue registration failed (\(errnoText(err))); serving /dev/fuse")
+            return
+        }
+        uring = u
+        stats.region.pointee.uring_queues = UInt64(fbshim_uring_queues(u))
+    }
+
+    /// One line on the server's standard error (its log).
+    func logLine(_ text: String) {
+        _ = (text + "\n").withCString { Glibc.write(2, $0, strlen($0)) }
+    }
+
     func initialize(_ conn: UnsafeMutablePointer<fuse_conn_info>) {
         func want(_ flag: Int32, _ on: Bool) {
             let f = UInt32(bitPattern: flag)
@@ -205,7 +243,9 @@ public final class PassthroughFS: @unchecked Sendable {
         // Replies only: libfuse offers SPLICE_READ only to custom I/O with a
         // splice_receive, which ours lacks on purpose (ServerIO).
         want(FUSE_CAP_SPLICE_READ, false)
-        want(FUSE_CAP_SPLICE_WRITE, options.splice)
+        // A reply through an io_uring queue is copied into its ring entry;
+        // a spliced one would go to /dev/fuse, where no request waits for it.
+        want(FUSE_CAP_SPLICE_WRITE, options.splice && !options.ioUring)
         want(FUSE_CAP_SPLICE_MOVE, false)
         want(FUSE_CAP_READDIRPLUS, usesReaddirplus)
         want(FUSE_CAP_READDIRPLUS_AUTO, usesReaddirplus)

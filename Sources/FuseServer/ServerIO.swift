@@ -32,6 +32,7 @@ final class ServerIO: Sendable {
     static let killPrivV2Flag: UInt64 = 1 << 28
     static let parallelDiropsFlag: UInt64 = 1 << 18
     static let passthroughFlag: UInt64 = 1 << 37
+    static let ioUringFlag: UInt64 = 1 << 41
 
     let stats: StatsRegion
     private let pendingInit: Mutex<[UInt8]?>
@@ -65,6 +66,17 @@ final class ServerIO: Sendable {
     /// Whether requests that ask to kill suid/sgid reach this server (the
     /// connection has FUSE_HANDLE_KILLPRIV_V2).
     var killPrivV2: Bool { granted.load(ordering: .relaxed) & Self.killPrivV2Flag != 0 }
+    /// Whether the connection has FUSE over io_uring.
+    var ioUring: Bool { granted.load(ordering: .relaxed) & Self.ioUringFlag != 0 }
+    /// Called once the connection is initialised: after this server's INIT
+    /// reply was written, or once a resuming server's replayed INIT was
+    /// answered (io_uring queues can be registered only then).
+    let onConnectionReady = Mutex<(@Sendable () -> Void)?>(nil)
+
+    private func connectionReady() {
+        if let f = onConnectionReady.withLock({ f -> (@Sendable () -> Void)? in defer { f = nil }; return f }) { f() }
+    }
+
     /// Whether opens may be answered with FOPEN_PASSTHROUGH.
     var passthrough: Bool { granted.load(ordering: .relaxed) & Self.passthroughFlag != 0 }
 
@@ -88,6 +100,14 @@ final class ServerIO: Sendable {
         while swallowing.load(ordering: .acquiring) { usleep(50) }
         let n = Glibc.read(fd, buf, len)
         guard n >= 40 else { return n }
+        note(UnsafeRawPointer(buf), n)
+        return n
+    }
+
+    /// A request as read (from /dev/fuse, or rebuilt from an io_uring
+    /// entry), before libfuse serves it on this thread: counted, and its
+    /// facts set for the thread.
+    func note(_ buf: UnsafeRawPointer, _ n: Int) {
         let opcode = buf.loadUnaligned(fromByteOffset: 4, as: UInt32.self)
         let unique = buf.loadUnaligned(fromByteOffset: 8, as: UInt64.self)
         let resent = unique & Self.resendBit != 0
@@ -101,9 +121,8 @@ final class ServerIO: Sendable {
             stats.saveInit(buf, n)
             let add = fbshim_init_offered_flags(buf, n) & wantedFlags
             granted.store(add, ordering: .relaxed)
-            if add != 0 { initUnique.store(unique, ordering: .relaxed) }
+            initUnique.store(unique, ordering: .relaxed)
         }
-        return n
     }
 
     /// libfuse's write of one reply or notification.
@@ -112,23 +131,29 @@ final class ServerIO: Sendable {
             let unique = iov[0].iov_base.loadUnaligned(fromByteOffset: 8, as: UInt64.self)
             if unique == Self.resumeUnique {
                 swallowing.store(false, ordering: .releasing)
+                connectionReady()
                 return (0..<Int(count)).reduce(0) { $0 + iov[$1].iov_len }
             }
         }
         defer { fbshim_set_thread_opcode(0) }
+        var initReply = false
         if count >= 2, iov[0].iov_len >= 16, case let u = initUnique.load(ordering: .relaxed), u != 0,
            iov[0].iov_base.loadUnaligned(fromByteOffset: 8, as: UInt64.self) == u {
             initUnique.store(0, ordering: .relaxed)
             let add = granted.load(ordering: .relaxed)
             _ = fbshim_init_reply_amend(iov, count, add, add & Self.passthroughFlag != 0 ? 1 : 0)
             stats.region.pointee.init_reply_added = add
+            initReply = true
         }
         var backingNode: UInt64 = 0
         let backing = fbshim_take_thread_backing(&backingNode)
         if backing != 0 { _ = fbshim_open_reply_passthrough(iov, count, backing) }
-        let n = fbshim_writev(fd, iov, count)
+        // A request that came through an io_uring queue is answered there.
+        let n = fbshim_uring_thread_has_request() != 0 ? Int(fbshim_uring_reply(iov, count))
+                                                       : fbshim_writev(fd, iov, count)
         if n > 0 { fbshim_stats_sent(stats.region, UInt64(n)) }
         if backing != 0 && n < 0 { onLostPassthroughOpen(backingNode) }
+        if initReply && n > 0 { connectionReady() }
         return n
     }
 }

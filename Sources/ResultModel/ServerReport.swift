@@ -77,6 +77,14 @@ public struct ServerReport: Codable, Equatable, Sendable {
     public var backingFilesRegistered: UInt64?
     /// Opens that could not be passthrough (the server log has the errno).
     public var passthroughRefused: UInt64?
+    /// io_uring queues this server registered (0: none; /dev/fuse only).
+    public var ioUringQueues: UInt64?
+    /// Requests this server served through its io_uring queues.
+    public var ioUringRequests: UInt64?
+    /// Why io_uring queues could not be registered ("EOPNOTSUPP": the
+    /// kernel did not offer FUSE over io_uring); nil when they were or
+    /// none were asked for.
+    public var ioUringError: String?
 
     /// A report from its parts.
     public init(pid: Int, fuseProtocol: String?, requests: UInt64, unknownNodeIds: UInt64, nodes: UInt64,

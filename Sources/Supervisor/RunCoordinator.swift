@@ -81,6 +81,9 @@ public enum RunCoordinator {
                 }
             }
         }
+        if target == .reference && workload.server.ioUring, let problem = KernelFeatures.ioUringProblem() {
+            throw SupervisorError.environment(problem)
+        }
         let scratch = try ScratchSpace()
         defer { scratch.remove() }
         let backing: String

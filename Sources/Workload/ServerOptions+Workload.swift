@@ -38,6 +38,8 @@ extension ServerOptions {
         o.passthrough = try r.bool("passthrough", default: o.passthrough)
         o.parallelDirops = try r.bool("parallelDirops", default: o.parallelDirops)
         o.autoInvalData = try r.bool("autoInvalData", default: o.autoInvalData)
+        o.ioUring = try r.bool("ioUring", default: o.ioUring)
+        o.ioUringQueueDepth = try r.int("ioUringQueueDepth", default: o.ioUringQueueDepth, range: 1...1024)
         o.nodeIds = try r.choice("nodeIds", default: o.nodeIds, NodeIdScheme.allCases)
         o.fdCacheCapacity = try r.int("fdCacheCapacity", default: o.fdCacheCapacity, range: 64...1_000_000)
         o.allowOther = try r.bool("allowOther", default: o.allowOther)

@@ -58,6 +58,9 @@ struct ServeCommand: ParsableCommand {
             }
             watchLifeline(LaunchSlot.lifeline.rawValue)
         }
+        if (launch?.options ?? server.serverOptions).ioUring, let problem = KernelFeatures.ioUringProblem() {
+            throw CLIError.environment(problem)
+        }
         umask(0)
         fbshim_disable_core_dumps()
         raiseDescriptorLimit()

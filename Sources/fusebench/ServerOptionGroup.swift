@@ -39,6 +39,10 @@ struct ServerOptionGroup: ParsableArguments {
     @Flag(inversion: .prefixedNo,
           help: "FUSE passthrough: reads, writes and mmap of open files go straight to the backing file (kernel 6.9+). The kernel allows it without write-back caching only: with --writeback-cache it is off.")
     var passthrough = Self.defaults.passthrough
+    @Flag(help: "FUSE over io_uring: requests and replies through one ring per CPU (kernel 6.14+; needs /sys/module/fuse/parameters/enable_uring set to Y).")
+    var ioUring = Self.defaults.ioUring
+    @Option(help: "Ring entries per queue with --io-uring.")
+    var ioUringQueueDepth: Int = Self.defaults.ioUringQueueDepth
     @Flag(inversion: .prefixedNo, help: "FUSE_PARALLEL_DIROPS: lookups and readdirs in one directory run in parallel.")
     var parallelDirops = Self.defaults.parallelDirops
     @Flag(inversion: .prefixedNo, help: "FUSE_AUTO_INVAL_DATA: cached pages are dropped when a refreshed mtime or size changed.")
@@ -68,6 +72,9 @@ struct ServerOptionGroup: ParsableArguments {
         }
         guard fdCacheCapacity >= 64 && fdCacheCapacity <= 1_000_000 else {
             throw ValidationError("--fd-cache-capacity must be between 64 and 1000000, got \(fdCacheCapacity)")
+        }
+        guard ioUringQueueDepth >= 1 && ioUringQueueDepth <= 1024 else {
+            throw ValidationError("--io-uring-queue-depth must be between 1 and 1024, got \(ioUringQueueDepth)")
         }
         guard maxWrite >= 4096 && maxWrite <= 1 << 20 else {
             throw ValidationError("--max-write must be between 4096 and 1048576 bytes, got \(maxWrite)")
@@ -104,6 +111,8 @@ struct ServerOptionGroup: ParsableArguments {
         o.passthrough = passthrough
         o.parallelDirops = parallelDirops
         o.autoInvalData = autoInvalData
+        o.ioUring = ioUring
+        o.ioUringQueueDepth = ioUringQueueDepth
         o.fdCacheCapacity = fdCacheCapacity
         let named = Set(givenMountOptions)
         o.allowOther = allowOther || named.contains("allow_other")

@@ -303,7 +303,11 @@ struct fbshim_stats_region {
     uint64_t backing_registered;  // backing files registered (BACKING_OPEN)
     uint64_t passthrough_refused; // opens that could not be passthrough (errno in the log)
     uint64_t init_reply_added;    // the INIT flags the server added to libfuse's reply
-    uint64_t reserved[11];
+    // FUSE over io_uring.
+    uint64_t uring_queues;        // queues registered (0: none)
+    uint64_t uring_requests;      // requests served through the rings
+    uint64_t uring_error;         // errno of a refused registration (0: none)
+    uint64_t reserved[8];
     uint64_t init_len;       // the connection's FUSE_INIT request, as read
     uint8_t init_bytes[512];
     struct fbshim_op_stats ops[FBSHIM_STATS_OPCODES];
