@@ -24,6 +24,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statfs.h>
 #include <unistd.h>
 #include <linux/fuse.h>
 
@@ -179,6 +180,7 @@ static void *queue_main(void *arg) {
         struct uring_ent *e = (struct uring_ent *)(uintptr_t)cqe->user_data;
         int res = cqe->res;
         io_uring_cqe_seen(&q->ring, cqe);
+        if (!e) continue; // the NOP of fbshim_uring_stop
         if (res < 0) {
             // -ENOTCONN or -ECANCELED: the connection is gone or the entry
             // was taken back; nothing more comes to it.
@@ -247,7 +249,6 @@ struct fbshim_uring *fbshim_uring_start(struct fuse_session *se, int fuse_fd, in
             *err = EAGAIN;
             return NULL;
         }
-        pthread_detach(u->queues[i].thread);
     }
     *err = 0;
     return u;
@@ -255,3 +256,50 @@ struct fbshim_uring *fbshim_uring_start(struct fuse_session *se, int fuse_fd, in
 
 uint64_t fbshim_uring_requests(const struct fbshim_uring *u) { return u ? atomic_load(&u->requests) : 0; }
 int fbshim_uring_queues(const struct fbshim_uring *u) { return u ? u->nqueues : 0; }
+
+struct kick_arg {
+    int cpu;
+    const char *path;
+    int rc;
+};
+
+static void *kick_main(void *p) {
+    struct kick_arg *k = p;
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(k->cpu, &set);
+    pthread_setaffinity_np(pthread_self(), sizeof set, &set);
+    struct statfs st;
+    k->rc = statfs(k->path, &st) == 0 ? 0 : errno;
+    return NULL;
+}
+
+int fbshim_uring_kick(struct fbshim_uring *u, const char *path) {
+    if (!u) return 0;
+    int kicked = 0;
+    for (int i = 0; i < u->nqueues; i++) {
+        struct kick_arg k = {.cpu = i, .path = path, .rc = 0};
+        pthread_t t;
+        if (pthread_create(&t, NULL, kick_main, &k) != 0) continue;
+        pthread_join(t, NULL);
+        if (k.rc == 0) kicked++;
+    }
+    return kicked;
+}
+
+void fbshim_uring_stop(struct fbshim_uring *u) {
+    if (!u) return;
+    atomic_store(&u->stopping, 1);
+    for (int i = 0; i < u->nqueues; i++) {
+        struct uring_queue *q = &u->queues[i];
+        // Queue threads own their rings' submission side; a NOP from here
+        // races with them only at the end, when they no longer submit.
+        struct io_uring_sqe *sqe = io_uring_get_sqe(&q->ring);
+        if (sqe) {
+            io_uring_prep_nop(sqe);
+            sqe->user_data = 0;
+            io_uring_submit(&q->ring);
+        }
+        pthread_join(q->thread, NULL);
+    }
+}

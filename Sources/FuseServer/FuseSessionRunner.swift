@@ -95,6 +95,8 @@ public enum FuseSessionRunner {
         fuse_loop_cfg_set_idle_threads(cfg, UInt32(max(1, fs.options.threads)))
         fuse_loop_cfg_set_clone_fd(cfg, fs.options.cloneFd ? 1 : 0)
         let rc = fuse_session_loop_mt(se, cfg)
+        // No queue thread may serve a request once the session is gone.
+        fbshim_uring_stop(fs.uring)
         // ENODEV: unmounted. ECONNABORTED: the same end, met by a worker
         // that was taking a request off the device when the unmount ended
         // the connection (with passthrough, the RELEASEs of files closed

@@ -59,6 +59,9 @@ public final class PassthroughFS: @unchecked Sendable {
     var session: OpaquePointer?
     /// Called once FUSE_INIT has been handled.
     var onInit: (@Sendable () -> Void)?
+    /// The mountpoint, where the server can name it (the harness's
+    /// launch, or serve's argument): io_uring queues are kicked through it.
+    public var mountpoint: String?
     /// The io_uring queues, once registered (set once, on the thread that
     /// wrote the INIT reply).
     var uring: OpaquePointer?
@@ -201,6 +204,9 @@ public final class PassthroughFS: @unchecked Sendable {
     /// registration, is logged and recorded (uring_error); the server goes
     /// on serving /dev/fuse.
     func startUring() {
+        // The harness may use the mount once this server says it is ready:
+        // with io_uring, only once its queues are registered and kicked.
+        defer { onInit?() }
         guard let se = session else { return }
         guard io.ioUring else {
             stats.region.pointee.uring_error = UInt64(EOPNOTSUPP)
@@ -223,6 +229,14 @@ public final class PassthroughFS: @unchecked Sendable {
         }
         uring = u
         stats.region.pointee.uring_queues = UInt64(fbshim_uring_queues(u))
+        if let mountpoint {
+            // Requests that arrived while no server ran wait in the kernel's
+            // queue until an entry completes on that queue.
+            let kicked = fbshim_uring_kick(u, mountpoint)
+            if kicked < fbshim_uring_queues(u) {
+                logLine("fusebench serve: \(kicked) of \(fbshim_uring_queues(u)) io_uring queues answered a STATFS of \(mountpoint)")
+            }
+        }
     }
 
     /// One line on the server's standard error (its log).
@@ -265,7 +279,8 @@ public final class PassthroughFS: @unchecked Sendable {
         if restart.resumeInit != nil && restart.eagerRevalidation, let path = restart.journal {
             revalidateEagerly(Journal.read(path: path))
         }
-        onInit?()
+        // With io_uring, ready once the queues are registered (startUring).
+        if !options.ioUring { onInit?() }
     }
 
     // MARK: - Names

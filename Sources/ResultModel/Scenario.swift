@@ -37,6 +37,9 @@ public struct ScenarioResult: Codable, Equatable, Sendable {
     /// Set when the hazard could not be produced (the result then proves
     /// nothing): what was missing.
     public var inconclusive: String?
+    /// Set when the probe hung (the watchdog aborted the connection): what
+    /// made no progress, and why where it is known. The scenario fails.
+    public var hung: String?
 
     /// A result; `passed` follows from the checks.
     public init(hazard: String, expectation: String, checks: [ScenarioCheck], figures: [String: Double],

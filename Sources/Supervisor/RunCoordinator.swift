@@ -227,8 +227,10 @@ public enum RunCoordinator {
         if stalled {
             // A server that stopped answering will not exit on unmount either.
             served?.server.killAndReap()
+            let why = workload.server.ioUring && strategy?.keepsConnection == true && !workload.faults.isEmpty
+                ? " " + HazardRunner.ioUringResendNote : ""
             throw SupervisorError.watchdog("an operation on \(root) made no progress for \(fmtSeconds(Settings.watchdogSeconds)); "
-                                           + "aborted the FUSE connection. Server log:\n\(mount?.server.logTail() ?? "")")
+                                           + "aborted the FUSE connection.\(why) Server log:\n\(mount?.server.logTail() ?? "")")
         }
         var reports: [ServerReport] = []
         let resident = mount?.server.residentBytes()

@@ -90,6 +90,7 @@ struct ServeCommand: ParsableCommand {
         if Settings.testHangInstance == restart.instance {
             while true { pause() }
         }
+        fs.mountpoint = launch?.mountpoint ?? mountpoint
         let ready = launch != nil ? LaunchSlot.ready.rawValue : nil
         let target: MountTarget = launch != nil ? .fuseFd(LaunchSlot.fuse.rawValue) : .path(mountpoint)
         try FuseSessionRunner.run(fs, target: target, fsname: source) {

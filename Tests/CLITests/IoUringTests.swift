@@ -72,4 +72,41 @@ final class IoUringTests: XCTestCase {
         XCTAssertEqual(s.status, 3, s.stderr)
         XCTAssertTrue(s.stderr.contains("echo Y > /sys/module/fuse/parameters/enable_uring"), s.stderr)
     }
+
+    /// Restarts through io_uring: a restart with nothing in flight works
+    /// (the new server registers its queues on the live connection and
+    /// kicks each, held passthrough files reopen), but a request the dead
+    /// server had taken from its ring is never resent (kernel 6.18): the
+    /// scenario is a failed verdict with the reason, never a hang.
+    func testRestartsThroughTheRings() throws {
+        setEnableUring("Y")
+        func scenario(_ name: String, files: Int) throws -> ScenarioResult {
+            let source = Binary.packageRoot + "/workloads/hazards/\(name).json"
+            var w = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: source)))
+                                  as? [String: Any])
+            var h = try XCTUnwrap(w["hazard"] as? [String: Any])
+            h["files"] = files
+            w["hazard"] = h
+            w["strategies"] = ["handover-lazy"]
+            var server = w["server"] as? [String: Any] ?? [:]
+            server["ioUring"] = true
+            w["server"] = server
+            let path = dir.file("\(name).json"), out = dir.file("\(name)-out.json")
+            try JSONSerialization.data(withJSONObject: w).write(to: URL(fileURLWithPath: path))
+            let r = try Binary.run(["run", path, "--output", out], environment: ["FUSEBENCH_WATCHDOG_SECONDS": "3"],
+                                   timeout: 120)
+            XCTAssertEqual(r.status, 0, r.stderr)
+            try ResultSchema.assertValid(out)
+            let run = try XCTUnwrap(try ResultFile.read(out).runs.first)
+            XCTAssertEqual(run.restartedServers?.first?.ioUringQueues, UInt64(sysconf(Int32(_SC_NPROCESSORS_CONF))))
+            return try XCTUnwrap(run.scenario)
+        }
+        let reopen = try scenario("passthrough-reopen", files: 16)
+        XCTAssertTrue(reopen.passed, "\(reopen.figures)")
+        XCTAssertNil(reopen.hung)
+        let resent = try scenario("resent-non-idempotent", files: 4)
+        XCTAssertFalse(resent.passed)
+        XCTAssertEqual(resent.figures["hung"], 1)
+        XCTAssertTrue(resent.hung?.contains("fuse_resend") ?? false, resent.hung ?? "no reason")
+    }
 }

@@ -190,6 +190,15 @@ int fbshim_uring_thread_has_request(void);
 /// Commits the reply (header, then payload) of the calling queue thread's
 /// request and fetches the next: bytes taken, or -errno.
 int fbshim_uring_reply(struct iovec *iov, int count);
+/// One STATFS of `path` (the mountpoint) from a thread on each queue's CPU:
+/// its completion on a new entry makes the kernel hand that queue the
+/// requests it queued while the queue had no entry (a registration alone
+/// does not: fs/fuse/dev_uring.c, fuse_uring_do_register). The number of
+/// queues that answered.
+int fbshim_uring_kick(struct fbshim_uring *u, const char *path);
+/// Ends the queue threads (before the session is destroyed) and waits for
+/// them.
+void fbshim_uring_stop(struct fbshim_uring *u);
 /// Requests served through the rings so far, and the number of queues.
 uint64_t fbshim_uring_requests(const struct fbshim_uring *u);
 int fbshim_uring_queues(const struct fbshim_uring *u);

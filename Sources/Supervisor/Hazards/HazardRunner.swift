@@ -35,24 +35,48 @@ public enum HazardRunner {
         let probe = Probe(mount: mount, backing: backing, mnt: mnt, files: files)
         let started = Date()
         let t0 = fbshim_monotonic_ns()
-        var figures: [HazardFigure: Double]
+        var figures: [HazardFigure: Double] = [:]
         var inconclusive: String?
-        switch hazard.kind {
-        case .inodeReuse: (figures, inconclusive) = try probe.inodeReuse()
-        case .staleAttributes: figures = try probe.staleAttributes()
-        case .resentNonIdempotent: (figures, inconclusive) = try probe.resentNonIdempotent()
-        case .ephemeralIds: figures = try probe.ephemeralIds()
-        case .openFiles: figures = try probe.openFiles()
-        case .heldDescriptors: figures = try probe.heldDescriptors()
-        case .staleCaches: figures = try probe.staleCaches()
-        case .passthroughReopen: figures = try probe.passthroughReopen()
+        var hung: String?
+        do {
+            switch hazard.kind {
+            case .inodeReuse: (figures, inconclusive) = try probe.inodeReuse()
+            case .staleAttributes: figures = try probe.staleAttributes()
+            case .resentNonIdempotent: (figures, inconclusive) = try probe.resentNonIdempotent()
+            case .ephemeralIds: figures = try probe.ephemeralIds()
+            case .openFiles: figures = try probe.openFiles()
+            case .heldDescriptors: figures = try probe.heldDescriptors()
+            case .staleCaches: figures = try probe.staleCaches()
+            case .passthroughReopen: figures = try probe.passthroughReopen()
+            }
+        } catch SupervisorError.watchdog(let why) {
+            // A scenario that hangs is a verdict, not the end of the matrix:
+            // the watchdog aborted the connection; the next scenario gets a
+            // mount of its own.
+            hung = why.components(separatedBy: " Server log:").first ?? why
+            if workload.server.ioUring && strategy.keepsConnection { hung! += " " + Self.ioUringResendNote }
         }
         let elapsed = Double(fbshim_monotonic_ns() - t0) / 1e9
         let status = mount.unmount()
         let reports = mount.serverReports()
-        if let status, status != 0 {
+        if hung == nil, let status, status != 0 {
             throw SupervisorError.failed("the reference server \(mount.server.describe(status)) at unmount. "
                                          + "Its log:\n\(mount.server.logTail())")
+        }
+        if let hung {
+            let empty = OperationResult(count: 0, throughput: .opsPerSecond(0), bandwidth: .bytesPerSecond(0),
+                                        latency: .empty, errors: [:])
+            var result = RunResult(target: "reference", workload: workload.asRun, startedAt: ISO8601.string(started),
+                                   measuredSeconds: elapsed, threads: 1, operations: [:], total: empty,
+                                   timeline: Timeline(bucketMs: 10, completed: [], errors: []), server: reports.first)
+            result.strategy = strategy.rawValue
+            if reports.count > 1 { result.restartedServers = Array(reports.dropFirst()) }
+            var scenario = ScenarioResult(hazard: hazard.kind.rawValue, expectation: hazard.expectation,
+                                          checks: [ScenarioCheck(figure: "hung", measured: 1, maximum: 0)],
+                                          figures: ["hung": 1])
+            scenario.hung = hung
+            result.scenario = scenario
+            return result
         }
         figures = figures.filter { hazard.kind.figures.contains($0.key) }
         let checks = try hazard.expect.sorted { $0.key.rawValue < $1.key.rawValue }.map { figure, maximum in
@@ -75,6 +99,14 @@ public enum HazardRunner {
                                          inconclusive: inconclusive)
         return result
     }
+
+    /// Why a request in flight at the crash hangs with FUSE over io_uring
+    /// (kernel 6.18), for messages.
+    static let ioUringResendNote = "With FUSE over io_uring, a request the dead server had taken from its ring "
+        + "is never resent: FUSE_NOTIFY_RESEND requeues only the /dev/fuse processing queues (fs/fuse/dev.c, "
+        + "fuse_resend, which walks fc->devices), and at the server's exit its idle ring entries are parked, "
+        + "not torn down (fs/fuse/dev_uring.c, fuse_uring_cancel); the request's caller waits until the "
+        + "connection is aborted."
 
     /// Creates `count` stamped files under `root/h/dNN/`; returns their
     /// paths relative to `root`.
