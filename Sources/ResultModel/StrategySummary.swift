@@ -17,6 +17,17 @@ public struct StrategySummary: Sendable {
     public var integrity: String?
     /// Real-program clients that failed, of how many ("0/4"); nil without clients.
     public var clientsFailed: String?
+    /// How requests and file data travelled, from what the first server
+    /// negotiated: "/dev/fuse", "/dev/fuse+passthrough", "io_uring",
+    /// "io_uring+passthrough"; nil for a target without our server.
+    public var transport: String?
+
+    /// The transport of a server's report (see `transport`).
+    public static func transport(_ s: ServerReport?) -> String? {
+        guard let s, let flags = s.initFlagsAdded else { return nil }
+        let base = (s.ioUringQueues ?? 0) > 0 ? "io_uring" : "/dev/fuse"
+        return base + (flags.contains("PASSTHROUGH") ? "+passthrough" : "")
+    }
 
     /// The summary of `run`.
     public init(_ run: RunResult) {
@@ -35,6 +46,7 @@ public struct StrategySummary: Sendable {
         recognised = fs.reduce(0) { $0 + $1.resentRecognised }
         integrity = run.integrity.map { $0.clean ? "ok" : "FAILED" }
         clientsFailed = run.clients.map { cs in "\(cs.filter { !$0.passed }.count)/\(cs.count)" }
+        transport = Self.transport(run.server)
     }
 }
 

@@ -110,7 +110,10 @@ enum Summary {
     static func matrixText(_ cells: [MatrixCell], _ runs: [RunResult]) -> String {
         let (scenarios, strategies) = MatrixCell.axes(cells)
         let width = max(16, (scenarios.map(\.count).max() ?? 0) + 2)
-        var out = "hazard scenarios (pass: the expected outcome held):\n" + pad("scenario", width)
+        let transports = Set(runs.compactMap { StrategySummary.transport($0.server) }).sorted()
+        var out = "hazard scenarios (pass: the expected outcome held"
+            + (transports.isEmpty ? "" : "; transport: " + transports.joined(separator: ", ")) + "):\n"
+            + pad("scenario", width)
         for s in strategies { out += pad(s.replacingOccurrences(of: "handover-", with: ""), 10, right: true) }
         out += "\n"
         for sc in scenarios {
@@ -126,6 +129,10 @@ enum Summary {
         for c in cells where c.outcome != "pass" {
             out += "  \(c.scenario) / \(c.strategy): \(c.outcome): \(c.detail.joined(separator: ", "))\n"
         }
+        // Why scenarios hung, each reason once.
+        var reasons: [String] = []
+        for r in runs { if let h = r.scenario?.hung, !reasons.contains(h) { reasons.append(h) } }
+        for h in reasons { out += "  hung: \(h)\n" }
         return out
     }
 
@@ -163,13 +170,13 @@ enum Summary {
         func ms(_ v: Double?) -> String { v.map { String(format: "%.2f", $0 / 1e6) } ?? "-" }
         var out = "strategies side by side (medians over faults; times in ms):\n"
         let width = max(18, (runs.map { StrategySummary($0).strategy.count }.max() ?? 0) + 2)
-        out += pad("strategy", width) + pad("faults", 7, right: true) + pad("outage", 9, right: true)
+        out += pad("strategy", width) + pad("transport", 22) + pad("faults", 7, right: true) + pad("outage", 9, right: true)
             + pad("resume", 9, right: true) + pad("stall", 9, right: true) + pad("recover", 9, right: true)
             + pad("app errors", 12, right: true) + pad("resent", 8, right: true) + pad("recognised", 11, right: true)
             + pad("integrity", 11, right: true) + (runs.contains { $0.clients != nil } ? pad("clients failed", 16, right: true) : "")
             + "\n"
         for s in runs.map(StrategySummary.init) {
-            out += pad(s.strategy, width) + pad("\(s.faults)", 7, right: true)
+            out += pad(s.strategy, width) + pad(s.transport ?? "-", 22) + pad("\(s.faults)", 7, right: true)
                 + pad(ms(s.outage), 9, right: true) + pad(ms(s.resume), 9, right: true)
                 + pad(ms(s.stall), 9, right: true) + pad(ms(s.recovery), 9, right: true)
                 + pad("\(s.applicationErrors)", 12, right: true) + pad("\(s.resent)", 8, right: true)
