@@ -9,6 +9,10 @@ APT_PKGS  := libfuse3-dev fuse3 libjson-c-dev liburing-dev pkg-config util-linux
 # libfuse's own passthrough_ll example, built as a peer server for `make bench`.
 PEER_SRC  := /usr/share/doc/libfuse3-dev/examples/passthrough_ll.c
 PEER_BIN  := .build/peers/passthrough_ll
+# The preload shim loaded into other servers for faults and handover (C,
+# without the Swift runtime, so it is built here and not by SwiftPM); the
+# harness finds it in .build/preload/ or through $FUSEBENCH_PRELOAD.
+PRELOAD   := .build/preload/libfusebench-preload.so
 PEER      := passthrough_ll=$(abspath $(PEER_BIN)) -f -o source={source},timeout={timeout},cache={cache},max_threads={threads} {mountpoint}
 SHELL     := /bin/bash
 
@@ -41,12 +45,16 @@ deps:
 	fi
 	@python3 -c 'import jsonschema' 2>/dev/null || python3 -m pip install -q jsonschema
 
-build: deps $(PEER_BIN)
+build: deps $(PEER_BIN) $(PRELOAD)
 	$(SWIFT) build -c $(CONFIG)
 
 $(PEER_BIN): $(PEER_SRC)
 	@mkdir -p $(dir $@)
 	gcc -Wall -O2 -o $@ $< $$(pkg-config --cflags --libs fuse3)
+
+$(PRELOAD): Sources/Preload/preload.c Sources/CFuseShim/include/fbshim_stats.h
+	@mkdir -p $(dir $@)
+	gcc -Wall -O2 -shared -fPIC -o $@ $< -ldl
 
 # Runs the default workload against the reference server and writes a
 # result under results/.
@@ -109,7 +117,7 @@ man:
 # process is doing and fails the run instead of stalling CI. Output is
 # line-buffered so that the log shows the test that was running.
 TEST_DEADLINE ?= 1200
-test: deps $(PEER_BIN)
+test: deps $(PEER_BIN) $(PRELOAD)
 	$(SWIFT) build
 	$(MAKE) --no-print-directory gate
 	FUSEBENCH_OUTER_MNT_NS=$$(readlink /proc/self/ns/mnt) \

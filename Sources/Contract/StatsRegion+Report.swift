@@ -118,6 +118,19 @@ extension StatsRegion {
         }
     }
 
+    /// Saves `bytes` as the connection's FUSE_INIT request (for a resuming
+    /// server that reads it from here: the preload shim).
+    public func saveInitRequest(_ bytes: [UInt8]) {
+        bytes.withUnsafeBytes { saveInit($0.baseAddress!, $0.count) }
+    }
+
+    /// Monotonic time FUSE_INIT was answered (0: not yet).
+    public var initNs: UInt64 { fbshim_atomic_load_acquire(&region.pointee.init_ns) }
+    /// Requests the preload shim saw on the device (0: none, or no shim).
+    public var shimRequestsSeen: UInt64 { fbshim_atomic_load(&region.pointee.shim_requests_seen) }
+    /// Whether the preload shim replayed the saved FUSE_INIT (a resume).
+    public var shimReplayed: Bool { fbshim_atomic_load(&region.pointee.shim_replayed) != 0 }
+
     /// Disarms the crash and kill hooks.
     public func disarm() {
         fbshim_atomic_store(&region.pointee.crash_armed, 0)

@@ -55,6 +55,9 @@ public struct RunResult: Codable, Equatable, Sendable {
     /// Stopped by a signal (Ctrl-C) during its measured phase: what it
     /// measured until then (nil: ran to its end).
     public var partial: Bool?
+    /// Why the run stopped early because the server kept dying on its own
+    /// after restarts (nil: it did not).
+    public var abandoned: String?
 
     /// A run result from its parts.
     public init(target: String, workload: JSONValue, startedAt: String, measuredSeconds: Double, threads: Int,

@@ -5,8 +5,13 @@
 public struct StrategySummary: Sendable {
     /// The strategy (or target) of the run.
     public var strategy: String
-    /// Faults that fired.
+    /// Faults that fired (the harness's; deaths are counted apart).
     public var faults: Int
+    /// Times the server died on its own (after a restart, typically) and
+    /// was restarted.
+    public var deaths: Int
+    /// Why the run was given up (the server kept dying), or nil.
+    public var abandoned: String?
     /// Medians over the faults, in ns; nil when no fault had the value.
     public var outage: Double?, resume: Double?, stall: Double?, recovery: Double?
     /// Failed operations over the whole run.
@@ -31,7 +36,10 @@ public struct StrategySummary: Sendable {
 
     /// The summary of `run`.
     public init(_ run: RunResult) {
-        let fs = (run.faults ?? []).filter(\.triggered)
+        let all = (run.faults ?? []).filter(\.triggered)
+        let fs = all.filter { $0.kind != "death" }
+        deaths = all.count - fs.count
+        abandoned = run.abandoned
         // The strategy, with the sweep point and trial that tell its runs apart.
         strategy = [run.strategy ?? run.target, run.sweep.map { "\($0.field)=\($0.value.compact)" },
                     run.trial.map { "trial \($0)" }].compactMap { $0 }.joined(separator: " · ")

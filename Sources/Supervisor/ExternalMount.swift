@@ -2,11 +2,18 @@
 // backing directory so that the same workloads measure it: libfuse's
 // passthrough_ll, or a user's own server.
 //
-// The server mounts itself (it must stay in the foreground); the harness
-// waits for the mount to appear in its mount namespace, and unmounts it at
-// the end, which ends the server's session loop. It is started through
-// the spawner under `setpriv --pdeathsig KILL`: when the harness dies, the
-// spawner follows it (lifeline) and the kernel kills the server.
+// Without a strategy, or with remount, the server mounts itself (it must
+// stay in the foreground); the harness waits for the mount to appear in its
+// mount namespace, and unmounts it at the end, which ends the server's
+// session loop. A remount after a fault detaches the dead mount and runs the
+// command again. With a handover strategy the harness mounts, keeps the
+// /dev/fuse descriptor and hands it to each instance as /dev/fd/3 (libfuse
+// 3.3 and later take that as the mountpoint); the preload shim
+// (Sources/Preload) replays the saved FUSE_INIT to a resuming instance.
+// Runs with faults load the shim into the server for its statistics and
+// fault hooks. Servers are started through the spawner under `setpriv
+// --pdeathsig KILL`: when the harness dies, the spawner follows it
+// (lifeline) and the kernel kills the server.
 import Workload
 import CFuseShim
 import Foundation
@@ -14,6 +21,7 @@ import Contract
 import FuseServer
 import Glibc
 import Synchronization
+import ResultModel
 
 /// A named server command template.
 public struct PeerServer: Sendable, Equatable {
@@ -54,44 +62,226 @@ public struct PeerServer: Sendable, Equatable {
 }
 
 /// A mount served by an external server process.
-public final class ExternalMount: Sendable {
+/// Unchecked Sendable: the current server and stats are behind `current`'s
+/// lock (the fault thread replaces them at a restart); the kept descriptor
+/// is touched by the thread that owns the mount at the time (as FuseMount).
+public final class ExternalMount: @unchecked Sendable {
     /// The mountpoint.
     public let mountpoint: String
-    /// The command line that was run.
+    /// The command line of the first instance.
     public let command: String
-    /// The server process.
-    public let server: ServerProcess
     /// The server's name, from its command template.
     public let serverName: String
+    /// The restart strategy (nil: no faults).
+    public let strategy: Strategy?
+    private let peer: PeerServer
+    private let source: String
+    private let options: ServerOptions
+    private let dir: String
     private let spawner: Spawner
+    /// The preload shim, for runs with a strategy (nil: not loaded).
+    private let preload: String?
     private let mounted = Atomic<Bool>(true)
+    private var keptFd: Int32 = -1
+    private struct Current {
+        var server: ServerProcess
+        var stats: StatsRegion
+        var instance: UInt32
+        var statsPaths: [String]
+    }
+    private let current = Mutex(Current(server: .placeholder, stats: StatsRegion(), instance: 1, statsPaths: []))
+    /// The server process serving now.
+    public var server: ServerProcess { current.withLock { $0.server } }
+    /// The current instance's statistics, as the preload shim writes them
+    /// (all zero without the shim).
+    public var stats: StatsRegion { current.withLock { $0.stats } }
 
-    /// Starts `peer` over `source` at `mountpoint` and waits for its mount.
+    /// The descriptor number a handed-over instance finds /dev/fuse at.
+    static let handedFd: Int32 = 3
+
+    /// Strategies another server can be restarted with: the harness keeps
+    /// the connection or not, and may bump the epoch; the rest need the
+    /// reference server's node ids, journal or keeper socket.
+    public static let strategies: [Strategy] = [.remount, .handoverLazy, .handoverEpoch]
+
+    /// The preload shim: $FUSEBENCH_PRELOAD, or beside `executable`, or
+    /// in .build/preload/ where the Makefile builds it.
+    public static func preloadLibrary(executable: String) -> String {
+        if let p = ProcessInfo.processInfo.environment["FUSEBENCH_PRELOAD"], !p.isEmpty { return p }
+        let dir = (executable as NSString).deletingLastPathComponent
+        let candidates = [dir + "/libfusebench-preload.so", dir + "/../preload/libfusebench-preload.so",
+                          dir + "/../../preload/libfusebench-preload.so"]
+        return candidates.first { access($0, R_OK) == 0 } ?? candidates[2]
+    }
+
+    /// Starts `peer` over `source` at `mountpoint` and waits until it serves.
     public init(peer: PeerServer, source: String, mountpoint: String, options: ServerOptions, dir: String,
-                executable: String) throws {
-        self.mountpoint = mountpoint
-        command = peer.command(source: source, mountpoint: mountpoint, options: options)
-        serverName = peer.name
-        spawner = try Spawner(executable: executable)
-        server = try spawner.spawn(executable: "/usr/bin/setpriv",
-                                   arguments: ["--pdeathsig", "KILL", "--", "/bin/sh", "-c", "exec " + command],
-                                   descriptors: [], logPath: "\(dir)/server.log")
-        let deadline = Date().addingTimeInterval(Settings.readyTimeout)
-        while FuseConnection.id(of: mountpoint) == nil {
-            if let st = server.poll() {
-                mounted.store(false, ordering: .relaxed)
-                throw SupervisorError.failed("\(peer.name) \(server.describe(st)) before mounting "
-                                             + "(command: \(command)). Its output:\n\(server.logTail())")
-            }
-            if Date() > deadline {
-                server.killAndReap()
-                mounted.store(false, ordering: .relaxed)
-                throw SupervisorError.watchdog("\(peer.name) did not mount \(mountpoint) within "
-                                               + "\(Int(Settings.readyTimeout)) s (command: \(command); it must run "
-                                               + "in the foreground, e.g. -f). Its output:\n\(server.logTail())")
-            }
-            usleep(5_000)
+                executable: String, strategy: Strategy? = nil) throws {
+        if let strategy, !Self.strategies.contains(strategy) {
+            throw SupervisorError.input("the strategy \(strategy.rawValue) needs the reference server (its node ids, "
+                                        + "journal or keeper); \(peer.name) can be restarted with "
+                                        + Self.strategies.map(\.rawValue).joined(separator: ", "))
         }
+        self.mountpoint = mountpoint
+        self.peer = peer
+        self.source = source
+        self.options = options
+        self.dir = dir
+        self.strategy = strategy
+        serverName = peer.name
+        if strategy != nil {
+            let lib = Self.preloadLibrary(executable: executable)
+            guard access(lib, R_OK) == 0 else {
+                throw SupervisorError.environment("the preload shim \(lib) is missing: `make build` builds it "
+                                                  + "(or set FUSEBENCH_PRELOAD to its path)")
+            }
+            preload = lib
+            if strategy!.keepsConnection { try Self.requireLibfuse(peer) }
+        } else {
+            preload = nil
+        }
+        command = peer.command(source: source, mountpoint: strategy?.keepsConnection == true ? "/dev/fd/\(Self.handedFd)"
+                                                                                            : mountpoint,
+                               options: options)
+        spawner = try Spawner(executable: executable)
+        if strategy?.keepsConnection == true {
+            let fd = open(HostCheck.devicePath, O_RDWR | O_CLOEXEC)
+            guard fd >= 0 else {
+                throw SupervisorError.environment("cannot open \(HostCheck.devicePath): \(String(cString: strerror(errno)))")
+            }
+            guard fbshim_mount_fuse(fd, mountpoint, peer.name, peer.name, options.mountOptionString) == 0 else {
+                let e = errno
+                close(fd)
+                mounted.store(false, ordering: .relaxed)
+                throw SupervisorError.environment("mount(2) of a FUSE file system on \(mountpoint) failed: "
+                                                  + "\(String(cString: strerror(e)))")
+            }
+            keptFd = fd
+        }
+        do {
+            try startInstance()
+        } catch {
+            if keptFd >= 0 { FuseConnection.unmountOrDetach(mountpoint); close(keptFd); keptFd = -1 }
+            mounted.store(false, ordering: .relaxed)
+            throw error
+        }
+    }
+
+    /// A handover needs a server on libfuse (3.3 or later), which takes
+    /// /dev/fd/N as its mountpoint and reads the device through libc, where
+    /// the shim sees it: a dynamically linked program without libfuse is
+    /// refused up front (a script is judged when it runs).
+    static func requireLibfuse(_ peer: PeerServer) throws {
+        guard let program = peer.template.split(separator: " ").first.map(String.init),
+              let path = program.contains("/") ? program : Self.which(program),
+              let data = FileManager.default.contents(atPath: path), data.starts(with: [0x7f, 0x45, 0x4c, 0x46]) else {
+            return
+        }
+        if data.range(of: Data("libfuse3.so".utf8)) == nil && data.range(of: Data("libfuse.so".utf8)) == nil {
+            throw SupervisorError.input("\(peer.name) (\(path)) is not linked with libfuse, so it cannot be handed a "
+                                        + "live connection: a handover needs a server on libfuse 3.3 or later (it takes "
+                                        + "/dev/fd/N as the mountpoint), or one that resumes natively (README: "
+                                        + "\"Resuming a connection\"). Use --strategy remount.")
+        }
+    }
+
+    static func which(_ program: String) -> String? {
+        for d in (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":") {
+            let p = "\(d)/\(program)"
+            if access(p, X_OK) == 0 { return p }
+        }
+        return nil
+    }
+
+    /// Starts the current instance and waits until it serves: its mount
+    /// appears, or (handover) it has answered FUSE_INIT.
+    private func startInstance() throws {
+        let instance = current.withLock { $0.instance }
+        let statsPath = "\(dir)/server-stats-\(instance)"
+        let region: StatsRegion
+        do { region = try StatsRegion(path: statsPath, create: true, writable: true) } catch {
+            throw SupervisorError.failed("cannot create the stats file \(statsPath): \(errnoText(error.code))")
+        }
+        let resume = instance > 1 && strategy?.keepsConnection == true
+        if resume {
+            guard let bytes = current.withLock({ $0.stats }).savedInitRequest ?? savedInit else {
+                throw SupervisorError.failed("no saved FUSE_INIT request to resume the connection with")
+            }
+            region.saveInitRequest(bytes)
+        }
+        var env: [String] = []
+        if let preload {
+            env = ["LD_PRELOAD=\(preload)", "FUSEBENCH_PRELOAD_STATS=\(statsPath)",
+                   "FUSEBENCH_PRELOAD_RESUME=\(resume ? 1 : 0)"]
+            if keptFd >= 0 { env.append("FUSEBENCH_PRELOAD_FD=\(Self.handedFd)") }
+        }
+        let process = try spawner.spawn(executable: "/usr/bin/env",
+                                        arguments: env + ["/usr/bin/setpriv", "--pdeathsig", "KILL", "--",
+                                                          "/bin/sh", "-c", "exec " + command],
+                                        descriptors: keptFd >= 0 ? [(keptFd, Self.handedFd)] : [],
+                                        logPath: "\(dir)/server.log")
+        current.withLock {
+            $0.server = process
+            $0.stats = region
+            $0.statsPaths.append(statsPath)
+        }
+        let deadline = Date().addingTimeInterval(Settings.readyTimeout)
+        let what = resume ? "resuming the connection" : keptFd >= 0 ? "answering FUSE_INIT" : "mounting"
+        while keptFd >= 0 ? region.initNs == 0 : FuseConnection.id(of: mountpoint) == nil {
+            if let st = process.poll() {
+                var why = "\(peer.name) \(process.describe(st)) before \(what) (command: \(command))."
+                if keptFd >= 0 && region.shimRequestsSeen == 0 && !resume {
+                    why += " It never read the FUSE device it was handed (/dev/fd/\(Self.handedFd)) through libc: a "
+                        + "handover needs a server on libfuse 3.3 or later, or one that resumes natively (README: "
+                        + "\"Resuming a connection\")."
+                }
+                throw SupervisorError.failed(why + " Its output:\n\(process.logTail())")
+            }
+            if Date() > deadline || fbshim_stop_requested() != 0 {
+                process.killAndReap()
+                if fbshim_stop_requested() != 0 { throw SupervisorError.interrupted }
+                throw SupervisorError.watchdog("\(peer.name) did not finish \(what) on \(mountpoint) within "
+                                               + "\(Int(Settings.readyTimeout)) s (command: \(command); it must run "
+                                               + "in the foreground, e.g. -f). Its output:\n\(process.logTail())")
+            }
+            usleep(1_000)
+        }
+        if instance == 1 && keptFd >= 0 {
+            savedInit = region.savedInitRequest
+            guard savedInit != nil else {
+                throw SupervisorError.failed("the preload shim did not see \(peer.name) read FUSE_INIT")
+            }
+        }
+    }
+
+    /// The connection's FUSE_INIT request, as the first instance read it.
+    private var savedInit: [UInt8]?
+
+    /// No warm standby for another server: each restart starts it anew.
+    public func prepareStandby() throws {}
+
+    /// Starts the next instance after the current one died: resume the kept
+    /// connection (after FUSE_NOTIFY_RESEND, and FUSE_NOTIFY_INC_EPOCH for
+    /// handover-epoch), or detach the dead mount and run the command again.
+    public func restart() throws {
+        guard let strategy else { throw SupervisorError.failed("no restart strategy") }
+        if strategy.keepsConnection {
+            guard fbshim_notify_bare(keptFd, 7 /* FUSE_NOTIFY_RESEND */) == 0 else {
+                throw SupervisorError.failed("FUSE_NOTIFY_RESEND failed: \(String(cString: strerror(errno)))")
+            }
+            if strategy == .handoverEpoch && fbshim_notify_bare(keptFd, 8 /* FUSE_NOTIFY_INC_EPOCH */) != 0 {
+                throw SupervisorError.failed("FUSE_NOTIFY_INC_EPOCH failed: \(String(cString: strerror(errno)))")
+            }
+        } else {
+            _ = fbshim_umount2(mountpoint, Int32(MNT_DETACH))
+        }
+        current.withLock { $0.instance += 1 }
+        try startInstance()
+    }
+
+    /// Reports of every instance, from the shim's stats regions.
+    public func serverReports() -> [ServerReport] {
+        current.withLock { $0.statsPaths }.compactMap { (try? StatsRegion(path: $0, create: false))?.report() }
     }
 
     /// Aborts the connection (watchdog).
@@ -104,6 +294,10 @@ public final class ExternalMount: Sendable {
     public func unmount(timeout: Double = 10) -> Int32? {
         if mounted.exchange(false, ordering: .relaxed) {
             FuseConnection.unmountOrDetach(mountpoint)
+        }
+        if keptFd >= 0 {
+            close(keptFd)
+            keptFd = -1
         }
         return server.waitOrKill(timeout: timeout)
     }

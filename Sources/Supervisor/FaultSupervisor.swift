@@ -38,7 +38,7 @@ func debugTrace(_ text: @autoclosure () -> String) {
 /// written only by the fault thread that runs `run()`, and read by the run
 /// thread only after that thread signalled its end; `finished` is atomic.
 final class FaultSupervisor: @unchecked Sendable {
-    let mount: FuseMount
+    let mount: RestartableMount
     let control: LoadControl
     let schedule: [ScheduledFault]
     let phases: Phases
@@ -47,12 +47,22 @@ final class FaultSupervisor: @unchecked Sendable {
     let finished = Atomic<Bool>(false)
     private(set) var timings: [FaultTiming] = []
     private(set) var failure: SupervisorError?
+    /// Set when the run was given up: the server kept dying after restarts.
+    private(set) var abandoned: String?
+    private struct Abandon: Error {}
     private var samples: [(ns: UInt64, counts: [String: UInt64])] = []
 
     /// Window for revalidation counts and recovery.
     static let windowNs = FaultWindow.ns
 
-    init(mount: FuseMount, control: LoadControl, faults: [FaultSpec], phases: Phases, duration: Double,
+    /// Deaths the harness did not cause (a server that crashes after it
+    /// resumed), restarted as the strategy says; past this many in a row
+    /// without a planned fault between them, the run ends with a verdict.
+    static let unplannedDeathLimit = 3
+    private var unplannedInARow = 0
+    private var nextUnplannedIndex: Int
+
+    init(mount: RestartableMount, control: LoadControl, faults: [FaultSpec], phases: Phases, duration: Double,
          files: [String]) {
         self.mount = mount
         self.files = files
@@ -68,6 +78,7 @@ final class FaultSupervisor: @unchecked Sendable {
             }
         }
         list.sort { ($0.at ?? -1) < ($1.at ?? -1) }
+        nextUnplannedIndex = list.count
         schedule = list.map { s in
             defer { i += 1 }
             return ScheduledFault(index: i, spec: s.spec, at: s.at)
@@ -82,15 +93,18 @@ final class FaultSupervisor: @unchecked Sendable {
             return
         }
         for (n, item) in schedule.enumerated() {
-            if item.at != nil || item.spec.trigger == .afterRequests(0) {
-                let due = phases.measureStart + UInt64((item.at ?? 0) * 1e9)
-                guard sleepSampling(until: due) else { return }
-            } else {
-                guard sleepSampling(until: phases.measureStart) else { return }
-            }
             let nextDue = n + 1 < schedule.count ? schedule[n + 1].at.map { phases.measureStart + UInt64($0 * 1e9) } : nil
             do {
+                if item.at != nil || item.spec.trigger == .afterRequests(0) {
+                    let due = phases.measureStart + UInt64((item.at ?? 0) * 1e9)
+                    guard try sleepSampling(until: due) else { return }
+                } else {
+                    guard try sleepSampling(until: phases.measureStart) else { return }
+                }
                 try inject(item, nextDue: nextDue ?? phases.end)
+                unplannedInARow = 0
+            } catch is Abandon {
+                return giveUp()
             } catch let e as SupervisorError {
                 failure = e
                 mount.abortConnection()
@@ -102,13 +116,34 @@ final class FaultSupervisor: @unchecked Sendable {
                 return
             }
         }
+        // After the last fault: a server that dies on its own is still restarted.
+        do { _ = try sleepSampling(until: .max) } catch is Abandon {
+            giveUp()
+        } catch let e as SupervisorError {
+            failure = e
+            mount.abortConnection()
+            control.stop()
+        } catch {
+            failure = .failed("\(error)")
+            control.stop()
+        }
     }
 
-    /// Sleeps until `ns`, sampling the server's counters every 20 ms;
-    /// false when the run ended first.
-    private func sleepSampling(until ns: UInt64) -> Bool {
+    /// Ends the load of a run given up: callers waiting on the dead
+    /// connection get an error at once.
+    private func giveUp() {
+        debugTrace("giving up: \(abandoned ?? "")")
+        mount.abortConnection()
+        control.stop()
+    }
+
+    /// Sleeps until `ns`, sampling the server's counters every 20 ms, and
+    /// restarting a server that died on its own; false when the run ended
+    /// first.
+    private func sleepSampling(until ns: UInt64) throws -> Bool {
         while true {
             if finished.load(ordering: .relaxed) || control.stopFlag.load(ordering: .relaxed) { return false }
+            if let status = mount.server.poll() { try unplannedDeath(status) }
             let now = fbshim_monotonic_ns()
             if now >= ns { return true }
             samples.append((now, mount.stats.opcodeCounts()))
@@ -121,7 +156,6 @@ final class FaultSupervisor: @unchecked Sendable {
         let old = mount.stats
         let server = mount.server
         var t = FaultTiming(event: FaultEvent(index: item.index, kind: item.spec.kind.name, detail: nil, atSeconds: 0))
-        let countsAtFault: [String: UInt64]
         var restart = true
         switch item.spec.kind {
         case .kill:
@@ -163,6 +197,35 @@ final class FaultSupervisor: @unchecked Sendable {
                 server.waitForExit()
             }
         }
+        try recover(t, old: old, restart: restart, nextDue: nextDue)
+    }
+
+    /// The server died without a fault of ours (it crashed, or exited, on
+    /// its own: typically a server that resumed a connection it cannot
+    /// serve): counted as a fault event of kind "death" and restarted as
+    /// the strategy says; too many in a row end the run.
+    private func unplannedDeath(_ status: Int32) throws {
+        let server = mount.server
+        let how = server.describe(status)
+        unplannedInARow += 1
+        debugTrace("unplanned death \(unplannedInARow): \(how)")
+        guard unplannedInARow <= Self.unplannedDeathLimit else {
+            abandoned = "\(mount.serverName) \(how) on its own after each of \(unplannedInARow) restarts in a row "
+                + "(\(mount.strategy?.rawValue ?? "no strategy")): it cannot serve this connection after a restart"
+            throw Abandon()
+        }
+        var t = FaultTiming(event: FaultEvent(index: nextUnplannedIndex, kind: "death", detail: how, atSeconds: 0))
+        nextUnplannedIndex += 1
+        t.faultNs = fbshim_monotonic_ns()
+        try recover(t, old: mount.stats, restart: true, nextDue: phases.end)
+    }
+
+    /// After the fault of `t`: restarts (unless `restart` is false), times
+    /// the new server's first reply and the revalidation, and records it.
+    private func recover(_ t: FaultTiming, old: StatsRegion, restart: Bool, nextDue: UInt64) throws {
+        var t = t
+        let item = (index: t.event.index, spec: schedule.first { $0.index == t.event.index }?.spec)
+        let countsAtFault: [String: UInt64]
         control.markFault(item.index, at: t.faultNs)
         t.event.triggered = true
         t.event.atSeconds = Double(t.faultNs - min(t.faultNs, phases.measureStart)) / 1e9
@@ -178,7 +241,7 @@ final class FaultSupervisor: @unchecked Sendable {
             return record(t, triggered: true)
         }
         guard mount.strategy != nil else {
-            throw SupervisorError.failed("the server died (\(item.spec.kind.name)) and the run has no restart strategy")
+            throw SupervisorError.failed("the server died (\(t.event.kind)) and the run has no restart strategy")
         }
         debugTrace("fault \(item.index): restarting (\(mount.strategy!.rawValue))")
         try mount.restart()
@@ -192,7 +255,7 @@ final class FaultSupervisor: @unchecked Sendable {
         // the server itself (STATFS, which the kernel never caches).
         let replyDeadline = fbshim_monotonic_ns() + 5 * Self.windowNs
         var asked = false
-        while fresh.firstReplyNs == 0 && fbshim_monotonic_ns() < replyDeadline {
+        while fresh.firstReplyNs == 0 && fbshim_monotonic_ns() < replyDeadline && mount.server.poll() == nil {
             if finished.load(ordering: .relaxed) && !asked {
                 // On a thread of its own: a server that never answers must
                 // not hang the supervisor (the unmount ends the call).
@@ -209,7 +272,7 @@ final class FaultSupervisor: @unchecked Sendable {
             t.firstReplyNs = fresh.firstReplyNs
             t.event.outageToServerReply = .nanoseconds(fresh.firstReplyNs - t.faultNs)
         }
-        if item.spec.revalidate {
+        if item.spec?.revalidate == true {
             // Until every file cached before the fault is usable again. The
             // requests are counted from the new server's start: the load's
             // own operations may revalidate some files before the sweep does.
@@ -229,7 +292,12 @@ final class FaultSupervisor: @unchecked Sendable {
         let now = fbshim_monotonic_ns()
         let windowEnd = min(now + Self.windowNs, max(nextDue, now))
         let windowLength = Double(windowEnd - now) / 1e9
-        _ = sleepSampling(until: windowEnd)
+        do { _ = try sleepSampling(until: windowEnd) } catch {
+            // The server died again within the window (and the run may be
+            // given up): this restart is recorded as far as it got.
+            record(t, triggered: true)
+            throw error
+        }
         // The next standby, after the measurement window: its start-up
         // takes CPU that would otherwise show up as a dip after the restart.
         if !finished.load(ordering: .relaxed) {

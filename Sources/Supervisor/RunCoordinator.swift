@@ -63,8 +63,9 @@ public enum RunCoordinator {
             }
         }
         if !workload.faults.isEmpty {
-            guard target == .reference else {
-                throw SupervisorError.input("faults need the reference target: there is no server to kill natively")
+            guard target == .reference || target == .external else {
+                throw SupervisorError.input("faults need a server: the reference target, or --server COMMAND "
+                                            + "(there is no server to kill on the \(target.rawValue) target)")
             }
             guard strategy != nil else {
                 throw SupervisorError.input("the workload injects faults: give a restart strategy (--strategy, or "
@@ -72,7 +73,7 @@ public enum RunCoordinator {
             }
             let options = workload.server
             for f in workload.faults {
-                if case .crashInOp(let op, _) = f.kind, [.read, .write].contains(op),
+                if target == .reference, case .crashInOp(let op, _) = f.kind, [.read, .write].contains(op),
                    options.passthrough && !options.writebackCache {
                     throw SupervisorError.input("the fault \(f.asCommandLine) can never fire: with FUSE passthrough (on "
                                                 + "by default) reads and writes never reach the server; turn it off "
@@ -115,6 +116,7 @@ public enum RunCoordinator {
         // The reference server's mount (faults, statistics), and whichever
         // mount a server of ours serves (the reference server's or another's).
         var mount: FuseMount?
+        var external: ExternalMount?
         var served: ServedMount?
         defer { served?.unmount(timeout: 10) }
         let root: String
@@ -124,8 +126,9 @@ public enum RunCoordinator {
         case .external:
             let mnt = try scratch.directory("mnt")
             reporter.phase("mounting \(peer!.name)")
-            served = try ExternalMount(peer: peer!, source: backing, mountpoint: mnt, options: workload.server,
-                                       dir: scratch.path, executable: executable)
+            external = try ExternalMount(peer: peer!, source: backing, mountpoint: mnt, options: workload.server,
+                                         dir: scratch.path, executable: executable, strategy: strategy)
+            served = external
             root = mnt
         case .reference:
             let mnt = try scratch.directory("mnt")
@@ -198,7 +201,8 @@ public enum RunCoordinator {
                     clientsDone.signal()
                 }
             }
-            guard let m = mount, !workload.faults.isEmpty else { return }
+            guard let m: RestartableMount = mount ?? (strategy != nil ? external : nil), !workload.faults.isEmpty
+            else { return }
             let s = FaultSupervisor(mount: m, control: generator.control, faults: workload.faults, phases: phases,
                                     duration: spec.duration,
                                     files: Fileset(spec: workload.load.fileset, root: root).allFiles())
@@ -230,7 +234,7 @@ public enum RunCoordinator {
             let why = workload.server.ioUring && strategy?.keepsConnection == true && !workload.faults.isEmpty
                 ? " " + HazardRunner.ioUringResendNote : ""
             throw SupervisorError.watchdog("an operation on \(root) made no progress for \(fmtSeconds(Settings.watchdogSeconds)); "
-                                           + "aborted the FUSE connection.\(why) Server log:\n\(mount?.server.logTail() ?? "")")
+                                           + "aborted the FUSE connection.\(why) Server log:\n\(served?.server.logTail() ?? "")")
         }
         var reports: [ServerReport] = []
         let resident = mount?.server.residentBytes()
@@ -252,7 +256,8 @@ public enum RunCoordinator {
             let status = m.unmount(timeout: 10)
             debugTrace("unmounted; server status \(status.map(String.init) ?? "none")")
             if let fm = mount { reports = fm.serverReports() }
-            if let status, status != 0 {
+            if let em = external, strategy != nil { reports = em.serverReports() }
+            if let status, status != 0, supervisor?.abandoned == nil {
                 let what = m === mount ? "Its log" : "Its output"
                 throw SupervisorError.failed("\(m.serverName) \(m.server.describe(status)) at unmount. \(what):\n"
                                              + m.server.logTail())
@@ -275,6 +280,7 @@ public enum RunCoordinator {
         if let s = supervisor { result.faults = merge(s.timings, load: load) }
         result.clients = clients?.results(faults: result.faults ?? [], measureStartNs: load.measureStartNs)
         if interrupted { result.partial = true }
+        result.abandoned = supervisor?.abandoned
         return result
     }
 

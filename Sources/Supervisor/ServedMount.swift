@@ -3,6 +3,7 @@
 // either the same way: its server's death, the watchdog's abort, the
 // unmount and the server's exit status.
 import Workload
+import Contract
 
 /// A mount and the server process behind it.
 public protocol ServedMount: AnyObject, Sendable {
@@ -22,3 +23,22 @@ extension FuseMount: ServedMount {
 }
 
 extension ExternalMount: ServedMount {}
+
+/// A mount whose server the harness faults and restarts (FaultSupervisor):
+/// the reference server's, or another server's run with a strategy.
+public protocol RestartableMount: ServedMount {
+    /// Where it is mounted.
+    var mountpoint: String { get }
+    /// The current server's statistics (arming faults, first reply).
+    var stats: StatsRegion { get }
+    /// The restart strategy (nil: restarts are not expected).
+    var strategy: Strategy? { get }
+    /// Starts a warm standby for the next restart, if the strategy has one.
+    func prepareStandby() throws
+    /// Starts the next server after the current one died, as the strategy says.
+    func restart() throws
+}
+
+extension FuseMount: RestartableMount {}
+
+extension ExternalMount: RestartableMount {}

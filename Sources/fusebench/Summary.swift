@@ -183,6 +183,10 @@ enum Summary {
                 + pad("\(s.recognised)", 11, right: true) + pad(s.integrity ?? "-", 11, right: true)
                 + (runs.contains { $0.clients != nil } ? pad(s.clientsFailed ?? "-", 16, right: true) : "") + "\n"
         }
+        for s in runs.map(StrategySummary.init) where s.deaths > 0 || s.abandoned != nil {
+            out += "  \(s.strategy): the server died on its own \(s.deaths) time(s) after a restart, and was restarted"
+                + (s.abandoned.map { "; run given up: \($0)" } ?? "") + "\n"
+        }
         out += "(outage: fault to the new server's first reply; resume: to the first blocked operation completing;\n"
         out += " stall: longest operation caught by a fault; recover: back to 90 % of the prior throughput;\n"
         out += " app errors: failed operations of the synthetic load over the whole run)\n\n"
