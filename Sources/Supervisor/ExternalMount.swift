@@ -29,7 +29,8 @@ public struct PeerServer: Sendable, Equatable {
     public var name: String
     /// Command with placeholders: {source}, {mountpoint}, {threads} (the
     /// workload's server threads), {timeout} (its attrTimeout, seconds),
-    /// {cache} ("always" with keepCache, else "auto").
+    /// {cache} ("always" with keepCache, else "auto"), {instance} (1 for
+    /// the first server on the connection, then 2, 3 after restarts).
     public var template: String
 
     /// Parses "NAME=TEMPLATE", or a bare template named after its program.
@@ -52,12 +53,13 @@ public struct PeerServer: Sendable, Equatable {
     }
 
     /// The command for one run.
-    func command(source: String, mountpoint: String, options: ServerOptions) -> String {
+    func command(source: String, mountpoint: String, options: ServerOptions, instance: UInt32 = 1) -> String {
         template.replacingOccurrences(of: "{source}", with: source)
             .replacingOccurrences(of: "{mountpoint}", with: mountpoint)
             .replacingOccurrences(of: "{threads}", with: String(options.threads))
             .replacingOccurrences(of: "{timeout}", with: String(format: "%g", options.attrTimeout))
             .replacingOccurrences(of: "{cache}", with: options.keepCache ? "always" : "auto")
+            .replacingOccurrences(of: "{instance}", with: String(instance))
     }
 }
 
@@ -140,9 +142,7 @@ public final class ExternalMount: @unchecked Sendable {
         } else {
             preload = nil
         }
-        command = peer.command(source: source, mountpoint: strategy?.keepsConnection == true ? "/dev/fd/\(Self.handedFd)"
-                                                                                            : mountpoint,
-                               options: options)
+        command = peer.command(source: source, mountpoint: Self.serverMountpoint(mountpoint, strategy), options: options)
         spawner = try Spawner(executable: executable)
         if strategy?.keepsConnection == true {
             let fd = open(HostCheck.devicePath, O_RDWR | O_CLOEXEC)
@@ -165,6 +165,12 @@ public final class ExternalMount: @unchecked Sendable {
             mounted.store(false, ordering: .relaxed)
             throw error
         }
+    }
+
+    /// What {mountpoint} stands for: the descriptor a handed-over instance
+    /// finds the connection at, or the directory a server mounts itself.
+    static func serverMountpoint(_ mountpoint: String, _ strategy: Strategy?) -> String {
+        strategy?.keepsConnection == true ? "/dev/fd/\(handedFd)" : mountpoint
     }
 
     /// A handover needs a server on libfuse (3.3 or later), which takes
@@ -202,7 +208,10 @@ public final class ExternalMount: @unchecked Sendable {
         do { region = try StatsRegion(path: statsPath, create: true, writable: true) } catch {
             throw SupervisorError.failed("cannot create the stats file \(statsPath): \(errnoText(error.code))")
         }
+        region.region.pointee.instance = UInt64(instance)
         let resume = instance > 1 && strategy?.keepsConnection == true
+        let instanceCommand = peer.command(source: source, mountpoint: Self.serverMountpoint(mountpoint, strategy),
+                                           options: options, instance: instance)
         if resume {
             guard let bytes = current.withLock({ $0.stats }).savedInitRequest ?? savedInit else {
                 throw SupervisorError.failed("no saved FUSE_INIT request to resume the connection with")
@@ -217,7 +226,7 @@ public final class ExternalMount: @unchecked Sendable {
         }
         let process = try spawner.spawn(executable: "/usr/bin/env",
                                         arguments: env + ["/usr/bin/setpriv", "--pdeathsig", "KILL", "--",
-                                                          "/bin/sh", "-c", "exec " + command],
+                                                          "/bin/sh", "-c", "exec " + instanceCommand],
                                         descriptors: keptFd >= 0 ? [(keptFd, Self.handedFd)] : [],
                                         logPath: "\(dir)/server.log")
         current.withLock {
@@ -229,7 +238,7 @@ public final class ExternalMount: @unchecked Sendable {
         let what = resume ? "resuming the connection" : keptFd >= 0 ? "answering FUSE_INIT" : "mounting"
         while keptFd >= 0 ? region.initNs == 0 : FuseConnection.id(of: mountpoint) == nil {
             if let st = process.poll() {
-                var why = "\(peer.name) \(process.describe(st)) before \(what) (command: \(command))."
+                var why = "\(peer.name) \(process.describe(st)) before \(what) (command: \(instanceCommand))."
                 if keptFd >= 0 && region.shimRequestsSeen == 0 && !resume {
                     why += " It never read the FUSE device it was handed (/dev/fd/\(Self.handedFd)) through libc: a "
                         + "handover needs a server on libfuse 3.3 or later, or one that resumes natively (README: "
@@ -241,7 +250,7 @@ public final class ExternalMount: @unchecked Sendable {
                 process.killAndReap()
                 if fbshim_stop_requested() != 0 { throw SupervisorError.interrupted }
                 throw SupervisorError.watchdog("\(peer.name) did not finish \(what) on \(mountpoint) within "
-                                               + "\(Int(Settings.readyTimeout)) s (command: \(command); it must run "
+                                               + "\(Int(Settings.readyTimeout)) s (command: \(instanceCommand); it must run "
                                                + "in the foreground, e.g. -f). Its output:\n\(process.logTail())")
             }
             usleep(1_000)

@@ -28,12 +28,20 @@ struct ServeCommand: ParsableCommand {
     var statsFile: String?
 
     @Option(help: ArgumentHelp("""
+        This server's instance number on its connection (1 for the first): file handles carry it, so that a \
+        later instance tells an earlier one's handles from its own and reopens them. Give {instance} when another \
+        harness restarts it (run --server with a handover strategy).
+        """))
+    var instance: UInt32 = 1
+
+    @Option(help: ArgumentHelp("""
         How the harness started this server (ServerLaunch as JSON): descriptors in their slots, options, \
         restart options; replaces the option flags.
         """, visibility: .hidden))
     var launchJson: String?
 
     func validate() throws {
+        guard instance >= 1 else { throw ValidationError("--instance must be 1 or more") }
         var st = stat()
         guard stat(source, &st) == 0 else {
             throw ValidationError("--source \(source): \(String(cString: strerror(errno))); give the backing directory")
@@ -72,7 +80,8 @@ struct ServeCommand: ParsableCommand {
             throw CLIError.failed("cannot create the stats file \(statsPath ?? ""): \(errnoText(error.code))")
         }
         let options = launch?.options ?? server.serverOptions
-        let restart = launch?.resolvedRestart ?? RestartOptions()
+        var restart = launch?.resolvedRestart ?? RestartOptions()
+        if launch == nil { restart.instance = instance }
         let fs: PassthroughFS
         do {
             fs = try PassthroughFS(source: source, options: options, restart: restart, stats: stats)

@@ -1,0 +1,142 @@
+// Faults and restarts of servers the harness did not write, on real mounts:
+// remount of libfuse's passthrough_ll, a handover through the preload shim
+// (the reference server run as an outside command, which resumes), a server
+// that crashes on resume (passthrough_ll, whose node ids are pointers), and
+// the refusals: a program without libfuse, a strategy that needs our server,
+// a server that never answers INIT.
+import Foundation
+import Glibc
+import ResultModel
+import TestSupport
+import XCTest
+
+final class ExternalRestartTests: XCTestCase {
+    var dir: TempDir!
+
+    override func setUpWithError() throws {
+        try Isolation.requireMountSandbox()
+        dir = try TempDir("extrestart")
+        guard access(Binary.packageRoot + "/.build/preload/libfusebench-preload.so", R_OK) == 0 else {
+            XCTFail(".build/preload/libfusebench-preload.so is missing: `make test` builds it")
+            throw XCTSkip("no preload shim")
+        }
+    }
+
+    override func tearDown() {
+        Isolation.assertNothingMounted(under: "/tmp")
+        dir?.remove()
+    }
+
+    func passthroughLL() throws -> String {
+        let bin = Binary.packageRoot + "/.build/peers/passthrough_ll"
+        guard access(bin, X_OK) == 0 else {
+            XCTFail("\(bin) is missing: `make test` builds it from libfuse's examples")
+            throw XCTSkip("no passthrough_ll")
+        }
+        return "passthrough_ll=\(bin) -f -o source={source},timeout={timeout},cache={cache} {mountpoint}"
+    }
+
+    /// The reference server as an outside command: it knows only what the
+    /// template tells it ({instance}), as any other server would.
+    var referenceCommand: String {
+        "outside=\(Binary.path) serve --source {source} --instance {instance} --threads {threads} --no-passthrough {mountpoint}"
+    }
+
+    /// Live processes whose command line contains `text`.
+    func processes(containing text: String) -> Int {
+        ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).filter { Int($0) != nil }.filter { pid in
+            let cmd = (try? String(contentsOfFile: "/proc/\(pid)/cmdline", encoding: .utf8)) ?? ""
+            let stat = (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)) ?? ""
+            return cmd.contains(text) && !stat.contains(") Z ")
+        }.count
+    }
+
+    func run(_ server: String, strategy: String, environment: [String: String] = [:]) throws -> (Binary.Outcome, RunResult?) {
+        let out = dir.file("\(strategy).json")
+        let r = try Binary.run(["run", "workloads/smoke.json", "--server", server, "--strategy", strategy,
+                                "--fault", "kill:at=0.5s", "--duration", "1.5", "--warmup", "0.2",
+                                "--output", out, "--quiet"], environment: environment)
+        guard r.status == 0 else { return (r, nil) }
+        try ResultSchema.assertValid(out)
+        return (r, try ResultFile.read(out).runs.first)
+    }
+
+    func testRemountRestartsAnotherServerAndMeasuresItThroughTheShim() throws {
+        let (r, result) = try run(try passthroughLL(), strategy: "remount")
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let run = try XCTUnwrap(result)
+        let fault = try XCTUnwrap(run.faults?.first)
+        XCTAssertTrue(fault.triggered && fault.restarted, "\(fault)")
+        XCTAssertNotNil(fault.outageToServerReply, "the shim records the new server's first reply")
+        XCTAssertGreaterThan(try XCTUnwrap(run.server).requests, 100, "the shim counts the first server's requests")
+        XCTAssertEqual(run.restartedServers?.count, 1)
+        XCTAssertGreaterThan(run.restartedServers?.first?.requests ?? 0, 0, "the second server served")
+        // A remount loses the connection: the load sees it.
+        XCTAssertGreaterThan(run.total.errorCount, 0, "remount shows applications the restart")
+        XCTAssertEqual(run.integrity?.clean, true, "\(String(describing: run.integrity))")
+        XCTAssertEqual(processes(containing: "passthrough_ll"), 0, "no server outlives the run")
+    }
+
+    func testPreloadShimHandsALiveConnectionToTheNextInstance() throws {
+        let (r, result) = try run(referenceCommand, strategy: "handover-lazy")
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let run = try XCTUnwrap(result)
+        let fault = try XCTUnwrap(run.faults?.first)
+        XCTAssertTrue(fault.triggered && fault.restarted, "\(fault)")
+        XCTAssertNotNil(fault.outageToServerReply)
+        XCTAssertEqual(run.restartedServers?.count, 1)
+        XCTAssertGreaterThan(run.restartedServers?.first?.requests ?? 0, 0, "the resumed instance served")
+        // The connection was kept: no ENOTCONN, no lost files, nothing wrong.
+        XCTAssertEqual(run.total.errorCount, 0, "\(run.total.errors)")
+        XCTAssertEqual(run.integrity?.clean, true)
+        XCTAssertNil(run.abandoned)
+        XCTAssertEqual(processes(containing: "--instance"), 0)
+    }
+
+    func testServerThatCrashesOnResumeIsCaughtAndTheRunEnds() throws {
+        // passthrough_ll's node ids are pointers into the dead process.
+        let started = Date()
+        let (r, result) = try run(try passthroughLL(), strategy: "handover-lazy",
+                                  environment: ["FUSEBENCH_WATCHDOG_SECONDS": "10"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertLessThan(Date().timeIntervalSince(started), 60, "never a hang")
+        let run = try XCTUnwrap(result)
+        let deaths = (run.faults ?? []).filter { $0.kind == "death" }
+        // What the resumed server does with ids it never issued shows up as
+        // deaths, a run given up, errors or wrong data: never as a clean run.
+        XCTAssertTrue(!deaths.isEmpty || run.abandoned != nil || run.total.errorCount > 0
+                      || run.integrity?.clean == false,
+                      "passthrough_ll resumed with pointer node ids and nothing showed it: \(run.total.errors)")
+        if let why = run.abandoned { XCTAssertTrue(why.contains("passthrough_ll"), why) }
+        XCTAssertTrue(r.stdout.contains("died on its own") || deaths.isEmpty, r.stdout)
+        XCTAssertEqual(processes(containing: "passthrough_ll"), 0)
+    }
+
+    func testBadRestartRequestsAreRefusedWithTheirExitCodes() throws {
+        // A program that is not linked with libfuse cannot be handed a connection.
+        let notFuse = try Binary.run(["run", "workloads/smoke.json", "--server", "sleeper=/bin/sleep 30 {mountpoint}",
+                                      "--strategy", "handover-lazy", "--fault", "kill:at=0.5s", "--quiet"])
+        XCTAssertEqual(notFuse.status, 2, notFuse.stderr)
+        XCTAssertTrue(notFuse.stderr.contains("not linked with libfuse"), notFuse.stderr)
+        // Strategies built on the reference server's own node ids or keeper.
+        let eager = try Binary.run(["run", "workloads/smoke.json", "--server", try passthroughLL(),
+                                    "--strategy", "handover-eager", "--fault", "kill:at=0.5s", "--quiet"])
+        XCTAssertEqual(eager.status, 2, eager.stderr)
+        XCTAssertTrue(eager.stderr.contains("remount, handover-lazy, handover-epoch"), eager.stderr)
+        let unknown = try Binary.run(["run", "workloads/smoke.json", "--server", try passthroughLL(),
+                                      "--strategy", "handover-sometimes", "--fault", "kill:at=0.5s", "--quiet"])
+        XCTAssertEqual(unknown.status, 2, unknown.stderr)
+        XCTAssertTrue(unknown.stderr.contains("handover-sometimes"), unknown.stderr)
+        // A server handed the connection that never answers INIT.
+        let marker = "61.\(getpid())"
+        let script = dir.file("silent.sh")
+        try "#!/bin/sh\nexec sleep \(marker)\n".write(toFile: script, atomically: true, encoding: .utf8)
+        chmod(script, 0o755)
+        let silent = try Binary.run(["run", "workloads/smoke.json", "--server", "silent=\(script) {mountpoint}",
+                                     "--strategy", "handover-lazy", "--fault", "kill:at=0.5s", "--quiet"],
+                                    environment: ["FUSEBENCH_READY_TIMEOUT": "1"])
+        XCTAssertEqual(silent.status, 4, silent.stderr)
+        XCTAssertTrue(silent.stderr.contains("answering FUSE_INIT"), silent.stderr)
+        XCTAssertEqual(processes(containing: "sleep\0\(marker)"), 0, "the silent server was killed")
+    }
+}
