@@ -85,7 +85,8 @@ public final class PassthroughFS: @unchecked Sendable {
         // explicitly, wins.
         let passthrough = options.passthrough && !options.writebackCache
         let backing = passthrough
-            ? try BackingFiles(path: restart.backingIds, fresh: restart.resumeInit == nil, stats: stats) : nil
+            ? try BackingFiles(path: restart.backingIds, fresh: restart.resumeInit == nil && restart.instance == 1,
+                               stats: stats) : nil
         self.backing = backing
         io = ServerIO(stats: stats, resumeInit: initBytes,
                       wantedFlags: (options.killPrivV2 ? ServerIO.killPrivV2Flag : 0)

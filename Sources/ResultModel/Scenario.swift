@@ -40,6 +40,10 @@ public struct ScenarioResult: Codable, Equatable, Sendable {
     /// Set when the probe hung (the watchdog aborted the connection): what
     /// made no progress, and why where it is known. The scenario fails.
     public var hung: String?
+    /// Set when the server died on its own during the probe (after the
+    /// restart, typically: a server that cannot serve the connection it
+    /// resumed): how. The scenario fails.
+    public var died: String?
 
     /// A result; `passed` follows from the checks.
     public init(hazard: String, expectation: String, checks: [ScenarioCheck], figures: [String: Double],

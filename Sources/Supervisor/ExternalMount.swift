@@ -30,7 +30,9 @@ public struct PeerServer: Sendable, Equatable {
     /// Command with placeholders: {source}, {mountpoint}, {threads} (the
     /// workload's server threads), {timeout} (its attrTimeout, seconds),
     /// {cache} ("always" with keepCache, else "auto"), {instance} (1 for
-    /// the first server on the connection, then 2, 3 after restarts).
+    /// the first server, then 2, 3 after restarts), {state} (a directory
+    /// that outlives the servers of one connection: README, "Resuming a
+    /// connection").
     public var template: String
 
     /// Parses "NAME=TEMPLATE", or a bare template named after its program.
@@ -53,13 +55,15 @@ public struct PeerServer: Sendable, Equatable {
     }
 
     /// The command for one run.
-    func command(source: String, mountpoint: String, options: ServerOptions, instance: UInt32 = 1) -> String {
+    func command(source: String, mountpoint: String, options: ServerOptions, instance: UInt32 = 1,
+                 state: String = "") -> String {
         template.replacingOccurrences(of: "{source}", with: source)
             .replacingOccurrences(of: "{mountpoint}", with: mountpoint)
             .replacingOccurrences(of: "{threads}", with: String(options.threads))
             .replacingOccurrences(of: "{timeout}", with: String(format: "%g", options.attrTimeout))
             .replacingOccurrences(of: "{cache}", with: options.keepCache ? "always" : "auto")
             .replacingOccurrences(of: "{instance}", with: String(instance))
+            .replacingOccurrences(of: "{state}", with: state)
     }
 }
 
@@ -83,6 +87,10 @@ public final class ExternalMount: @unchecked Sendable {
     private let spawner: Spawner
     /// The preload shim, for runs with a strategy (nil: not loaded).
     private let preload: String?
+    /// The directory {state} names: what a server keeps for the next
+    /// instance on the same connection (emptied when a remount starts a
+    /// new connection); the harness puts the saved INIT in it.
+    private let stateDir: String
     private let mounted = Atomic<Bool>(true)
     private var keptFd: Int32 = -1
     private struct Current {
@@ -142,7 +150,10 @@ public final class ExternalMount: @unchecked Sendable {
         } else {
             preload = nil
         }
-        command = peer.command(source: source, mountpoint: Self.serverMountpoint(mountpoint, strategy), options: options)
+        stateDir = "\(dir)/server-state"
+        command = peer.command(source: source, mountpoint: Self.serverMountpoint(mountpoint, strategy), options: options,
+                               state: stateDir)
+        try? FileManager.default.createDirectory(atPath: stateDir, withIntermediateDirectories: true)
         spawner = try Spawner(executable: executable)
         if strategy?.keepsConnection == true {
             let fd = open(HostCheck.devicePath, O_RDWR | O_CLOEXEC)
@@ -211,7 +222,7 @@ public final class ExternalMount: @unchecked Sendable {
         region.region.pointee.instance = UInt64(instance)
         let resume = instance > 1 && strategy?.keepsConnection == true
         let instanceCommand = peer.command(source: source, mountpoint: Self.serverMountpoint(mountpoint, strategy),
-                                           options: options, instance: instance)
+                                           options: options, instance: instance, state: stateDir)
         if resume {
             guard let bytes = current.withLock({ $0.stats }).savedInitRequest ?? savedInit else {
                 throw SupervisorError.failed("no saved FUSE_INIT request to resume the connection with")
@@ -236,6 +247,7 @@ public final class ExternalMount: @unchecked Sendable {
         }
         let deadline = Date().addingTimeInterval(Settings.readyTimeout)
         let what = resume ? "resuming the connection" : keptFd >= 0 ? "answering FUSE_INIT" : "mounting"
+        let notDone = resume ? "did not resume the connection" : keptFd >= 0 ? "did not answer FUSE_INIT" : "did not mount"
         while keptFd >= 0 ? region.initNs == 0 : FuseConnection.id(of: mountpoint) == nil {
             if let st = process.poll() {
                 var why = "\(peer.name) \(process.describe(st)) before \(what) (command: \(instanceCommand))."
@@ -249,7 +261,7 @@ public final class ExternalMount: @unchecked Sendable {
             if Date() > deadline || fbshim_stop_requested() != 0 {
                 process.killAndReap()
                 if fbshim_stop_requested() != 0 { throw SupervisorError.interrupted }
-                throw SupervisorError.watchdog("\(peer.name) did not finish \(what) on \(mountpoint) within "
+                throw SupervisorError.watchdog("\(peer.name) \(notDone) \(mountpoint) within "
                                                + "\(Int(Settings.readyTimeout)) s (command: \(instanceCommand); it must run "
                                                + "in the foreground, e.g. -f). Its output:\n\(process.logTail())")
             }
@@ -257,9 +269,11 @@ public final class ExternalMount: @unchecked Sendable {
         }
         if instance == 1 && keptFd >= 0 {
             savedInit = region.savedInitRequest
-            guard savedInit != nil else {
+            guard let bytes = savedInit else {
                 throw SupervisorError.failed("the preload shim did not see \(peer.name) read FUSE_INIT")
             }
+            // For servers that resume natively (without the shim).
+            FileManager.default.createFile(atPath: "\(stateDir)/init-request.bin", contents: Data(bytes))
         }
     }
 
@@ -283,6 +297,9 @@ public final class ExternalMount: @unchecked Sendable {
             }
         } else {
             _ = fbshim_umount2(mountpoint, Int32(MNT_DETACH))
+            // A new connection: nothing of the old one's state applies.
+            try? FileManager.default.removeItem(atPath: stateDir)
+            try? FileManager.default.createDirectory(atPath: stateDir, withIntermediateDirectories: true)
         }
         current.withLock { $0.instance += 1 }
         try startInstance()

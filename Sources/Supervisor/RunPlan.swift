@@ -90,11 +90,12 @@ public enum RunPlan {
             }
             var r: RunResult
             if p.workload.hazard != nil {
-                guard p.target.target == .reference, let s = p.strategy else {
-                    throw SupervisorError.input("\(p.workload.name) is a hazard scenario: it restarts the reference "
-                                                + "server, so the target must be reference")
+                guard p.target.target == .reference || p.target.target == .external, let s = p.strategy else {
+                    throw SupervisorError.input("\(p.workload.name) is a hazard scenario: it restarts a server, so "
+                                                + "the target must be reference or another server (--server)")
                 }
-                r = try HazardRunner.run(p.workload, strategy: s, executable: executable, reporter: reporter)
+                r = try HazardRunner.run(p.workload, strategy: s, peer: p.target.peer, executable: executable,
+                                         reporter: reporter)
             } else {
                 if let sp = p.workload.sweepPoint { reporter.phase("sweep \(sp.field) = \(sp.value.compact)") }
                 r = try RunCoordinator.run(p.workload, target: p.target.target, strategy: p.strategy,

@@ -4,6 +4,7 @@
 // unmount and the server's exit status.
 import Workload
 import Contract
+import ResultModel
 
 /// A mount and the server process behind it.
 public protocol ServedMount: AnyObject, Sendable {
@@ -37,6 +38,8 @@ public protocol RestartableMount: ServedMount {
     func prepareStandby() throws
     /// Starts the next server after the current one died, as the strategy says.
     func restart() throws
+    /// Reports of every server instance so far (valid after they died).
+    func serverReports() -> [ServerReport]
 }
 
 extension FuseMount: RestartableMount {}

@@ -43,6 +43,10 @@ public enum HazardKind: String, CaseIterable, Codable, Sendable {
     /// after it (the kernel keeps their backing files on the connection).
     case passthroughReopen = "passthrough-reopen"
 
+    /// Scenarios that say something about any server (`--server`):
+    /// passthrough-reopen is about our server's passthrough.
+    public static let forOtherServers: [HazardKind] = allCases.filter { $0 != .passthroughReopen }
+
     /// The figures the probe measures (the names "expect" may use).
     public var figures: [HazardFigure] {
         let common: [HazardFigure] = [.outageNs]

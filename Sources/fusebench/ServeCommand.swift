@@ -35,6 +35,13 @@ struct ServeCommand: ParsableCommand {
     var instance: UInt32 = 1
 
     @Option(help: ArgumentHelp("""
+        A directory that outlives this server on its connection (give {state} when another harness restarts it): \
+        the intent log that recognises resent requests, and the table of passthrough backing files, so that a \
+        later instance finds them.
+        """))
+    var stateDir: String?
+
+    @Option(help: ArgumentHelp("""
         How the harness started this server (ServerLaunch as JSON): descriptors in their slots, options, \
         restart options; replaces the option flags.
         """, visibility: .hidden))
@@ -81,7 +88,13 @@ struct ServeCommand: ParsableCommand {
         }
         let options = launch?.options ?? server.serverOptions
         var restart = launch?.resolvedRestart ?? RestartOptions()
-        if launch == nil { restart.instance = instance }
+        if launch == nil {
+            restart.instance = instance
+            if let stateDir {
+                restart.intents = stateDir + "/intents"
+                restart.backingIds = stateDir + "/backing-ids"
+            }
+        }
         let fs: PassthroughFS
         do {
             fs = try PassthroughFS(source: source, options: options, restart: restart, stats: stats)

@@ -37,9 +37,9 @@ final class ExternalRestartTests: XCTestCase {
     }
 
     /// The reference server as an outside command: it knows only what the
-    /// template tells it ({instance}), as any other server would.
+    /// template tells it ({instance}, {state}), as any other server would.
     var referenceCommand: String {
-        "outside=\(Binary.path) serve --source {source} --instance {instance} --threads {threads} --no-passthrough {mountpoint}"
+        "outside=\(Binary.path) serve --source {source} --instance {instance} --state-dir {state} --threads {threads} {mountpoint}"
     }
 
     /// Live processes whose command line contains `text`.
@@ -136,7 +136,7 @@ final class ExternalRestartTests: XCTestCase {
                                      "--strategy", "handover-lazy", "--fault", "kill:at=0.5s", "--quiet"],
                                     environment: ["FUSEBENCH_READY_TIMEOUT": "1"])
         XCTAssertEqual(silent.status, 4, silent.stderr)
-        XCTAssertTrue(silent.stderr.contains("answering FUSE_INIT"), silent.stderr)
+        XCTAssertTrue(silent.stderr.contains("did not answer FUSE_INIT"), silent.stderr)
         XCTAssertEqual(processes(containing: "sleep\0\(marker)"), 0, "the silent server was killed")
     }
 }

@@ -18,26 +18,40 @@ import ResultModel
 
 /// Runs hazard scenarios.
 public enum HazardRunner {
-    /// Runs the scenario `workload` with `strategy`.
-    public static func run(_ workload: Workload, strategy: Strategy, executable: String,
+    /// Runs the scenario `workload` with `strategy`, on the reference
+    /// server or on `peer`.
+    public static func run(_ workload: Workload, strategy: Strategy, peer: PeerServer? = nil, executable: String,
                            reporter: RunReporter) throws -> RunResult {
         guard let hazard = workload.hazard else { throw SupervisorError.input("\(workload.name) is not a hazard scenario") }
         let scratch = try ScratchSpace()
         defer { scratch.remove() }
         let backing = try scratch.directory("backing")
-        if (strategy.forcedNodeIds ?? workload.server.nodeIds) != .ephemeral { try requireHandles(backing) }
+        if peer != nil {
+            guard let kind = workload.hazard?.kind, HazardKind.forOtherServers.contains(kind) else {
+                throw SupervisorError.input("the hazard scenario \(workload.name) measures the reference server's own "
+                                            + "features; another server takes "
+                                            + HazardKind.forOtherServers.map(\.rawValue).joined(separator: ", "))
+            }
+        } else if (strategy.forcedNodeIds ?? workload.server.nodeIds) != .ephemeral {
+            try requireHandles(backing)
+        }
         let mnt = try scratch.directory("mnt")
         let files = try makeFiles(backing, count: hazard.files)
         reporter.phase("scenario \(workload.name) with \(strategy.rawValue) (\(files.count) files)")
-        let mount = try FuseMount(source: backing, mountpoint: mnt, options: workload.server, dir: scratch.path,
-                                  executable: executable, strategy: strategy)
-        defer { mount.unmount() }
+        let mount: RestartableMount = try peer.map {
+            try ExternalMount(peer: $0, source: backing, mountpoint: mnt, options: workload.server, dir: scratch.path,
+                              executable: executable, strategy: strategy)
+        } ?? FuseMount(source: backing, mountpoint: mnt, options: workload.server, dir: scratch.path,
+                       executable: executable, strategy: strategy)
+        let target = peer?.name ?? "reference"
+        defer { mount.unmount(timeout: 10) }
         let probe = Probe(mount: mount, backing: backing, mnt: mnt, files: files)
         let started = Date()
         let t0 = fbshim_monotonic_ns()
         var figures: [HazardFigure: Double] = [:]
         var inconclusive: String?
         var hung: String?
+        var died: String?
         do {
             switch hazard.kind {
             case .inodeReuse: (figures, inconclusive) = try probe.inodeReuse()
@@ -55,31 +69,37 @@ public enum HazardRunner {
             // mount of its own.
             hung = why.components(separatedBy: " Server log:").first ?? why
             if workload.server.ioUring && strategy.keepsConnection { hung! += " " + Self.ioUringResendNote }
+        } catch let d as ProbeDeath {
+            died = d.why
         }
         let elapsed = Double(fbshim_monotonic_ns() - t0) / 1e9
-        let status = mount.unmount()
+        let status = mount.unmount(timeout: 10)
         let reports = mount.serverReports()
-        if hung == nil, let status, status != 0 {
-            throw SupervisorError.failed("the reference server \(mount.server.describe(status)) at unmount. "
+        if hung == nil && died == nil, let status, status != 0 {
+            throw SupervisorError.failed("\(mount.serverName) \(mount.server.describe(status)) at unmount. "
                                          + "Its log:\n\(mount.server.logTail())")
         }
-        if let hung {
+        if hung != nil || died != nil {
             let empty = OperationResult(count: 0, throughput: .opsPerSecond(0), bandwidth: .bytesPerSecond(0),
                                         latency: .empty, errors: [:])
-            var result = RunResult(target: "reference", workload: workload.asRun, startedAt: ISO8601.string(started),
+            var result = RunResult(target: target, workload: workload.asRun, startedAt: ISO8601.string(started),
                                    measuredSeconds: elapsed, threads: 1, operations: [:], total: empty,
                                    timeline: Timeline(bucketMs: 10, completed: [], errors: []), server: reports.first)
             result.strategy = strategy.rawValue
             if reports.count > 1 { result.restartedServers = Array(reports.dropFirst()) }
+            let figure = died != nil ? "died" : "hung"
             var scenario = ScenarioResult(hazard: hazard.kind.rawValue, expectation: hazard.expectation,
-                                          checks: [ScenarioCheck(figure: "hung", measured: 1, maximum: 0)],
-                                          figures: ["hung": 1])
+                                          checks: [ScenarioCheck(figure: figure, measured: 1, maximum: 0)],
+                                          figures: [figure: 1])
             scenario.hung = hung
+            scenario.died = died
             result.scenario = scenario
             return result
         }
         figures = figures.filter { hazard.kind.figures.contains($0.key) }
-        let checks = try hazard.expect.sorted { $0.key.rawValue < $1.key.rawValue }.map { figure, maximum in
+        // What only the reference server counts is not checked on another.
+        if peer != nil { figures[.unknownNodeIds] = nil }
+        let checks = try hazard.expect.filter { peer == nil || $0.key != .unknownNodeIds }.sorted { $0.key.rawValue < $1.key.rawValue }.map { figure, maximum in
             // A figure the probe did not measure fails loudly: it must never read as 0 and pass.
             guard let measured = figures[figure] else {
                 throw SupervisorError.failed("the \(hazard.kind.rawValue) probe measured no \(figure.rawValue)")
@@ -88,7 +108,7 @@ public enum HazardRunner {
         }
         let empty = OperationResult(count: 0, throughput: .opsPerSecond(0), bandwidth: .bytesPerSecond(0),
                                     latency: .empty, errors: [:])
-        var result = RunResult(target: "reference", workload: workload.asRun, startedAt: ISO8601.string(started),
+        var result = RunResult(target: target, workload: workload.asRun, startedAt: ISO8601.string(started),
                                measuredSeconds: elapsed, threads: 1, operations: [:], total: empty,
                                timeline: Timeline(bucketMs: 10, completed: [], errors: []), server: reports.first)
         result.strategy = strategy.rawValue

@@ -15,14 +15,19 @@ enum Reading: Equatable {
     case error(Int32)
 }
 
+/// A probe step found the server dead, not killed by the harness.
+struct ProbeDeath: Error {
+    let why: String
+}
+
 /// The probes, on one mount.
 final class Probe: Sendable {
-    let mount: FuseMount
+    let mount: RestartableMount
     let backing: String
     let mnt: String
     let files: [String]
 
-    init(mount: FuseMount, backing: String, mnt: String, files: [String]) {
+    init(mount: RestartableMount, backing: String, mnt: String, files: [String]) {
         self.mount = mount
         self.backing = backing
         self.mnt = mnt
@@ -38,8 +43,18 @@ final class Probe: Sendable {
     }
 
     /// Waits for `task` under the watchdog (see `guarded`).
+    /// A server that dies on its own while a step waits (a server that
+    /// resumed a connection it cannot serve) ends the step at once.
     func finish<T>(_ what: String, _ task: Background<T>) throws -> T {
-        if let v = task.wait(seconds: Settings.watchdogSeconds) { return v }
+        let deadline = Date().addingTimeInterval(Settings.watchdogSeconds)
+        while Date() < deadline {
+            if let v = task.wait(seconds: 0.05) { return v }
+            if let st = mount.server.poll() {
+                mount.abortConnection()
+                _ = task.wait(seconds: 10)
+                throw ProbeDeath(why: "\(mount.serverName) \(mount.server.describe(st)) on its own during \(what)")
+            }
+        }
         mount.abortConnection()
         _ = task.wait(seconds: 10)
         throw SupervisorError.watchdog("\(what) made no progress for \(fmtSeconds(Settings.watchdogSeconds)); "
