@@ -244,7 +244,15 @@ final class FaultSupervisor: @unchecked Sendable {
             throw SupervisorError.failed("the server died (\(t.event.kind)) and the run has no restart strategy")
         }
         debugTrace("fault \(item.index): restarting (\(mount.strategy!.rawValue))")
-        try mount.restart()
+        do { try mount.restart() } catch SupervisorError.failed(let why) where mount.strategy?.keepsConnection == true {
+            // The new instance died before it served: as a death after a
+            // restart (counted, restarted again, or the run given up).
+            guard let status = mount.server.poll() else { throw SupervisorError.failed(why) }
+            debugTrace("fault \(item.index): the new server died before serving")
+            record(t, triggered: true)
+            try unplannedDeath(status)
+            return
+        }
         debugTrace("fault \(item.index): server \(mount.server.pid) ready")
         t.event.restarted = true
         let fresh = mount.stats

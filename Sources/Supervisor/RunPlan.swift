@@ -39,12 +39,16 @@ public struct PlannedRun: Sendable {
 /// Building and executing plans.
 public enum RunPlan {
     /// `run`: every point, trial and strategy on one target; a hazard
-    /// scenario without a list of strategies runs with every strategy.
+    /// scenario without a list of strategies runs with every strategy (that
+    /// the target can be restarted with), and another server only with the
+    /// scenarios that apply to it.
     public static func forRun(_ points: [Workload], target: BenchTarget, repeats: Int) -> [PlannedRun] {
         points.flatMap { point -> [PlannedRun] in
             let trials = (0..<repeats).map { repeats > 1 ? $0 : nil }
-            if point.hazard != nil {
-                let strategies = point.strategies.isEmpty ? Strategy.allCases : point.strategies
+            if let hazard = point.hazard {
+                if target.target == .external && !HazardKind.forOtherServers.contains(hazard.kind) { return [] }
+                let strategies = !point.strategies.isEmpty ? point.strategies
+                    : target.target == .external ? ExternalMount.strategies : Strategy.allCases
                 return strategies.flatMap { s in
                     trials.map { PlannedRun(workload: point, target: target, strategy: s, trial: $0) }
                 }

@@ -152,6 +152,13 @@ struct RunCommand: ParsableCommand {
                 points[i].strategies = strategy.split(separator: ",").compactMap { Strategy(rawValue: String($0)) }
             }
         }
+        if target == .external && strategy == nil {
+            // A workload's strategies beyond what another server can be
+            // restarted with are left out (--strategy names them explicitly).
+            for i in points.indices {
+                points[i].strategies = points[i].strategies.filter { ExternalMount.strategies.contains($0) }
+            }
+        }
         let w = points[0]
         var plan = RunPlan.forRun(points, target: BenchTarget(target, peer: peer), repeats: repeat_)
         if nativeBaseline {
@@ -166,9 +173,9 @@ struct RunCommand: ParsableCommand {
             }
             plan = RunPlan.forRun(natives, target: BenchTarget(.native, peer: nil), repeats: repeat_) + plan
         }
-        if target != .reference, let scenario = points.first(where: { $0.hazard != nil }) {
-            throw CLIError.input("\(scenario.name) is a hazard scenario: it restarts the reference server, "
-                                 + "so --target must be reference")
+        if target != .reference && target != .external, let scenario = points.first(where: { $0.hazard != nil }) {
+            throw CLIError.input("\(scenario.name) is a hazard scenario: it restarts a server, so the target must "
+                                 + "be reference or another server (--server)")
         }
         let runs = try withHarness(needsFuse: target == .reference || target == .external, quiet: out.quiet) { printer in
             try RunPlan.execute(plan, directory: directory, executable: ToolInfo.executable, reporter: printer)

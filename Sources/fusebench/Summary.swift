@@ -133,6 +133,15 @@ enum Summary {
         var reasons: [String] = []
         for r in runs { if let h = r.scenario?.hung, !reasons.contains(h) { reasons.append(h) } }
         for h in reasons { out += "  hung: \(h)\n" }
+        // How the server died, per strategy (each text once).
+        var deaths: [String] = []
+        for r in runs {
+            if let d = r.scenario?.died {
+                let line = "\(r.strategy ?? "-"): \(d)"
+                if !deaths.contains(line) { deaths.append(line) }
+            }
+        }
+        for d in deaths { out += "  died: \(d)\n" }
         return out
     }
 

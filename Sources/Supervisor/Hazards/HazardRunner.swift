@@ -72,6 +72,8 @@ public enum HazardRunner {
         } catch let d as ProbeDeath {
             died = d.why
         }
+        probe.stopWatching()
+        if died == nil, let why = probe.diedOnItsOwn.withLock({ $0 }) { died = why }
         let elapsed = Double(fbshim_monotonic_ns() - t0) / 1e9
         let status = mount.unmount(timeout: 10)
         let reports = mount.serverReports()

@@ -43,17 +43,20 @@ extension Probe {
             try guarded("setting up \(op.opcode.name)") { op.setup() }
             try mount.prepareStandby()
             let server = mount.server
-            mount.stats.armCrash(op.opcode, phase: .after)
-            let call = Background(op.call)
-            let deadline = Date().addingTimeInterval(5)
-            while server.poll() == nil && Date() < deadline { usleep(200) }
-            if server.poll() != nil {
-                fired += 1
-                let t0 = mount.stats.crashNs != 0 ? mount.stats.crashNs : fbshim_monotonic_ns()
-                try mount.restart()
-                outages.append(Double(fbshim_monotonic_ns() - t0))
-            } else {
-                mount.stats.disarm()
+            let call = try crashing {
+                mount.stats.armCrash(op.opcode, phase: .after)
+                let call = Background(op.call)
+                let deadline = Date().addingTimeInterval(5)
+                while server.poll() == nil && Date() < deadline { usleep(200) }
+                if server.poll() != nil {
+                    fired += 1
+                    let t0 = mount.stats.crashNs != 0 ? mount.stats.crashNs : fbshim_monotonic_ns()
+                    try restartAfterCrash()
+                    outages.append(Double(fbshim_monotonic_ns() - t0))
+                } else {
+                    mount.stats.disarm()
+                }
+                return call
             }
             if try finish("\(op.opcode.name) resent after the crash", call) != 0 { spurious += 1 }
             if !op.effect() { missing += 1 }

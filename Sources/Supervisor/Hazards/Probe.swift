@@ -8,6 +8,7 @@ import Contract
 import FuseServer
 import Glibc
 import ResultModel
+import Synchronization
 
 /// Reads a file's identity through a path: the name, or the errno.
 enum Reading: Equatable {
@@ -27,12 +28,36 @@ final class Probe: Sendable {
     let mnt: String
     let files: [String]
 
+    /// Set while the probe itself kills and restarts the server.
+    private let restarting = Atomic<Bool>(false)
+    private let watching = Atomic<Bool>(true)
+    /// How the server died on its own during the probe, if it did.
+    let diedOnItsOwn = Mutex<String?>(nil)
+
     init(mount: RestartableMount, backing: String, mnt: String, files: [String]) {
         self.mount = mount
         self.backing = backing
         self.mnt = mnt
         self.files = files
+        // A server that dies on its own (not by the probe's kill) leaves
+        // calls outside the guarded steps waiting on the kept connection
+        // (the closes of held descriptors): its death aborts the connection.
+        Thread.detachNewThread { [self] in
+            while watching.load(ordering: .relaxed) {
+                usleep(20_000)
+                if restarting.load(ordering: .relaxed) { continue }
+                let server = mount.server
+                if let st = server.poll(), !restarting.load(ordering: .relaxed), server === mount.server {
+                    diedOnItsOwn.withLock { $0 = "\(mount.serverName) \(server.describe(st)) on its own during the probe" }
+                    mount.abortConnection()
+                    return
+                }
+            }
+        }
     }
+
+    /// Ends the watch on the server (before the unmount).
+    func stopWatching() { watching.store(false, ordering: .relaxed) }
 
     // MARK: - Steps
 
@@ -65,12 +90,38 @@ final class Probe: Sendable {
     /// Returns the time from the kill to the new server being ready.
     func killAndRestart(during outage: () throws -> Void = {}) throws -> Double {
         try mount.prepareStandby()
+        restarting.store(true, ordering: .relaxed)
+        defer { restarting.store(false, ordering: .relaxed) }
         let t0 = fbshim_monotonic_ns()
         mount.server.signal(SIGKILL)
         mount.server.waitForExit()
         try outage()
-        try mount.restart()
+        try restartAfterCrash()
         return Double(fbshim_monotonic_ns() - t0)
+    }
+
+    /// Runs `body`, in which the server dies by the probe's hand (an armed
+    /// crash), without the watch taking it for a death of its own.
+    func crashing<T>(_ body: () throws -> T) throws -> T {
+        restarting.store(true, ordering: .relaxed)
+        defer { restarting.store(false, ordering: .relaxed) }
+        return try body()
+    }
+
+    /// Restarts the dead server by the strategy; a new instance that dies
+    /// before it serves is the scenario's verdict (ProbeDeath).
+    func restartAfterCrash() throws {
+        do { try mount.restart() } catch {
+            // Nothing serves the connection: calls on it (the probe's own
+            // closes) must fail rather than wait.
+            mount.abortConnection()
+            // The new instance died before it served (on the replayed
+            // INIT, say): a verdict on the server, not a harness failure.
+            if case SupervisorError.failed(let why) = error, mount.server.poll() != nil {
+                throw ProbeDeath(why: why.components(separatedBy: " Its output:").first ?? why)
+            }
+            throw error
+        }
     }
 
     /// Reads the identity of the file at `path` (open, read, close).
