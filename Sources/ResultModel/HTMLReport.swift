@@ -16,6 +16,7 @@ public enum HTMLReport {
         body += "<p class=meta>fusebench \(esc(doc.tool.version)) \(esc(doc.tool.gitRevision ?? "")) · "
             + "\(esc(doc.createdAt)) · \(esc(doc.environment.kernel)) · libfuse \(esc(doc.environment.libfuse)) · "
             + "\(doc.environment.cpuCount) × \(esc(doc.environment.cpuModel))</p>\n"
+        if let card = doc.scorecard { body += scorecardSection(card) }
         if let matrix = doc.matrix { body += matrixTable(matrix) }
         if let cells = doc.clientMatrix { body += clientTable(cells) }
         let byWorkload = Dictionary(grouping: doc.runs.filter { $0.scenario == nil }, by: \.workloadName)
@@ -73,6 +74,38 @@ public enum HTMLReport {
 
     /// Hazard scenarios down, strategies across; a cell says pass or fail
     /// and, on hover, the failed checks.
+    /// The scorecard: the verdict first, then a row per strategy and the
+    /// node-id stability.
+    static func scorecardSection(_ card: Scorecard) -> String {
+        func ms(_ v: Double?) -> String { v.map { String(format: "%.2f", $0 / 1e6) } ?? "–" }
+        var out = "<h2>Scorecard: \(esc(card.server))</h2>\n<p><b>\(esc(card.verdict))</b></p>\n"
+        if let c = card.command { out += "<p class=meta>command: <code>\(esc(c))</code></p>\n" }
+        out += "<table><tr><th>strategy</th><th>verdict</th><th>outage ms</th><th>stall ms</th><th>app errors</th>"
+            + "<th>integrity</th><th>deaths</th><th>hazards passed</th><th>would need</th></tr>\n"
+        for s in card.strategies {
+            let color = s.verdict == "supported" ? "#d8f0d8" : s.verdict == "not supported" ? "#f6d0d0" : "#f6ecc8"
+            let total = s.hazardsPassed.count + s.hazardsFailed.count
+            out += "<tr><td>\(esc(s.strategy))</td><td style=\"background:\(color)\">\(esc(s.verdict))</td>"
+                + "<td>\(ms(s.outage))</td><td>\(ms(s.stall))</td><td>\(s.applicationErrors)</td>"
+                + "<td>\(esc(s.integrity ?? "–"))</td><td>\(s.deaths)</td>"
+                + "<td title=\"failed: \(esc(s.hazardsFailed.joined(separator: ", ")))\">"
+                + (total == 0 ? "–" : "\(s.hazardsPassed.count) of \(total)") + "</td>"
+                + "<td><small>\(esc(s.needs.joined(separator: "; ")))</small></td></tr>\n"
+        }
+        out += "</table>\n"
+        if !card.nodeIdStability.isEmpty {
+            out += "<h3>Node-id stability: ids the kernel held across the restart, resolved by the next instance</h3>\n"
+                + "<table><tr><th>strategy</th><th>files</th><th>resolved</th><th>errors</th><th>another file</th>"
+                + "<th>server failure</th></tr>\n"
+            for n in card.nodeIdStability {
+                out += "<tr><td>\(esc(n.strategy))</td><td>\(n.filesProbed)</td><td>\(n.resolved)</td><td>\(n.errors)</td>"
+                    + "<td>\(n.wrongFile)</td><td>\(esc(n.failure ?? "–"))</td></tr>\n"
+            }
+            out += "</table>\n"
+        }
+        return out
+    }
+
     static func matrixTable(_ cells: [MatrixCell]) -> String {
         let (scenarios, strategies) = MatrixCell.axes(cells)
         var out = "<h2>Hazard scenarios: expected outcome held (pass) or not</h2>\n<table><tr><th>scenario</th>"

@@ -74,6 +74,8 @@ public struct ResultDocument: Codable, Equatable, Sendable {
     public var clientMatrix: [ClientCell]?
     /// Interrupted: the runs made until the signal, the last one partial.
     public var partial: Bool?
+    /// A `scorecard` document's card (computed from its runs).
+    public var scorecard: Scorecard?
 
     /// A document.
     public init(kind: String, tool: ToolIdentity, command: [String], environment: EnvironmentInfo,

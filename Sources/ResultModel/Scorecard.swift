@@ -87,6 +87,10 @@ public struct Scorecard: Codable, Sendable, Equatable {
             let verdict: String
             if broken {
                 verdict = "not supported"
+            } else if s == "remount" {
+                // Every server can be remounted; what applications see of it
+                // (errors, lost open files) is the point, not a shortcoming.
+                verdict = "supported with errors"
             } else if !failed.isEmpty {
                 verdict = "partly"
             } else if errors > 0 {
@@ -94,7 +98,10 @@ public struct Scorecard: Codable, Sendable, Equatable {
             } else {
                 verdict = "supported"
             }
-            var needs = failed.compactMap { Self.needs[$0] }
+            // A scenario the server died or hung in says nothing more
+            // specific than that; remount's failures are remount's own.
+            let telling = scenarios.filter { !$0.passed && $0.died == nil && $0.hung == nil }.map(\.hazard)
+            var needs = s == "remount" ? [] : telling.compactMap { Self.needs[$0] }
             if deaths > 0 || abandoned != nil || scenarios.contains(where: { $0.died != nil }) {
                 needs.insert("to survive requests for node ids and file handles an earlier instance handed out "
                              + "(it crashed on them)", at: 0)
@@ -122,9 +129,12 @@ public struct Scorecard: Codable, Sendable, Equatable {
         if handover.isEmpty {
             verdict = "\(server): no handover strategy was run"
         } else if handover.allSatisfy({ $0.verdict == "not supported" }) {
+            let why = handover.contains { $0.deaths > 0 || $0.abandoned != nil }
+                ? "it crashed on node ids and file handles an earlier instance handed out"
+                : handover.contains { $0.integrity == "FAILED" } ? "it answered for the wrong file after a restart"
+                : "it died or hung in the hazard scenarios"
             verdict = "\(server) supports \(supported.isEmpty ? "no strategy" : supported.joined(separator: ", ")) "
-                + "as it is; no handover: "
-                + (handover.first?.needs.first ?? "it fails under every handover strategy")
+                + "as it is; no handover: \(why)"
         } else {
             verdict = "\(server) supports \(supported.isEmpty ? "no strategy fully" : supported.joined(separator: ", ")) as it is"
                 + (handover.contains { $0.verdict == "partly" }

@@ -21,7 +21,7 @@ struct Fusebench: ParsableCommand {
         """,
         version: ToolInfo.version,
         subcommands: [RunCommand.self, BenchCommand.self, CompareCommand.self, GateCommand.self, ExportCommand.self,
-                      ReportCommand.self, ListCommand.self,
+                      ReportCommand.self, ListCommand.self, ScorecardCommand.self,
                       ServeCommand.self, ValidateCommand.self, SpawnerCommand.self,
                       ResolveNodeCommand.self]
     )

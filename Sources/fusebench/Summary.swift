@@ -54,6 +54,7 @@ enum Summary {
         if let fits = doc.fits { out += fitText(fits) }
         if let matrix = doc.matrix { out += matrixText(matrix, doc.runs) }
         if let cells = doc.clientMatrix { out += clientText(cells) }
+        if let card = doc.scorecard { out += scorecardText(card) }
         if let cs = doc.comparisons {
             var pairs: [String] = []
             for c in cs where !pairs.contains("\(c.target) / \(c.baseline)") { pairs.append("\(c.target) / \(c.baseline)") }
@@ -107,6 +108,34 @@ enum Summary {
     }
 
     /// Scenarios down, strategies across, pass or fail; then what failed.
+    /// The scorecard: a row per strategy, node-id stability, the verdict.
+    static func scorecardText(_ card: Scorecard) -> String {
+        func ms(_ v: Double?) -> String { v.map { String(format: "%.2f", $0 / 1e6) } ?? "-" }
+        var out = "scorecard of \(card.server)" + (card.command.map { " (\($0))" } ?? "") + ":\n"
+        out += pad("strategy", 18) + pad("verdict", 23) + pad("outage ms", 10, right: true) + pad("stall ms", 10, right: true)
+            + pad("errors", 8, right: true) + pad("integrity", 10, right: true) + pad("deaths", 7, right: true)
+            + pad("hazards", 9, right: true) + "\n"
+        for s in card.strategies {
+            let total = s.hazardsPassed.count + s.hazardsFailed.count
+            out += pad(s.strategy, 18) + pad(s.verdict, 23) + pad(ms(s.outage), 10, right: true)
+                + pad(ms(s.stall), 10, right: true) + pad("\(s.applicationErrors)", 8, right: true)
+                + pad(s.integrity ?? "-", 10, right: true) + pad("\(s.deaths)", 7, right: true)
+                + pad(total == 0 ? "-" : "\(s.hazardsPassed.count)/\(total)", 9, right: true) + "\n"
+        }
+        for s in card.strategies where !s.needs.isEmpty {
+            out += "  \(s.strategy) needs: " + s.needs.joined(separator: "; ") + "\n"
+        }
+        if !card.nodeIdStability.isEmpty {
+            out += "node-id stability (ids the kernel held across the restart, resolved by the next instance):\n"
+            for n in card.nodeIdStability {
+                out += "  \(n.strategy): " + (n.failure.map { "the server failed: \($0)" }
+                    ?? "\(n.resolved) of \(n.filesProbed) resolved, \(n.errors) errors, \(n.wrongFile) read another file")
+                    + "\n"
+            }
+        }
+        return out + "verdict: \(card.verdict)\n\n"
+    }
+
     static func matrixText(_ cells: [MatrixCell], _ runs: [RunResult]) -> String {
         let (scenarios, strategies) = MatrixCell.axes(cells)
         let width = max(16, (scenarios.map(\.count).max() ?? 0) + 2)
