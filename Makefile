@@ -28,7 +28,7 @@ BASE_BIN  := .build-gate-base/debug/fusebench
 BASE_PEER := base=env -u FUSEBENCH_SERVER_DELAY_US -u FUSEBENCH_SERVER_FAIL_PERCENT $(abspath $(BASE_BIN)) serve \
   --source {source} --threads {threads} --entry-timeout {timeout} --attr-timeout {timeout} {mountpoint}
 
-.PHONY: all deps build run bench bench-options hazards clients fio-check test gate gate-time baseline man clean
+.PHONY: all deps build run bench bench-options hazards clients fio-check test gate gate-time baseline man clean scorecards
 
 all: build
 
@@ -52,9 +52,33 @@ $(PEER_BIN): $(PEER_SRC)
 	@mkdir -p $(dir $@)
 	gcc -Wall -O2 -o $@ $< $$(pkg-config --cflags --libs fuse3)
 
+# libfuse's high-level examples (path-based; they pass through /, so the
+# subdir module roots them at the backing directory), for the scorecards.
+HL_PEERS := .build/peers/passthrough .build/peers/passthrough_fh
+.build/peers/passthrough%: $(dir $(PEER_SRC))passthrough%.c
+	@mkdir -p $(dir $@)
+	gcc -Wall -O2 -o $@ $< -I$(dir $(PEER_SRC)) $$(pkg-config --cflags --libs fuse3)
+
 $(PRELOAD): Sources/Preload/preload.c Sources/CFuseShim/include/fbshim_stats.h
 	@mkdir -p $(dir $@)
 	gcc -Wall -O2 -shared -fPIC -o $@ $< -ldl
+
+# Restart-readiness scorecards (fusebench scorecard) of libfuse's example
+# servers and of the reference server: results/scorecards/NAME.json and
+# NAME.html. Each card takes a few minutes.
+SCORECARDS := results/scorecards
+SCORECARD_SERVERS := \
+  'passthrough_ll=$(abspath $(PEER_BIN)) -f -o source={source},timeout={timeout},cache={cache} {mountpoint}' \
+  'passthrough=$(abspath .build/peers/passthrough) -f -o modules=subdir,subdir={source} {mountpoint}' \
+  'passthrough_fh=$(abspath .build/peers/passthrough_fh) -f -o modules=subdir,subdir={source} {mountpoint}'
+scorecards: build $(HL_PEERS)
+	@mkdir -p $(SCORECARDS)
+	@for s in $(SCORECARD_SERVERS); do n=$${s%%=*}; \
+	  $(BIN) scorecard --server "$$s" --output $(SCORECARDS)/$$n.json --html $(SCORECARDS)/$$n.html --quiet \
+	    > $(SCORECARDS)/$$n.txt || exit 1; tail -12 $(SCORECARDS)/$$n.txt; done
+	$(BIN) scorecard --output $(SCORECARDS)/reference.json --html $(SCORECARDS)/reference.html --quiet \
+	  > $(SCORECARDS)/reference.txt
+	@tail -16 $(SCORECARDS)/reference.txt
 
 # Runs the default workload against the reference server and writes a
 # result under results/.
