@@ -39,6 +39,10 @@ public struct NodeIdStability: Codable, Sendable, Equatable {
     public var resolved: Int
     public var errors: Int
     public var wrongFile: Int
+    /// Ids the new instance did not know (the reference server counts
+    /// them; the kernel then looked the names up again, so the files still
+    /// read). Nil for another server.
+    public var unknownNodeIds: Int?
     /// How the server died or hung during the probe, if it did.
     public var failure: String?
 }
@@ -119,10 +123,11 @@ public struct Scorecard: Codable, Sendable, Equatable {
             let probed = Int(sc.figures["filesProbed"] ?? 0)
             let errors = Int(sc.figures["applicationErrors"] ?? 0)
             let wrong = Int(sc.figures["wrongDataReads"] ?? 0)
+            let unknown = sc.figures["unknownNodeIds"].map { Int($0) }
             let failure = sc.died ?? sc.hung
             return NodeIdStability(strategy: s, filesProbed: probed,
-                                   resolved: failure == nil ? max(0, probed - errors - wrong) : 0,
-                                   errors: errors, wrongFile: wrong, failure: failure)
+                                   resolved: failure == nil ? max(0, probed - errors - wrong - (unknown ?? 0)) : 0,
+                                   errors: errors, wrongFile: wrong, unknownNodeIds: unknown, failure: failure)
         }
         let supported = strategies.filter { $0.verdict.hasPrefix("supported") }.map(\.strategy)
         let handover = strategies.filter { $0.strategy != "remount" }

@@ -129,7 +129,8 @@ enum Summary {
             out += "node-id stability (ids the kernel held across the restart, resolved by the next instance):\n"
             for n in card.nodeIdStability {
                 out += "  \(n.strategy): " + (n.failure.map { "the server failed: \($0)" }
-                    ?? "\(n.resolved) of \(n.filesProbed) resolved, \(n.errors) errors, \(n.wrongFile) read another file")
+                    ?? "\(n.resolved) of \(n.filesProbed) resolved, \(n.errors) errors, \(n.wrongFile) read another file"
+                        + (n.unknownNodeIds.map { ", \($0) unknown to the new instance (looked up again)" } ?? ""))
                     + "\n"
             }
         }

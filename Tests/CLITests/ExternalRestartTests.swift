@@ -140,3 +140,44 @@ final class ExternalRestartTests: XCTestCase {
         XCTAssertEqual(processes(containing: "sleep\0\(marker)"), 0, "the silent server was killed")
     }
 }
+
+extension ExternalRestartTests {
+    /// A card on real mounts, from a small workloads directory: the
+    /// strategy runs and two scenarios.
+    func testScorecardRatesPassthroughLLFromRealRuns() throws {
+        let w = dir.file("workloads")
+        try FileManager.default.createDirectory(atPath: w + "/hazards", withIntermediateDirectories: true)
+        let root = Binary.packageRoot + "/workloads"
+        try FileManager.default.copyItem(atPath: root + "/crash-compare.json", toPath: w + "/crash-compare.json")
+        for h in ["ephemeral-ids", "held-descriptors"] {
+            try FileManager.default.copyItem(atPath: "\(root)/hazards/\(h).json", toPath: "\(w)/hazards/\(h).json")
+        }
+        let out = dir.file("card.json"), html = dir.file("card.html")
+        let r = try Binary.run(["scorecard", "--server", try passthroughLL(), "--workloads", w, "--duration", "3",
+                                "--output", out, "--html", html, "--quiet"],
+                               environment: ["FUSEBENCH_WATCHDOG_SECONDS": "10"], timeout: 300)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        try ResultSchema.assertValid(out)
+        let doc = try ResultFile.read(out)
+        XCTAssertEqual(doc.kind, "scorecard")
+        let card = try XCTUnwrap(doc.scorecard)
+        XCTAssertEqual(card.server, "passthrough_ll")
+        XCTAssertEqual(card.strategies.map(\.strategy), ["remount", "handover-lazy", "handover-epoch"])
+        XCTAssertEqual(card.strategies[0].verdict, "supported with errors")
+        XCTAssertGreaterThan(card.strategies[0].applicationErrors, 0, "a remount shows")
+        XCTAssertEqual(card.strategies[0].hazardsPassed.count + card.strategies[0].hazardsFailed.count, 2)
+        // Pointer node ids: no handover works, and the card says why.
+        for s in card.strategies.dropFirst() {
+            XCTAssertEqual(s.verdict, "not supported", "\(s)")
+            XCTAssertFalse(s.needs.isEmpty)
+        }
+        XCTAssertEqual(card.nodeIdStability.count, 2)
+        XCTAssertTrue(card.nodeIdStability.allSatisfy { $0.failure != nil || $0.resolved < $0.filesProbed },
+                      "\(card.nodeIdStability)")
+        XCTAssertTrue(card.verdict.contains("no handover"), card.verdict)
+        XCTAssertTrue(r.stdout.contains("scorecard of passthrough_ll"), r.stdout)
+        let page = try String(contentsOfFile: html, encoding: .utf8)
+        XCTAssertTrue(page.contains("Scorecard: passthrough_ll") && page.contains("not supported"))
+        XCTAssertEqual(processes(containing: "passthrough_ll"), 0)
+    }
+}
