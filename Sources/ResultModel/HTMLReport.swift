@@ -81,7 +81,7 @@ public enum HTMLReport {
         var out = "<h2>Scorecard: \(esc(card.server))</h2>\n<p><b>\(esc(card.verdict))</b></p>\n"
         if let c = card.command { out += "<p class=meta>command: <code>\(esc(c))</code></p>\n" }
         out += "<table><tr><th>strategy</th><th>verdict</th><th>outage ms</th><th>stall ms</th><th>app errors</th>"
-            + "<th>integrity</th><th>deaths</th><th>hazards passed</th><th>would need</th></tr>\n"
+            + "<th>integrity</th><th>deaths</th><th>hazards passed</th><th>programs passed</th><th>would need</th></tr>\n"
         for s in card.strategies {
             let color = s.verdict == "supported" ? "#d8f0d8" : s.verdict == "not supported" ? "#f6d0d0" : "#f6ecc8"
             let total = s.hazardsPassed.count + s.hazardsFailed.count
@@ -90,6 +90,8 @@ public enum HTMLReport {
                 + "<td>\(esc(s.integrity ?? "–"))</td><td>\(s.deaths)</td>"
                 + "<td title=\"failed: \(esc(s.hazardsFailed.joined(separator: ", ")))\">"
                 + (total == 0 ? "–" : "\(s.hazardsPassed.count) of \(total)") + "</td>"
+                + "<td title=\"failed: \(esc((s.clientsFailed ?? []).joined(separator: ", ")))\">"
+                + (s.clients.map { "\($0 - (s.clientsFailed?.count ?? 0)) of \($0)" } ?? "–") + "</td>"
                 + "<td><small>\(esc(s.needs.joined(separator: "; ")))</small></td></tr>\n"
         }
         out += "</table>\n"

@@ -26,6 +26,10 @@ public struct ScorecardStrategy: Codable, Sendable, Equatable {
     /// Hazard scenarios that held, and those that did not.
     public var hazardsPassed: [String]
     public var hazardsFailed: [String]
+    /// Real programs run under the strategy's faults, and those that
+    /// failed (setup, run or verify), by name; nil when none ran.
+    public var clients: Int?
+    public var clientsFailed: [String]?
     /// What the server would need for this strategy to pass everything.
     public var needs: [String]
 }
@@ -77,7 +81,9 @@ public struct Scorecard: Codable, Sendable, Equatable {
         var order: [String] = []
         for r in runs { if let s = r.strategy, !order.contains(s) { order.append(s) } }
         strategies = order.map { s in
-            let faulted = runs.filter { $0.strategy == s && $0.scenario == nil && $0.faults != nil }
+            let faulted = runs.filter { $0.strategy == s && $0.scenario == nil && $0.faults != nil && $0.clients == nil }
+            let programs = runs.filter { $0.strategy == s }.compactMap(\.clients).flatMap { $0 }
+            let programsFailed = programs.filter { !$0.passed }.map(\.name)
             let summaries = faulted.map(StrategySummary.init)
             let scenarios = runs.filter { $0.strategy == s }.compactMap(\.scenario)
             let passed = scenarios.filter(\.passed).map(\.hazard)
@@ -95,7 +101,7 @@ public struct Scorecard: Codable, Sendable, Equatable {
                 // Every server can be remounted; what applications see of it
                 // (errors, lost open files) is the point, not a shortcoming.
                 verdict = "supported with errors"
-            } else if !failed.isEmpty {
+            } else if !failed.isEmpty || !programsFailed.isEmpty {
                 verdict = "partly"
             } else if errors > 0 {
                 verdict = "supported with errors"
@@ -111,11 +117,17 @@ public struct Scorecard: Codable, Sendable, Equatable {
                              + "(it crashed on them)", at: 0)
             }
             if integrity == "FAILED" { needs.insert("to never answer for the wrong file (integrity failed)", at: 0) }
+            if s != "remount" && !programsFailed.isEmpty {
+                needs.append("to keep real programs working across the restart (failed: "
+                             + programsFailed.joined(separator: ", ") + ")")
+            }
             return ScorecardStrategy(strategy: s, verdict: verdict,
                                      outage: Statistics.median(summaries.compactMap(\.outage)),
                                      stall: Statistics.median(summaries.compactMap(\.stall)),
                                      applicationErrors: errors, integrity: integrity, deaths: deaths,
                                      abandoned: abandoned, hazardsPassed: passed, hazardsFailed: failed,
+                                     clients: programs.isEmpty ? nil : programs.count,
+                                     clientsFailed: programs.isEmpty ? nil : programsFailed,
                                      needs: Array(Set(needs)).sorted())
         }
         nodeIdStability = runs.compactMap { r in

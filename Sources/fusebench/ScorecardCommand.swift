@@ -1,7 +1,7 @@
 // `fusebench scorecard`: a server's restart readiness on one card. The
 // mixed load of crash-compare.json (a kill every 2 s) with every strategy the server can
-// be restarted with, the hazard scenarios that apply, optionally the real
-// programs, and the verdict computed from them (ResultModel.Scorecard).
+// be restarted with, the hazard scenarios that apply, the real programs of
+// clients.json, and the verdict computed from them (ResultModel.Scorecard).
 import ArgumentParser
 import Foundation
 import ResultModel
@@ -29,8 +29,9 @@ struct ScorecardCommand: ParsableCommand {
     @Option(help: "Seconds of the mixed load per strategy (crash-compare's faults: a kill every 2 s).")
     var duration: Double = 6
 
-    @Flag(help: "Also run the real programs of clients.json under each strategy (several minutes per strategy).")
-    var clients = false
+    @Flag(inversion: .prefixedNo,
+          help: "Run the real programs of clients.json under each strategy (a minute or more per strategy).")
+    var clients = true
 
     @Option(help: "Also write the card as an HTML page here.")
     var html: String?
@@ -46,6 +47,9 @@ struct ScorecardCommand: ParsableCommand {
               FileManager.default.fileExists(atPath: workloads + "/crash-compare.json") else {
             throw ValidationError("--workloads \(workloads): no crash-compare.json and hazards/ there; give the "
                                   + "repository's workloads directory")
+        }
+        if clients && !FileManager.default.fileExists(atPath: workloads + "/clients.json") {
+            throw ValidationError("--workloads \(workloads): no clients.json there; give it, or --no-clients")
         }
     }
 

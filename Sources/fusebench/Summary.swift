@@ -114,13 +114,14 @@ enum Summary {
         var out = "scorecard of \(card.server)" + (card.command.map { " (\($0))" } ?? "") + ":\n"
         out += pad("strategy", 18) + pad("verdict", 23) + pad("outage ms", 10, right: true) + pad("stall ms", 10, right: true)
             + pad("errors", 8, right: true) + pad("integrity", 10, right: true) + pad("deaths", 7, right: true)
-            + pad("hazards", 9, right: true) + "\n"
+            + pad("hazards", 9, right: true) + pad("programs", 10, right: true) + "\n"
         for s in card.strategies {
             let total = s.hazardsPassed.count + s.hazardsFailed.count
             out += pad(s.strategy, 18) + pad(s.verdict, 23) + pad(ms(s.outage), 10, right: true)
                 + pad(ms(s.stall), 10, right: true) + pad("\(s.applicationErrors)", 8, right: true)
                 + pad(s.integrity ?? "-", 10, right: true) + pad("\(s.deaths)", 7, right: true)
-                + pad(total == 0 ? "-" : "\(s.hazardsPassed.count)/\(total)", 9, right: true) + "\n"
+                + pad(total == 0 ? "-" : "\(s.hazardsPassed.count)/\(total)", 9, right: true)
+                + pad(s.clients.map { "\($0 - (s.clientsFailed?.count ?? 0))/\($0)" } ?? "-", 10, right: true) + "\n"
         }
         for s in card.strategies where !s.needs.isEmpty {
             out += "  \(s.strategy) needs: " + s.needs.joined(separator: "; ") + "\n"

@@ -153,7 +153,7 @@ extension ExternalRestartTests {
             try FileManager.default.copyItem(atPath: "\(root)/hazards/\(h).json", toPath: "\(w)/hazards/\(h).json")
         }
         let out = dir.file("card.json"), html = dir.file("card.html")
-        let r = try Binary.run(["scorecard", "--server", try passthroughLL(), "--workloads", w, "--duration", "3",
+        let r = try Binary.run(["scorecard", "--server", try passthroughLL(), "--workloads", w, "--duration", "3", "--no-clients",
                                 "--output", out, "--html", html, "--quiet"],
                                environment: ["FUSEBENCH_WATCHDOG_SECONDS": "10"], timeout: 300)
         XCTAssertEqual(r.status, 0, r.stderr)

@@ -90,3 +90,22 @@ final class ScorecardTests: XCTestCase {
         XCTAssertTrue(card.verdict.contains("supports remount as it is; no handover: it crashed"), card.verdict)
     }
 }
+
+extension ScorecardTests {
+    func testAFailedRealProgramMakesAHandoverPartly() {
+        func step(_ status: Int) -> ClientStep {
+            ClientStep(command: "x", exitStatus: status, signal: nil, timedOut: false, seconds: 1, stderrTail: "")
+        }
+        var programs = faulted("handover-lazy")
+        programs.clients = [ClientResult(name: "sqlite", setup: step(0), run: step(1), verify: nil, startSeconds: 0,
+                                         faultsDuring: 2),
+                            ClientResult(name: "tar", setup: step(0), run: step(0), verify: step(0), startSeconds: 0,
+                                         faultsDuring: 2)]
+        let card = Scorecard(server: "srv", command: nil, runs: [faulted("handover-lazy"), programs])
+        let s = card.strategies[0]
+        XCTAssertEqual(s.verdict, "partly")
+        XCTAssertEqual(s.clients, 2)
+        XCTAssertEqual(s.clientsFailed, ["sqlite"])
+        XCTAssertTrue(s.needs.contains { $0.contains("failed: sqlite") }, "\(s.needs)")
+    }
+}
