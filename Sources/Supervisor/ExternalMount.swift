@@ -32,7 +32,8 @@ public struct PeerServer: Sendable, Equatable {
     /// {cache} ("always" with keepCache, else "auto"), {instance} (1 for
     /// the first server, then 2, 3 after restarts), {state} (a directory
     /// that outlives the servers of one connection: README, "Resuming a
-    /// connection").
+    /// connection"), {keeper} (the keeper socket's descriptor number with
+    /// handover-state, else -1).
     public var template: String
 
     /// Parses "NAME=TEMPLATE", or a bare template named after its program.
@@ -56,7 +57,7 @@ public struct PeerServer: Sendable, Equatable {
 
     /// The command for one run.
     func command(source: String, mountpoint: String, options: ServerOptions, instance: UInt32 = 1,
-                 state: String = "") -> String {
+                 state: String = "", keeper: Bool = false) -> String {
         template.replacingOccurrences(of: "{source}", with: source)
             .replacingOccurrences(of: "{mountpoint}", with: mountpoint)
             .replacingOccurrences(of: "{threads}", with: String(options.threads))
@@ -64,6 +65,7 @@ public struct PeerServer: Sendable, Equatable {
             .replacingOccurrences(of: "{cache}", with: options.keepCache ? "always" : "auto")
             .replacingOccurrences(of: "{instance}", with: String(instance))
             .replacingOccurrences(of: "{state}", with: state)
+            .replacingOccurrences(of: "{keeper}", with: keeper ? String(ExternalMount.keeperFd) : "-1")
     }
 }
 
@@ -93,6 +95,10 @@ public final class ExternalMount: @unchecked Sendable {
     private let stateDir: String
     private let mounted = Atomic<Bool>(true)
     private var keptFd: Int32 = -1
+    /// The open-file table (handover-state), and our end of the current
+    /// instance's keeper socket.
+    private let keeper: StateKeeper?
+    private var keeperSock: Int32 = -1
     private struct Current {
         var server: ServerProcess
         var stats: StatsRegion
@@ -110,9 +116,13 @@ public final class ExternalMount: @unchecked Sendable {
     static let handedFd: Int32 = 3
 
     /// Strategies another server can be restarted with: the harness keeps
-    /// the connection or not, and may bump the epoch; the rest need the
-    /// reference server's node ids, journal or keeper socket.
-    public static let strategies: [Strategy] = [.remount, .handoverLazy, .handoverEpoch]
+    /// the connection or not, may bump the epoch, and holds open files
+    /// for a server that speaks the keeper protocol ({keeper}); the rest
+    /// need the reference server's own node ids or journal.
+    public static let strategies: [Strategy] = [.remount, .handoverLazy, .handoverEpoch, .handoverState]
+
+    /// The descriptor a handover-state instance finds its keeper socket at.
+    static let keeperFd: Int32 = 4
 
     /// The preload shim: $FUSEBENCH_PRELOAD, or beside `executable`, or
     /// in .build/preload/ where the Makefile builds it.
@@ -128,8 +138,8 @@ public final class ExternalMount: @unchecked Sendable {
     public init(peer: PeerServer, source: String, mountpoint: String, options: ServerOptions, dir: String,
                 executable: String, strategy: Strategy? = nil) throws {
         if let strategy, !Self.strategies.contains(strategy) {
-            throw SupervisorError.input("the strategy \(strategy.rawValue) needs the reference server (its node ids, "
-                                        + "journal or keeper); \(peer.name) can be restarted with "
+            throw SupervisorError.input("the strategy \(strategy.rawValue) needs the reference server (its node ids "
+                                        + "or journal); \(peer.name) can be restarted with "
                                         + Self.strategies.map(\.rawValue).joined(separator: ", "))
         }
         self.mountpoint = mountpoint
@@ -139,6 +149,7 @@ public final class ExternalMount: @unchecked Sendable {
         self.dir = dir
         self.strategy = strategy
         serverName = peer.name
+        keeper = strategy?.keepsOpenFiles == true ? StateKeeper() : nil
         if strategy != nil {
             let lib = Self.preloadLibrary(executable: executable)
             guard access(lib, R_OK) == 0 else {
@@ -152,7 +163,7 @@ public final class ExternalMount: @unchecked Sendable {
         }
         stateDir = "\(dir)/server-state"
         command = peer.command(source: source, mountpoint: Self.serverMountpoint(mountpoint, strategy), options: options,
-                               state: stateDir)
+                               state: stateDir, keeper: keeper != nil)
         try? FileManager.default.createDirectory(atPath: stateDir, withIntermediateDirectories: true)
         spawner = try Spawner(executable: executable)
         if strategy?.keepsConnection == true {
@@ -222,7 +233,8 @@ public final class ExternalMount: @unchecked Sendable {
         region.region.pointee.instance = UInt64(instance)
         let resume = instance > 1 && strategy?.keepsConnection == true
         let instanceCommand = peer.command(source: source, mountpoint: Self.serverMountpoint(mountpoint, strategy),
-                                           options: options, instance: instance, state: stateDir)
+                                           options: options, instance: instance, state: stateDir,
+                                           keeper: keeper != nil)
         if resume {
             guard let bytes = current.withLock({ $0.stats }).savedInitRequest ?? savedInit else {
                 throw SupervisorError.failed("no saved FUSE_INIT request to resume the connection with")
@@ -235,11 +247,26 @@ public final class ExternalMount: @unchecked Sendable {
                    "FUSEBENCH_PRELOAD_RESUME=\(resume ? 1 : 0)"]
             if keptFd >= 0 { env.append("FUSEBENCH_PRELOAD_FD=\(Self.handedFd)") }
         }
+        var descriptors: [(Int32, Int32)] = keptFd >= 0 ? [(keptFd, Self.handedFd)] : []
+        var sock: (ours: Int32, theirs: Int32) = (-1, -1)
+        if let keeper {
+            sock = try keeper.connect()
+            descriptors.append((sock.theirs, Self.keeperFd))
+        }
+        defer { if sock.theirs >= 0 { close(sock.theirs) } }
         let process = try spawner.spawn(executable: "/usr/bin/env",
                                         arguments: env + ["/usr/bin/setpriv", "--pdeathsig", "KILL", "--",
                                                           "/bin/sh", "-c", "exec " + instanceCommand],
-                                        descriptors: keptFd >= 0 ? [(keptFd, Self.handedFd)] : [],
-                                        logPath: "\(dir)/server.log")
+                                        descriptors: descriptors, logPath: "\(dir)/server.log")
+        if let keeper {
+            // The earlier instances' open files, before this one serves
+            // (a server of the protocol reads them up to "E" first).
+            if keeperSock >= 0 {
+                keeper.handOver(from: keeperSock, to: sock.ours)
+                keeper.disconnect(keeperSock)
+            }
+            keeperSock = sock.ours
+        }
         current.withLock {
             $0.server = process
             $0.stats = region
@@ -324,6 +351,11 @@ public final class ExternalMount: @unchecked Sendable {
         if keptFd >= 0 {
             close(keptFd)
             keptFd = -1
+        }
+        defer {
+            if keeperSock >= 0 { keeper?.disconnect(keeperSock) }
+            keeperSock = -1
+            keeper?.closeAll()
         }
         return server.waitOrKill(timeout: timeout)
     }

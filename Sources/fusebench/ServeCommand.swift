@@ -42,6 +42,12 @@ struct ServeCommand: ParsableCommand {
     var stateDir: String?
 
     @Option(help: ArgumentHelp("""
+        A keeper socket inherited at this descriptor (give {keeper} with handover-state): every open file is \
+        handed to the keeper, and a later instance takes the earlier ones' over before it serves (-1: none).
+        """))
+    var keeperFd: Int32?
+
+    @Option(help: ArgumentHelp("""
         How the harness started this server (ServerLaunch as JSON): descriptors in their slots, options, \
         restart options; replaces the option flags.
         """, visibility: .hidden))
@@ -90,6 +96,7 @@ struct ServeCommand: ParsableCommand {
         var restart = launch?.resolvedRestart ?? RestartOptions()
         if launch == nil {
             restart.instance = instance
+            restart.stateFd = keeperFd.flatMap { $0 >= 0 ? $0 : nil }
             if let stateDir {
                 restart.intents = stateDir + "/intents"
                 restart.backingIds = stateDir + "/backing-ids"

@@ -39,7 +39,8 @@ final class ExternalRestartTests: XCTestCase {
     /// The reference server as an outside command: it knows only what the
     /// template tells it ({instance}, {state}), as any other server would.
     var referenceCommand: String {
-        "outside=\(Binary.path) serve --source {source} --instance {instance} --state-dir {state} --threads {threads} {mountpoint}"
+        "outside=\(Binary.path) serve --source {source} --instance {instance} --state-dir {state} --keeper-fd={keeper} "
+            + "--threads {threads} {mountpoint}"
     }
 
     /// Live processes whose command line contains `text`.
@@ -91,6 +92,26 @@ final class ExternalRestartTests: XCTestCase {
         XCTAssertEqual(run.integrity?.clean, true)
         XCTAssertNil(run.abandoned)
         XCTAssertEqual(processes(containing: "--instance"), 0)
+    }
+
+    /// A server that speaks the keeper protocol ({keeper}) keeps files
+    /// unlinked while open across a restart under handover-state, and loses
+    /// them under handover-lazy (FUSE passthrough off: the kernel's backing
+    /// files would keep them otherwise).
+    func testKeeperHoldsOpenFilesForAServerThatSpeaksItsProtocol() throws {
+        let out = dir.file("keeper.json")
+        let r = try Binary.run(["run", "workloads/hazards/open-files.json", "--server",
+                                referenceCommand.replacingOccurrences(of: " {mountpoint}", with: " --no-passthrough {mountpoint}"),
+                                "--strategy", "handover-lazy,handover-state", "--output", out, "--quiet"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        try ResultSchema.assertValid(out)
+        let runs = try ResultFile.read(out).runs
+        let lazy = try XCTUnwrap(runs.first { $0.strategy == "handover-lazy" }?.scenario)
+        let state = try XCTUnwrap(runs.first { $0.strategy == "handover-state" }?.scenario)
+        XCTAssertFalse(lazy.passed, "without the keeper, unlinked open files die with the server: \(lazy.figures)")
+        XCTAssertGreaterThan(lazy.figures["lostUnlinked"] ?? 0, 0)
+        XCTAssertTrue(state.passed, "\(state.checks)")
+        XCTAssertEqual(state.figures["unlinkedWhileOpen"] ?? 0, 4)
     }
 
     func testServerThatCrashesOnResumeIsCaughtAndTheRunEnds() throws {
@@ -162,7 +183,7 @@ extension ExternalRestartTests {
         XCTAssertEqual(doc.kind, "scorecard")
         let card = try XCTUnwrap(doc.scorecard)
         XCTAssertEqual(card.server, "passthrough_ll")
-        XCTAssertEqual(card.strategies.map(\.strategy), ["remount", "handover-lazy", "handover-epoch"])
+        XCTAssertEqual(card.strategies.map(\.strategy), ["remount", "handover-lazy", "handover-epoch", "handover-state"])
         XCTAssertEqual(card.strategies[0].verdict, "supported with errors")
         XCTAssertGreaterThan(card.strategies[0].applicationErrors, 0, "a remount shows")
         XCTAssertEqual(card.strategies[0].hazardsPassed.count + card.strategies[0].hazardsFailed.count, 2)
@@ -171,7 +192,7 @@ extension ExternalRestartTests {
             XCTAssertEqual(s.verdict, "not supported", "\(s)")
             XCTAssertFalse(s.needs.isEmpty)
         }
-        XCTAssertEqual(card.nodeIdStability.count, 2)
+        XCTAssertEqual(card.nodeIdStability.count, 3)
         XCTAssertTrue(card.nodeIdStability.allSatisfy { $0.failure != nil || $0.resolved < $0.filesProbed },
                       "\(card.nodeIdStability)")
         XCTAssertTrue(card.verdict.contains("no handover"), card.verdict)
