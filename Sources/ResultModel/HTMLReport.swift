@@ -92,7 +92,7 @@ public enum HTMLReport {
                 + (total == 0 ? "–" : "\(s.hazardsPassed.count) of \(total)") + "</td>"
                 + "<td title=\"failed: \(esc((s.clientsFailed ?? []).joined(separator: ", ")))\">"
                 + (s.clients.map { "\($0 - (s.clientsFailed?.count ?? 0)) of \($0)" } ?? "–") + "</td>"
-                + "<td><small>\(esc(s.needs.joined(separator: "; ")))</small></td></tr>\n"
+                + "<td style=\"text-align:left\"><small>\(esc(s.needs.joined(separator: "; ")))</small></td></tr>\n"
         }
         out += "</table>\n"
         if !card.nodeIdStability.isEmpty {
@@ -100,8 +100,10 @@ public enum HTMLReport {
                 + "<table><tr><th>strategy</th><th>files</th><th>resolved</th><th>errors</th><th>another file</th>"
                 + "<th>server failure</th></tr>\n"
             for n in card.nodeIdStability {
-                out += "<tr><td>\(esc(n.strategy))</td><td>\(n.filesProbed)</td><td>\(n.resolved)</td><td>\(n.errors)</td>"
-                    + "<td>\(n.wrongFile)</td><td>\(esc(n.failure ?? "–"))</td></tr>\n"
+                func count(_ v: Int) -> String { n.failure == nil ? "\(v)" : "–" }
+                out += "<tr><td>\(esc(n.strategy))</td><td>\(count(n.filesProbed))</td><td>\(count(n.resolved))</td>"
+                    + "<td>\(count(n.errors))</td><td>\(count(n.wrongFile))</td>"
+                    + "<td style=\"text-align:left\">\(esc(n.failure ?? "–"))</td></tr>\n"
             }
             out += "</table>\n"
         }

@@ -14,8 +14,8 @@ struct ScorecardCommand: ParsableCommand {
         abstract: "Rate a FUSE server's restart readiness: every applicable strategy, the hazard scenarios, a verdict.",
         discussion: """
             Without --server it rates the reference server with its eight strategies; with --server \
-            'NAME=COMMAND' (the placeholders of run --server, plus {instance} and {state}) another server with \
-            remount, handover-lazy and handover-epoch (README: "Your own server"). Writes the card as JSON \
+            'NAME=COMMAND' (the placeholders of run --server, plus {instance}, {state} and {keeper}) another server with \
+            remount, handover-lazy, handover-epoch and handover-state (README: "Your own server"). Writes the card as JSON \
             (kind "scorecard": the runs, the hazard matrix and the card), prints it as a table, and with --html \
             writes it as a page. Exit 0 when the card is written, whatever it says.
             """)
