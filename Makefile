@@ -93,10 +93,13 @@ run: build
 # 3.18 passthrough_hp you built yourself as a peer (caches as its default).
 BENCH_WORKLOADS := $(foreach w,metadata seqread seqwrite smallfiles randread readdir-large,workloads/$(w).json)
 PASSTHROUGH_HP ?=
+# FUSE over io_uring as a variant where the kernel allows it (root may set
+# /sys/module/fuse/parameters/enable_uring to Y).
+URING_VARIANT := $(if $(shell grep -s Y /sys/module/fuse/parameters/enable_uring),--variant 'io-uring:ioUring=true')
 HP_PEER := $(if $(PASSTHROUGH_HP),--peer 'passthrough_hp=$(PASSTHROUGH_HP) --foreground --num-threads {threads} {source} {mountpoint}')
 bench: build
 	$(BIN) bench $(BENCH_WORKLOADS) --cache-modes off,on --thread-counts 1,2 --repeat 5 \
-	  --duration 1.5 --warmup 0.5 --null --peer '$(PEER)' --variant 'no-passthrough:passthrough=false' $(HP_PEER) \
+	  --duration 1.5 --warmup 0.5 --null --peer '$(PEER)' --variant 'no-passthrough:passthrough=false' $(URING_VARIANT) $(HP_PEER) \
 	  --output results/bench-latest.json
 
 # Each server option the kernel and libfuse offer, measured against the
@@ -110,7 +113,7 @@ OPTION_VARIANTS  := no-splice:splice=false clone-fd:cloneFd=true threads-1:threa
   no-parallel-dirops:parallelDirops=false no-auto-inval-data:autoInvalData=false
 bench-options: build
 	$(BIN) bench $(OPTION_WORKLOADS) --cache-modes off,on --thread-counts 2 --repeat 3 --duration 1.5 --warmup 0.5 \
-	  $(foreach v,$(OPTION_VARIANTS),--variant '$(v)') --output results/bench-options-latest.json
+	  $(foreach v,$(OPTION_VARIANTS),--variant '$(v)') $(URING_VARIANT) --output results/bench-options-latest.json
 
 # fio and fusebench on the same reference-server mount, equivalent
 # sequential-write jobs: fails when their throughputs differ by over 10 %.
