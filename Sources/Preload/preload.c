@@ -119,10 +119,9 @@ static void on_request(const unsigned char *hdr, size_t len) {
         memcpy(&op, hdr + 4, 4);
         memcpy(&unique, hdr + 8, 8);
     }
-    if (__atomic_load_n(&stats->shim_pid, __ATOMIC_RELAXED) != (uint64_t)getpid())
-        __atomic_store_n(&stats->shim_pid, (uint64_t)getpid(), __ATOMIC_RELAXED);
     __atomic_fetch_add(&stats->shim_requests_seen, 1, __ATOMIC_RELAXED);
     if (hdr && op == FUSE_INIT_OPCODE && init_unique == 0) {
+        __atomic_store_n(&stats->shim_pid, (uint64_t)getpid(), __ATOMIC_RELAXED);
         // The connection's INIT, for the instances that will resume it.
         size_t n = len < sizeof(stats->init_bytes) ? len : sizeof(stats->init_bytes);
         memcpy(stats->init_bytes, hdr, n);
@@ -266,41 +265,43 @@ ssize_t splice(int fd_in, loff_t *off_in, int fd_out, loff_t *off_out, size_t le
     return real_splice(fd_in, off_in, fd_out, off_out, len, flags);
 }
 
-static int is_fuse_device(const char *path) { return path && strcmp(path, "/dev/fuse") == 0; }
+/// `fd`, just opened on `path`: watched if it is the FUSE device.
+static int opened(int fd, const char *path) {
+    if (fd >= 0 && path && strcmp(path, "/dev/fuse") == 0) track(fd, 1);
+    return fd;
+}
 
-#define OPEN_WRAPPER(name, real)                                               \
-    int name(const char *path, int flags, ...) {                               \
-        resolve();                                                             \
-        mode_t mode = 0;                                                       \
-        if (flags & (O_CREAT | __O_TMPFILE)) {                                 \
+/// The mode argument of an open call with `flags` (only passed with
+/// O_CREAT or O_TMPFILE); a statement expression, since va_start needs the
+/// variadic function's own frame.
+#define OPEN_MODE(flags)                                                       \
+    ({                                                                         \
+        mode_t mode_ = 0;                                                      \
+        if ((flags) & (O_CREAT | __O_TMPFILE)) {                               \
             va_list ap;                                                        \
             va_start(ap, flags);                                               \
-            mode = va_arg(ap, mode_t);                                         \
+            mode_ = va_arg(ap, mode_t);                                        \
             va_end(ap);                                                        \
         }                                                                      \
-        int fd = real(path, flags, mode);                                      \
-        if (fd >= 0 && is_fuse_device(path)) track(fd, 1);                     \
-        return fd;                                                             \
-    }
-OPEN_WRAPPER(open, real_open)
-OPEN_WRAPPER(open64, real_open64)
+        mode_;                                                                 \
+    })
 
-#define OPENAT_WRAPPER(name, real)                                             \
-    int name(int dirfd, const char *path, int flags, ...) {                    \
-        resolve();                                                             \
-        mode_t mode = 0;                                                       \
-        if (flags & (O_CREAT | __O_TMPFILE)) {                                 \
-            va_list ap;                                                        \
-            va_start(ap, flags);                                               \
-            mode = va_arg(ap, mode_t);                                         \
-            va_end(ap);                                                        \
-        }                                                                      \
-        int fd = real(dirfd, path, flags, mode);                               \
-        if (fd >= 0 && is_fuse_device(path)) track(fd, 1);                     \
-        return fd;                                                             \
-    }
-OPENAT_WRAPPER(openat, real_openat)
-OPENAT_WRAPPER(openat64, real_openat64)
+int open(const char *path, int flags, ...) {
+    resolve();
+    return opened(real_open(path, flags, OPEN_MODE(flags)), path);
+}
+int open64(const char *path, int flags, ...) {
+    resolve();
+    return opened(real_open64(path, flags, OPEN_MODE(flags)), path);
+}
+int openat(int dirfd, const char *path, int flags, ...) {
+    resolve();
+    return opened(real_openat(dirfd, path, flags, OPEN_MODE(flags)), path);
+}
+int openat64(int dirfd, const char *path, int flags, ...) {
+    resolve();
+    return opened(real_openat64(dirfd, path, flags, OPEN_MODE(flags)), path);
+}
 
 int __open_2(const char *path, int flags) { return open(path, flags); }
 int __open64_2(const char *path, int flags) { return open64(path, flags); }

@@ -99,18 +99,13 @@ public final class ExternalMount: @unchecked Sendable {
     /// instance's keeper socket.
     private let keeper: StateKeeper?
     private var keeperSock: Int32 = -1
-    private struct Current {
-        var server: ServerProcess
-        var stats: StatsRegion
-        var instance: UInt32
-        var statsPaths: [String]
-    }
-    private let current = Mutex(Current(server: .placeholder, stats: StatsRegion(), instance: 1, statsPaths: []))
+    /// The current server, its statistics and every instance's stats file.
+    private let current = ServerInstances()
     /// The server process serving now.
-    public var server: ServerProcess { current.withLock { $0.server } }
+    public var server: ServerProcess { current.server }
     /// The current instance's statistics, as the preload shim writes them
     /// (all zero without the shim).
-    public var stats: StatsRegion { current.withLock { $0.stats } }
+    public var stats: StatsRegion { current.stats }
 
     /// The descriptor number a handed-over instance finds /dev/fuse at.
     static let handedFd: Int32 = 3
@@ -224,7 +219,7 @@ public final class ExternalMount: @unchecked Sendable {
     /// Starts the current instance and waits until it serves: its mount
     /// appears, or (handover) it has answered FUSE_INIT.
     private func startInstance() throws {
-        let instance = current.withLock { $0.instance }
+        let instance = current.instance
         let statsPath = "\(dir)/server-stats-\(instance)"
         let region: StatsRegion
         do { region = try StatsRegion(path: statsPath, create: true, writable: true) } catch {
@@ -236,7 +231,7 @@ public final class ExternalMount: @unchecked Sendable {
                                            options: options, instance: instance, state: stateDir,
                                            keeper: keeper != nil)
         if resume {
-            guard let bytes = current.withLock({ $0.stats }).savedInitRequest ?? savedInit else {
+            guard let bytes = savedInit else {
                 throw SupervisorError.failed("no saved FUSE_INIT request to resume the connection with")
             }
             region.saveInitRequest(bytes)
@@ -267,11 +262,7 @@ public final class ExternalMount: @unchecked Sendable {
             }
             keeperSock = sock.ours
         }
-        current.withLock {
-            $0.server = process
-            $0.stats = region
-            $0.statsPaths.append(statsPath)
-        }
+        current.started(process, statsPath: statsPath, stats: region)
         let deadline = Date().addingTimeInterval(Settings.readyTimeout)
         let what = resume ? "resuming the connection" : keptFd >= 0 ? "answering FUSE_INIT" : "mounting"
         let notDone = resume ? "did not resume the connection" : keptFd >= 0 ? "did not answer FUSE_INIT" : "did not mount"
@@ -328,13 +319,13 @@ public final class ExternalMount: @unchecked Sendable {
             try? FileManager.default.removeItem(atPath: stateDir)
             try? FileManager.default.createDirectory(atPath: stateDir, withIntermediateDirectories: true)
         }
-        current.withLock { $0.instance += 1 }
+        current.advance()
         try startInstance()
     }
 
     /// Reports of every instance, from the shim's stats regions.
     public func serverReports() -> [ServerReport] {
-        current.withLock { $0.statsPaths }.compactMap { (try? StatsRegion(path: $0, create: false))?.report() }
+        current.reports()
     }
 
     /// Aborts the connection (watchdog).

@@ -20,8 +20,8 @@ import Synchronization
 
 /// A harness-owned FUSE mount and the server instance behind it.
 /// Unchecked Sendable: what other threads read while a restart may be
-/// under way (server, stats, instance, stats paths) is behind `current`'s
-/// lock; the rest of the restart state (kept descriptor, standby, keeper
+/// under way (server, stats, instance, stats paths) is in `current`, a
+/// ServerInstances behind its own lock; the rest of the restart state (kept descriptor, standby, keeper
 /// socket) is touched only by the thread that owns the mount at the time:
 /// the run thread before the load and after the fault thread ended, the
 /// fault thread in between.
@@ -30,24 +30,16 @@ public final class FuseMount: @unchecked Sendable {
     public let mountpoint: String
     /// The backing directory.
     public let source: String
-    /// The current server, its statistics and the stats files of every
-    /// instance so far: replaced by the fault thread at a restart while the
-    /// harness's other threads read them, so behind a lock.
-    private struct Current {
-        var server: ServerProcess
-        var stats: StatsRegion
-        var instance: UInt32
-        var statsPaths: [String]
-    }
-    private let current = Mutex(Current(server: .placeholder, stats: StatsRegion(), instance: 1, statsPaths: []))
+    /// The current server, its statistics and every instance's stats file.
+    private let current = ServerInstances()
     /// The current server process.
-    public var server: ServerProcess { current.withLock { $0.server } }
+    public var server: ServerProcess { current.server }
     /// The current server's statistics, mapped for reading and arming faults.
-    public var stats: StatsRegion { current.withLock { $0.stats } }
+    public var stats: StatsRegion { current.stats }
     /// The current instance number (1 for the first server).
-    public var instance: UInt32 { current.withLock { $0.instance } }
+    public var instance: UInt32 { current.instance }
     /// Stats files of every instance so far, in order.
-    public var statsPaths: [String] { current.withLock { $0.statsPaths } }
+    public var statsPaths: [String] { current.statsPaths }
     /// The restart strategy (nil: restarts are not expected).
     public let strategy: Strategy?
 
@@ -123,11 +115,7 @@ public final class FuseMount: @unchecked Sendable {
             if stateSock >= 0 { keeper.disconnect(stateSock) }
             stateSock = p.stateSock
         }
-        current.withLock {
-            $0.server = p.process
-            $0.instance = p.instance
-            $0.statsPaths.append(p.statsPath)
-        }
+        current.started(p.process, instance: p.instance, statsPath: p.statsPath)
         if let problem = ServerLauncher.waitReady(p.readyFd, server: p.process) {
             p.process.killAndReap()
             abortConnection()
@@ -135,7 +123,7 @@ public final class FuseMount: @unchecked Sendable {
         }
         do {
             let region = try StatsRegion(path: p.statsPath, create: false, writable: true)
-            current.withLock { $0.stats = region }
+            current.mapped(region)
         } catch {
             throw SupervisorError.failed("cannot map the server's stats file \(p.statsPath): \(errnoText(error.code))")
         }
@@ -173,11 +161,11 @@ public final class FuseMount: @unchecked Sendable {
                 standby = nil
                 try activate(s)
             } else {
-                current.withLock { $0.instance += 1 }
+                current.advance()
                 try start(fd: keptFd)
             }
         } else {
-            current.withLock { $0.instance += 1 }
+            current.advance()
             _ = fbshim_umount2(mountpoint, Int32(MNT_DETACH))
             mounted = false
             try mountFresh()
@@ -236,9 +224,7 @@ public final class FuseMount: @unchecked Sendable {
     }
 
     /// Reports of every server instance (valid even after they died).
-    public func serverReports() -> [ServerReport] {
-        statsPaths.compactMap { path in (try? StatsRegion(path: path, create: false))?.report() }
-    }
+    public func serverReports() -> [ServerReport] { current.reports() }
 
     /// The first server's report.
     public func serverReport() -> ServerReport? { serverReports().first }

@@ -5,6 +5,7 @@
 import Workload
 import Contract
 import ResultModel
+import Synchronization
 
 /// A mount and the server process behind it.
 public protocol ServedMount: AnyObject, Sendable {
@@ -45,3 +46,44 @@ public protocol RestartableMount: ServedMount {
 extension FuseMount: RestartableMount {}
 
 extension ExternalMount: RestartableMount {}
+
+/// The server instance serving a mount now, its statistics, its number,
+/// and the stats files of every instance so far. The fault thread replaces
+/// them at a restart while the harness's other threads read them, so they
+/// live behind a lock (FuseMount, ExternalMount).
+final class ServerInstances: Sendable {
+    private struct State {
+        var server: ServerProcess = .placeholder
+        var stats = StatsRegion()
+        var instance: UInt32 = 1
+        var statsPaths: [String] = []
+    }
+    private let state = Mutex(State())
+
+    var server: ServerProcess { state.withLock { $0.server } }
+    var stats: StatsRegion { state.withLock { $0.stats } }
+    var instance: UInt32 { state.withLock { $0.instance } }
+    var statsPaths: [String] { state.withLock { $0.statsPaths } }
+
+    /// `process` serves now, as instance `instance` (unchanged: nil), its
+    /// statistics in `statsPath` (mapped as `stats` once known).
+    func started(_ process: ServerProcess, instance: UInt32? = nil, statsPath: String, stats: StatsRegion? = nil) {
+        state.withLock {
+            $0.server = process
+            if let instance { $0.instance = instance }
+            if let stats { $0.stats = stats }
+            $0.statsPaths.append(statsPath)
+        }
+    }
+
+    /// The current instance's statistics, once mapped.
+    func mapped(_ stats: StatsRegion) { state.withLock { $0.stats = stats } }
+
+    /// The next instance's number is one more.
+    func advance() { state.withLock { $0.instance += 1 } }
+
+    /// Reports of every instance so far (valid after they died).
+    func reports() -> [ServerReport] {
+        statsPaths.compactMap { (try? StatsRegion(path: $0, create: false))?.report() }
+    }
+}

@@ -27,21 +27,12 @@ final class ExternalRestartTests: XCTestCase {
         dir?.remove()
     }
 
-    /// passthrough_ll through a link of this test's own, so that the check
-    /// for leftover servers counts only the processes this test started
-    /// (other work on the machine may run passthrough_ll too).
     func passthroughLL() throws -> String {
-        let bin = Binary.packageRoot + "/.build/peers/passthrough_ll"
-        guard access(bin, X_OK) == 0 else {
-            XCTFail("\(bin) is missing: `make test` builds it from libfuse's examples")
-            throw XCTSkip("no passthrough_ll")
-        }
-        if access(ownLL, X_OK) != 0 { try FileManager.default.createSymbolicLink(atPath: ownLL, withDestinationPath: bin) }
-        return "passthrough_ll=\(ownLL) -f -o source={source},timeout={timeout},cache={cache} {mountpoint}"
+        try Peers.passthroughLL(linkedIn: dir, options: "source={source},timeout={timeout},cache={cache}")
     }
 
     /// This test's link to passthrough_ll (unique per test directory).
-    var ownLL: String { dir.file("passthrough_ll") }
+    var ownLL: String { Peers.passthroughLLLink(dir) }
 
     /// The reference server as an outside command: it knows only what the
     /// template tells it ({instance}, {state}), as any other server would.
@@ -50,14 +41,8 @@ final class ExternalRestartTests: XCTestCase {
             + "--threads {threads} {mountpoint}"
     }
 
-    /// Live processes whose command line contains `text`.
-    func processes(containing text: String) -> Int {
-        ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).filter { Int($0) != nil }.filter { pid in
-            let cmd = (try? String(contentsOfFile: "/proc/\(pid)/cmdline", encoding: .utf8)) ?? ""
-            let stat = (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)) ?? ""
-            return cmd.contains(text) && !stat.contains(") Z ")
-        }.count
-    }
+    /// How many live processes have `text` in their command line.
+    func processes(containing text: String) -> Int { Peers.processes(containing: text).count }
 
     func run(_ server: String, strategy: String, environment: [String: String] = [:]) throws -> (Binary.Outcome, RunResult?) {
         let out = dir.file("\(strategy).json")

@@ -21,27 +21,11 @@ final class PeerServerTests: XCTestCase {
     }
 
     /// The passthrough_ll command template, or a failed test.
-    /// Through a link of this test's own, so that the check for leftover
-    /// servers counts only the processes this test started.
     func passthroughLL() throws -> String {
-        let real = Binary.packageRoot + "/.build/peers/passthrough_ll"
-        guard access(real, X_OK) == 0 else {
-            XCTFail("\(real) is missing: `make test` builds it from libfuse's examples")
-            throw XCTSkip("no passthrough_ll")
-        }
-        let bin = dir.file("passthrough_ll")
-        if access(bin, X_OK) != 0 { try FileManager.default.createSymbolicLink(atPath: bin, withDestinationPath: real) }
-        return "passthrough_ll=\(bin) -f -o source={source},timeout={timeout},cache={cache},max_threads={threads} {mountpoint}"
+        try Peers.passthroughLL(linkedIn: dir, options: "source={source},timeout={timeout},cache={cache},max_threads={threads}")
     }
 
-    /// Pids of live processes whose command line contains `text`.
-    func processes(containing text: String) -> [String] {
-        ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).filter { Int($0) != nil }.filter { pid in
-            let cmd = (try? String(contentsOfFile: "/proc/\(pid)/cmdline", encoding: .utf8)) ?? ""
-            let stat = (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)) ?? ""
-            return cmd.contains(text) && !stat.contains(") Z ")
-        }
-    }
+    func processes(containing text: String) -> [String] { Peers.processes(containing: text) }
 
     func testExternalServerRunsTheWorkloadAndIsGoneAfterwards() throws {
         let out = dir.file("ext.json")
@@ -58,7 +42,7 @@ final class PeerServerTests: XCTestCase {
         XCTAssertEqual(run.total.errorCount, 0, "\(run.total.errors)")
         XCTAssertNil(run.server, "an external server has no stats region")
         XCTAssertEqual(run.integrity?.clean, true, "every acknowledged write is on the backing files")
-        XCTAssertEqual(processes(containing: dir.file("passthrough_ll")).count, 0, "the server ended with the run")
+        XCTAssertEqual(processes(containing: Peers.passthroughLLLink(dir)).count, 0, "the server ended with the run")
     }
 
     func testServersThatDoNotMountAreReportedAndEnded() throws {

@@ -76,7 +76,7 @@ struct fbshim_stats_region {
     uint64_t uring_requests;      // requests served through the rings
     uint64_t uring_error;         // errno of a refused registration (0: none)
     // The preload shim in another server (Sources/Preload); 0 in ours.
-    uint64_t shim_pid;            // the process the shim found the device in
+    uint64_t shim_pid;            // the process that read FUSE_INIT (or had it replayed)
     uint64_t shim_requests_seen;  // requests it saw on the device
     uint64_t shim_replayed;       // 1: the saved FUSE_INIT was replayed to it
     uint64_t reserved[5];

@@ -81,32 +81,30 @@ public enum HazardRunner {
             throw SupervisorError.failed("\(mount.serverName) \(mount.server.describe(status)) at unmount. "
                                          + "Its log:\n\(mount.server.logTail())")
         }
+        let scenario: ScenarioResult
         if hung != nil || died != nil {
-            let empty = OperationResult(count: 0, throughput: .opsPerSecond(0), bandwidth: .bytesPerSecond(0),
-                                        latency: .empty, errors: [:])
-            var result = RunResult(target: target, workload: workload.asRun, startedAt: ISO8601.string(started),
-                                   measuredSeconds: elapsed, threads: 1, operations: [:], total: empty,
-                                   timeline: Timeline(bucketMs: 10, completed: [], errors: []), server: reports.first)
-            result.strategy = strategy.rawValue
-            if reports.count > 1 { result.restartedServers = Array(reports.dropFirst()) }
             let figure = died != nil ? "died" : "hung"
-            var scenario = ScenarioResult(hazard: hazard.kind.rawValue, expectation: hazard.expectation,
-                                          checks: [ScenarioCheck(figure: figure, measured: 1, maximum: 0)],
-                                          figures: [figure: 1])
-            scenario.hung = hung
-            scenario.died = died
-            result.scenario = scenario
-            return result
-        }
-        figures = figures.filter { hazard.kind.figures.contains($0.key) }
-        // What only the reference server counts is not checked on another.
-        if peer != nil { figures[.unknownNodeIds] = nil }
-        let checks = try hazard.expect.filter { peer == nil || $0.key != .unknownNodeIds }.sorted { $0.key.rawValue < $1.key.rawValue }.map { figure, maximum in
-            // A figure the probe did not measure fails loudly: it must never read as 0 and pass.
-            guard let measured = figures[figure] else {
-                throw SupervisorError.failed("the \(hazard.kind.rawValue) probe measured no \(figure.rawValue)")
-            }
-            return ScenarioCheck(figure: figure.rawValue, measured: measured, maximum: maximum)
+            var failed = ScenarioResult(hazard: hazard.kind.rawValue, expectation: hazard.expectation,
+                                        checks: [ScenarioCheck(figure: figure, measured: 1, maximum: 0)],
+                                        figures: [figure: 1])
+            failed.hung = hung
+            failed.died = died
+            scenario = failed
+        } else {
+            // What only the reference server counts is not checked on another.
+            let unchecked: Set<HazardFigure> = peer != nil ? [.unknownNodeIds] : []
+            figures = figures.filter { hazard.kind.figures.contains($0.key) && !unchecked.contains($0.key) }
+            let checks = try hazard.expect.filter { !unchecked.contains($0.key) }.sorted { $0.key.rawValue < $1.key.rawValue }
+                .map { figure, maximum in
+                    // A figure the probe did not measure fails loudly: it must never read as 0 and pass.
+                    guard let measured = figures[figure] else {
+                        throw SupervisorError.failed("the \(hazard.kind.rawValue) probe measured no \(figure.rawValue)")
+                    }
+                    return ScenarioCheck(figure: figure.rawValue, measured: measured, maximum: maximum)
+                }
+            scenario = ScenarioResult(hazard: hazard.kind.rawValue, expectation: hazard.expectation, checks: checks,
+                                      figures: Dictionary(uniqueKeysWithValues: figures.map { ($0.key.rawValue, $0.value) }),
+                                      inconclusive: inconclusive)
         }
         let empty = OperationResult(count: 0, throughput: .opsPerSecond(0), bandwidth: .bytesPerSecond(0),
                                     latency: .empty, errors: [:])
@@ -115,10 +113,7 @@ public enum HazardRunner {
                                timeline: Timeline(bucketMs: 10, completed: [], errors: []), server: reports.first)
         result.strategy = strategy.rawValue
         if reports.count > 1 { result.restartedServers = Array(reports.dropFirst()) }
-        result.scenario = ScenarioResult(hazard: hazard.kind.rawValue, expectation: hazard.expectation,
-                                         checks: checks,
-                                         figures: Dictionary(uniqueKeysWithValues: figures.map { ($0.key.rawValue, $0.value) }),
-                                         inconclusive: inconclusive)
+        result.scenario = scenario
         return result
     }
 
