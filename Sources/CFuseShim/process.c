@@ -24,6 +24,10 @@
 #include <signal.h>
 #include <time.h>
 #include <unistd.h>
+#include <dirent.h>
+#include <sys/mman.h>
+#include <stdlib.h>
+#include <poll.h>
 
 int fbshim_enter_private_mount_namespace(void) {
     if (unshare(CLONE_NEWNS) != 0) return -1;
@@ -76,11 +80,193 @@ void fbshim_install_stop_signals(void) {
 
 int fbshim_stop_requested(void) { return fbshim_stop_signal; }
 
-void fbshim_kill_self(void) { kill(getpid(), SIGKILL); }
+static int fbshim_notice_fd = -1;
+
+void fbshim_set_death_notice_fd(int fd) { fbshim_notice_fd = fd; }
+
+void fbshim_death_notice(void) {
+    if (fbshim_notice_fd >= 0) {
+        ssize_t r = write(fbshim_notice_fd, "d", 1);
+        (void)r;
+    }
+}
+
+void fbshim_kill_self(void) {
+    fbshim_death_notice();
+    kill(getpid(), SIGKILL);
+}
+
+/// Reads a small /proc file into buf (NUL-terminated); length or -1.
+static ssize_t read_small(const char *path, char *buf, size_t len) {
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    ssize_t n = read(fd, buf, len - 1);
+    close(fd);
+    if (n < 0) return -1;
+    buf[n] = 0;
+    return n;
+}
+
+/// Whether descriptor `fd` of process `pid` is a FUSE device.
+static int is_fuse_fd(pid_t pid, long fd) {
+    char path[96], target[64];
+    snprintf(path, sizeof path, "/proc/%d/fd/%ld", (int)pid, fd);
+    ssize_t n = readlink(path, target, sizeof target - 1);
+    if (n < 0) return 0;
+    target[n] = 0;
+    return strcmp(target, "/dev/fuse") == 0;
+}
+
+int fbshim_no_thread_reads_fuse(pid_t pid) {
+    char dirpath[64];
+    snprintf(dirpath, sizeof dirpath, "/proc/%d/task", (int)pid);
+    DIR *d = opendir(dirpath);
+    if (!d) return 1; /* gone */
+    int safe = 1;
+    struct dirent *e;
+    char path[128], buf[512];
+    while (safe && (e = readdir(d)) != NULL) {
+        if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
+        snprintf(path, sizeof path, "/proc/%d/task/%s/stat", (int)pid, e->d_name);
+        if (read_small(path, buf, sizeof buf) < 0) continue; /* the thread is gone */
+        char *p = strrchr(buf, ')');
+        if (!p) continue;
+        char state = 0;
+        unsigned long flags = 0;
+        /* ") S ppid pgrp session tty_nr tpgid flags" */
+        if (sscanf(p + 1, " %c %*d %*d %*d %*d %*d %lu", &state, &flags) != 2) continue;
+        if (state == 'Z' || state == 'X' || state == 'x' || (flags & 0x4 /* PF_EXITING */)) continue;
+        /* Alive and not yet exiting: safe only while it sleeps in a system
+           call that is not a read of a FUSE device (a SIGKILLed thread never
+           returns to user space, so it can no longer start one). */
+        snprintf(path, sizeof path, "/proc/%d/task/%s/syscall", (int)pid, e->d_name);
+        if (read_small(path, buf, sizeof buf) < 0) continue;
+        long nr = -1, arg0 = -1;
+        if (sscanf(buf, "%ld 0x%lx", &nr, &arg0) < 1) { safe = 0; break; } /* "running" */
+        switch (nr) {
+        case SYS_read: case SYS_readv: case SYS_pread64: case SYS_preadv: case SYS_preadv2: case SYS_splice:
+            if (is_fuse_fd(pid, arg0)) safe = 0;
+            break;
+        case SYS_io_uring_enter: case -1: /* a ring, or blocked outside a system call */
+            safe = 0;
+            break;
+        default:
+            break;
+        }
+    }
+    closedir(d);
+    return safe;
+}
+
+int fbshim_gather_threads(pid_t pid, int away) {
+    int cpu = sched_getcpu();
+    if (cpu < 0) return -1;
+    if (away) {
+        cpu_set_t mine;
+        if (sched_getaffinity(0, sizeof mine, &mine) != 0) return -1;
+        int other = -1;
+        for (int c = 0; c < CPU_SETSIZE; c++)
+            if (c != cpu && CPU_ISSET(c, &mine)) { other = c; break; }
+        if (other < 0) return 0;
+        cpu = other;
+    }
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    char dirpath[64];
+    snprintf(dirpath, sizeof dirpath, "/proc/%d/task", (int)pid);
+    DIR *d = opendir(dirpath);
+    if (!d) return -1;
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
+        if (sched_setaffinity((pid_t)atoi(e->d_name), sizeof set, &set) == 0) n++;
+    }
+    closedir(d);
+    return n;
+}
+
+int fbshim_wait_readable2(int fd1, int fd2, uint64_t timeout_ns) {
+    struct pollfd p[2] = {{fd1, POLLIN, 0}, {fd2, POLLIN, 0}};
+    struct timespec ts = {(time_t)(timeout_ns / 1000000000ull), (long)(timeout_ns % 1000000000ull)};
+    int r;
+    do {
+        r = ppoll(p, fd2 >= 0 ? 2 : 1, timeout_ns == UINT64_MAX ? NULL : &ts, NULL);
+    } while (r < 0 && errno == EINTR);
+    if (r <= 0) return r;
+    return (p[0].revents ? 1 : 0) | ((fd2 >= 0 && p[1].revents) ? 2 : 0);
+}
 
 void fbshim_disable_core_dumps(void) {
     struct rlimit rl = {0, 0};
     setrlimit(RLIMIT_CORE, &rl);
+}
+
+/* The teardown holder: a process that shares the server's address space
+   (CLONE_VM, not a thread of it), so that the server's death does not tear
+   that address space down at once. Its only work is raw system calls on
+   its own stack: it shares the server's memory and thread pointer, so it
+   must touch neither errno nor anything else of libc's. */
+static long raw3(long nr, long a, long b, long c) {
+    long ret;
+    __asm__ volatile("syscall" : "=a"(ret) : "a"(nr), "D"(a), "S"(b), "d"(c) : "rcx", "r11", "memory");
+    return ret;
+}
+
+static int holder_pipe = -1;
+
+struct holder_args {
+    int pipe_read;
+    int delay_ms;
+};
+
+static int holder_main(void *p) {
+    struct holder_args *a = p;
+    int fd = a->pipe_read;
+    long delay_ns = (long)a->delay_ms * 1000000L;
+    /* Its table is a copy of the server's: keep only the pipe's read end. */
+    if (fd > 0) raw3(436 /* close_range */, 0, fd - 1, 0);
+    raw3(436, fd + 1, ~0U, 0);
+    raw3(SYS_prctl, 15 /* PR_SET_NAME */, (long)"fb-teardown", 0);
+    /* Until the server's last descriptor of the pipe's write end is gone
+       (the server has died), or a 'q' (it is exiting cleanly: no delay). */
+    char b = 0;
+    long n;
+    while ((n = raw3(SYS_read, fd, (long)&b, 1)) != 0) {
+        if (n == 1 && b == 'q') raw3(SYS_exit, 0, 0, 0);
+    }
+    struct timespec ts = {delay_ns / 1000000000L, delay_ns % 1000000000L};
+    raw3(SYS_nanosleep, (long)&ts, 0, 0);
+    raw3(SYS_exit, 0, 0, 0);
+    return 0;
+}
+
+int fbshim_defer_teardown(int delay_ms) {
+    static struct holder_args args;
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC) != 0) return -1;
+    size_t size = 64 * 1024;
+    char *stack = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    if (stack == MAP_FAILED) return -1;
+    args.pipe_read = fds[0];
+    args.delay_ms = delay_ms;
+    /* Not CLONE_FILES: the holder's table is a copy, in which it closes
+       everything but the pipe's read end (a FUSE descriptor it kept would
+       keep the connection alive). */
+    pid_t pid = clone(holder_main, stack + size, CLONE_VM | CLONE_UNTRACED, &args);
+    if (pid < 0) return -1;
+    close(fds[0]);
+    /* The write end stays open in this process until it dies. */
+    holder_pipe = fds[1];
+    return (int)pid;
+}
+
+void fbshim_release_teardown(void) {
+    if (holder_pipe >= 0) {
+        ssize_t r = write(holder_pipe, "q", 1);
+        (void)r;
+    }
 }
 
 int fbshim_pidfd_open(pid_t pid) { return (int)syscall(SYS_pidfd_open, pid, 0); }

@@ -15,6 +15,9 @@ public enum LaunchSlot: Int32, CaseIterable, Sendable {
     case standbyGo = 6
     /// Socket to the handover-state keeper.
     case keeper = 7
+    /// Pipe the crash hooks write a byte to just before the server dies:
+    /// the harness's death notice, without polling.
+    case deathNotice = 8
 }
 
 /// Everything a harness-started server needs to know.
@@ -48,7 +51,7 @@ public struct ServerLaunch: Codable, Equatable, Sendable {
 
     /// The slots this launch uses.
     public var slots: [LaunchSlot] {
-        [.fuse, .ready, .lifeline] + (standby ? [.standbyGo] : []) + (keeper ? [.keeper] : [])
+        [.fuse, .ready, .lifeline, .deathNotice] + (standby ? [.standbyGo] : []) + (keeper ? [.keeper] : [])
     }
 
     /// The restart options with the slot descriptors filled in, as the

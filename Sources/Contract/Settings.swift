@@ -24,6 +24,15 @@ public enum Settings {
     public static var fuseDevice: String { value("FUSEBENCH_FUSE_DEVICE") ?? "/dev/fuse" }
     /// FUSEBENCH_DEBUG: trace the fault supervisor's steps on stderr.
     public static var debug: Bool { getenv("FUSEBENCH_DEBUG") != nil }
+    /// FUSEBENCH_DEFER_TEARDOWN_MS: how long after its death a reference
+    /// server's address space is torn down (0: at once, by the kernel, as
+    /// usual; unset: 250 for servers the harness starts, 0 for others).
+    public static var deferTeardownMs: Int? { getenv("FUSEBENCH_DEFER_TEARDOWN_MS").flatMap { Int(String(cString: $0)) } }
+    /// FUSEBENCH_DYING_CPU: where a dying server's threads are moved when
+    /// the harness kills it or hears its death notice: "away" (default: to
+    /// a CPU other than the harness's, whose work then goes on), "same"
+    /// (onto the harness's CPU), "stay" (not moved).
+    public static var dyingCPU: String { getenv("FUSEBENCH_DYING_CPU").map { String(cString: $0) } ?? "away" }
     /// FUSEBENCH_PRIVATE_MOUNT_NS: set by the harness to the id of the mount
     /// namespace it made for itself (re-executed into it).
     public static let privateNamespaceVariable = "FUSEBENCH_PRIVATE_MOUNT_NS"

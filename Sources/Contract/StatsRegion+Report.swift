@@ -98,6 +98,10 @@ extension StatsRegion {
 
     /// Monotonic time of the first reply (0: none yet).
     public var firstReplyNs: UInt64 { fbshim_atomic_load(&region.pointee.first_reply_ns) }
+    /// When a warm standby was let through its gate (0: not a standby, or not yet).
+    public var goNs: UInt64 { fbshim_atomic_load(&region.pointee.go_ns) }
+    /// When a resuming server read its first request after its gate (0: not yet).
+    public var firstRequestNs: UInt64 { fbshim_atomic_load(&region.pointee.first_request_ns) }
     /// Monotonic time at which an injected crash fired (0: none).
     public var crashNs: UInt64 { fbshim_atomic_load(&region.pointee.crash_ns) }
     /// Requests answered.

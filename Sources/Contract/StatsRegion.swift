@@ -77,6 +77,16 @@ public final class StatsRegion: @unchecked Sendable {
         fbshim_atomic_store(&region.pointee.init_ns, fbshim_monotonic_ns())
     }
 
+    /// Marks a warm standby let through its gate.
+    public func markGo() { fbshim_atomic_store(&region.pointee.go_ns, fbshim_monotonic_ns()) }
+
+    /// Marks the first request read after the gate (once).
+    public func markFirstRequest() {
+        if fbshim_atomic_load(&region.pointee.first_request_ns) == 0 {
+            fbshim_atomic_store(&region.pointee.first_request_ns, fbshim_monotonic_ns())
+        }
+    }
+
     /// Where in a request an injected crash happens.
     public enum CrashPhase: UInt32, Sendable, Codable, CaseIterable {
         /// Before the work.
@@ -110,6 +120,7 @@ public final class StatsRegion: @unchecked Sendable {
               region.pointee.crash_opcode == UInt32(op.rawValue),
               region.pointee.crash_phase == phase.rawValue else { return }
         fbshim_atomic_store(&region.pointee.crash_ns, fbshim_monotonic_ns())
+        fbshim_death_notice()
         abort()
     }
 

@@ -78,16 +78,35 @@ public enum FuseSessionRunner {
             fs.io.onConnectionReady.withLock { $0 = { [fs] in fs.startUring() } }
         }
 
-        if let standby = fs.restart.standbyFd {
-            // Warm standby: everything is ready; wait for the harness's go.
+        // handover-state: the open files of earlier instances, before the
+        // first request can name one of their handles.
+        var adoptFiles: (@Sendable () -> Void)? = nil
+        if let keeper = fs.files.keeper, fs.restart.instance > 1 {
+            let files = fs.files
+            adoptFiles = { files.adopt(keeper.receiveState()) }
+        }
+        if let standby = fs.restart.standbyFd, fs.options.ioUring {
+            // A warm standby on io_uring: its queues are registered once
+            // INIT is handled, so it waits for the harness's go before it.
             var b: UInt8 = 0
             while read(standby, &b, 1) < 0 && errno == EINTR {}
             close(standby)
-        }
-        if let keeper = fs.files.keeper, fs.restart.instance > 1 {
-            // handover-state: the open files of earlier instances, before
-            // the first request can name one of their handles.
-            fs.files.adopt(keeper.receiveState())
+            adoptFiles?()
+        } else if fs.restart.standbyFd != nil {
+            // Other warm standbys wait at the gate of their reads (ServerIO),
+            // the saved INIT already handled; the files come after the go,
+            // before the eager revalidation.
+            if let adoptFiles {
+                fs.io.onGateOpen.withLock { f in
+                    let previous = f
+                    f = {
+                        adoptFiles()
+                        previous?()
+                    }
+                }
+            }
+        } else {
+            adoptFiles?()
         }
         let cfg = fuse_loop_cfg_create()
         defer { fuse_loop_cfg_destroy(cfg) }

@@ -88,11 +88,16 @@ public final class PassthroughFS: @unchecked Sendable {
             ? try BackingFiles(path: restart.backingIds, fresh: restart.resumeInit == nil && restart.instance == 1,
                                stats: stats) : nil
         self.backing = backing
+        // A warm standby handles the saved INIT at once and waits at the
+        // gate of its reads (with io_uring, before its session loop:
+        // FuseSessionRunner).
+        let gateFd = options.ioUring ? nil : restart.standbyFd
         io = ServerIO(stats: stats, resumeInit: initBytes,
                       wantedFlags: (options.killPrivV2 ? ServerIO.killPrivV2Flag : 0)
                         | (options.parallelDirops ? ServerIO.parallelDiropsFlag : 0)
                         | (passthrough ? ServerIO.passthroughFlag : 0)
                         | (options.ioUring ? ServerIO.ioUringFlag : 0),
+                      gateFd: gateFd,
                       onLostPassthroughOpen: { backing?.release($0) })
         journal = try restart.journal.map { (p) throws(SysError) in try Journal(path: p) }
         intents = try restart.intents.map { (p) throws(SysError) in try IntentLog(path: p) }
@@ -278,7 +283,19 @@ public final class PassthroughFS: @unchecked Sendable {
         fbshim_conn_protocol(conn, &major, &minor)
         stats.markInit(protoMajor: major, protoMinor: minor)
         if restart.resumeInit != nil && restart.eagerRevalidation, let path = restart.journal {
-            revalidateEagerly(Journal.read(path: path))
+            // A gated standby: once the server before it is dead, and its
+            // journal complete.
+            if restart.standbyFd != nil && !options.ioUring {
+                io.onGateOpen.withLock { f in
+                    let previous = f
+                    f = { [self] in
+                        previous?()
+                        revalidateEagerly(Journal.read(path: path))
+                    }
+                }
+            } else {
+                revalidateEagerly(Journal.read(path: path))
+            }
         }
         // With io_uring, ready once the queues are registered (startUring).
         if !options.ioUring { onInit?() }

@@ -5,6 +5,9 @@
 //   no other way to serve an initialised connection) and swallows libfuse's
 //   reply to it, which the kernel must never see; until then no thread
 //   reads the device (libfuse fails requests that come before INIT);
+// - a warm standby handles that saved INIT while the server it stands by
+//   for still serves, then holds every thread at its gate until the
+//   harness's go: the first read after the go takes a request at once;
 // - every request resent by FUSE_NOTIFY_RESEND (bit 63 of its unique) is
 //   counted, and flagged for the thread that serves it;
 // - the INIT reply gains the flags libfuse 3.14 cannot set and the kernel
@@ -47,10 +50,22 @@ final class ServerIO: Sendable {
     /// Called with the node id of a passthrough open whose reply the kernel
     /// refused (the open never happened: its backing id is released).
     let onLostPassthroughOpen: @Sendable (UInt64) -> Void
+    /// A warm standby's go pipe (-1: no gate, or the gate is open).
+    private let gate: Mutex<Int32>
+    private let gateOpen: Atomic<Bool>
+    /// Run once the gate opens, before the first request is read (taking
+    /// over the open files of handover-state, an eager revalidation).
+    let onGateOpen = Mutex<(@Sendable () -> Void)?>(nil)
+    /// Whether this server resumes a connection: its first request is timed.
+    private let resuming: Bool
+    private let firstRequestSeen = Atomic<Bool>(false)
 
-    init(stats: StatsRegion, resumeInit: [UInt8]?, wantedFlags: UInt64,
+    init(stats: StatsRegion, resumeInit: [UInt8]?, wantedFlags: UInt64, gateFd: Int32? = nil,
          onLostPassthroughOpen: @escaping @Sendable (UInt64) -> Void) {
         self.stats = stats
+        gate = Mutex(gateFd ?? -1)
+        gateOpen = Atomic(gateFd == nil)
+        resuming = resumeInit != nil
         self.wantedFlags = wantedFlags
         self.onLostPassthroughOpen = onLostPassthroughOpen
         pendingInit = Mutex(resumeInit)
@@ -98,10 +113,31 @@ final class ServerIO: Sendable {
         // resent and new requests from the live connection and failed them
         // (the write EIO of issue 11; bursts of EIO on every operation).
         while swallowing.load(ordering: .acquiring) { usleep(50) }
+        if !gateOpen.load(ordering: .acquiring) { passGate() }
         let n = Glibc.read(fd, buf, len)
         guard n >= 40 else { return n }
+        if resuming && !firstRequestSeen.load(ordering: .relaxed) {
+            firstRequestSeen.store(true, ordering: .relaxed)
+            stats.markFirstRequest()
+        }
         note(UnsafeRawPointer(buf), n)
         return n
+    }
+
+    /// A warm standby's gate: the first thread here waits for the
+    /// harness's go (a byte, or EOF when the standby is not needed), runs
+    /// `onGateOpen`, and opens the gate; the others wait on the lock.
+    private func passGate() {
+        gate.withLock { fd in
+            guard fd >= 0 else { return }
+            var b: UInt8 = 0
+            while Glibc.read(fd, &b, 1) < 0 && errno == EINTR {}
+            close(fd)
+            fd = -1
+            if let f = onGateOpen.withLock({ f -> (@Sendable () -> Void)? in defer { f = nil }; return f }) { f() }
+            stats.markGo()
+            gateOpen.store(true, ordering: .releasing)
+        }
     }
 
     /// A request as read (from /dev/fuse, or rebuilt from an io_uring

@@ -81,6 +81,8 @@ public struct FaultEvent: Codable, Equatable, Sendable {
     /// Requests the new server saw from its start to the end of that sweep
     /// (the load's own included), by opcode.
     public var revalidationSweepRequests: [String: UInt64]?
+    /// Where the time of a handover went (kept-connection restarts).
+    public var handover: HandoverTimeline?
 
     /// An event; the measurements are filled in by the supervisor.
     public init(index: Int, kind: String, detail: String?, atSeconds: Double) {
@@ -114,4 +116,40 @@ extension FaultEvent {
 extension Metric {
     /// A duration in nanoseconds (lower is better).
     public static func nanoseconds(_ v: UInt64) -> Metric { Metric(Double(v), unit: "ns", better: .lower) }
+}
+
+/// Where the time of one handover went, each mark in ns after the fault
+/// (nil: the step did not happen, such as a go without a warm standby).
+/// The harness's marks: the death noticed, the dead server's threads out
+/// of the device, FUSE_NOTIFY_RESEND sent, the standby's go sent. The new
+/// server's: through its gate, first request read, first reply written.
+public struct HandoverTimeline: Codable, Equatable, Sendable {
+    public var deathNoticed: Metric
+    public var threadsOut: Metric
+    public var resendSent: Metric
+    public var goSent: Metric?
+    public var gatePassed: Metric?
+    public var firstRequestRead: Metric?
+    public var firstReply: Metric?
+
+    public init(deathNoticed: Metric, threadsOut: Metric, resendSent: Metric, goSent: Metric? = nil,
+                gatePassed: Metric? = nil, firstRequestRead: Metric? = nil, firstReply: Metric? = nil) {
+        self.deathNoticed = deathNoticed
+        self.threadsOut = threadsOut
+        self.resendSent = resendSent
+        self.goSent = goSent
+        self.gatePassed = gatePassed
+        self.firstRequestRead = firstRequestRead
+        self.firstReply = firstReply
+    }
+
+    /// The keeper's part of the floor: fault to the moment the new server
+    /// may read (its go sent; without a standby, the resend).
+    public var keeperPart: Double { (goSent ?? resendSent).value }
+    /// The kernel's part: from then to the new server's first request read
+    /// (waking it, and handing it the request).
+    public var kernelPart: Double? { firstRequestRead.map { $0.value - keeperPart } }
+    /// The floor: fault to the first request in the new server's hands,
+    /// before any work of the server's own.
+    public var floor: Double? { firstRequestRead?.value }
 }

@@ -2,25 +2,34 @@
 
 /// Throughput recovery on a timeline.
 public enum Recovery {
+    /// Buckets in a span: throughput is judged over 50 ms (five 10-ms
+    /// buckets). A single 10-ms bucket of a mixed load swings from none to
+    /// twice the mean (an fsync, two clients that both wait), so a bucket
+    /// on its own tells noise, not recovery.
+    public static let spanBuckets = 5
+
     /// Nanoseconds from a fault at `faultNs` (from the timeline's start)
-    /// until the first bucket, after the one the fault fell in, whose count
-    /// is back to `fraction` of the median of the buckets in the second
-    /// before the fault; measured to that bucket's end. nil when no bucket
-    /// before `limitNs` recovers, or when there is no pre-fault baseline.
+    /// until the start of the first span, beginning after the bucket the
+    /// fault fell in, whose count is back to `fraction` of the median span
+    /// of the second before the fault: the moment throughput is back and
+    /// stays back for a span. nil when no such span ends before `limitNs`,
+    /// or when there is no pre-fault baseline.
     public static func timeToThroughput(_ t: Timeline, faultNs: UInt64, limitNs: UInt64,
                                         fraction: Double = 0.9) -> UInt64? {
         let width = UInt64(t.bucketMs) * 1_000_000
+        let span = spanBuckets
+        let c = t.completed
         let faultBucket = Int(faultNs / width)
-        let end = min(faultBucket, t.completed.count)
-        let baseline = t.completed[min(end, max(0, faultBucket - Int(1_000_000_000 / width)))..<end]
-        guard !baseline.isEmpty else { return nil }
-        guard let median = Statistics.median(baseline.map { Double($0) }), median > 0 else { return nil }
-        let last = min(t.completed.count, Int((limitNs + width - 1) / width))
+        let end = min(faultBucket, c.count)
+        let first = max(0, faultBucket - Int(1_000_000_000 / width))
+        guard end - first >= span else { return nil }
+        func sum(_ b: Int) -> Double { Double(c[b..<(b + span)].reduce(0, +)) }
+        let baseline = (first...(end - span)).map(sum)
+        guard let median = Statistics.median(baseline), median > 0 else { return nil }
+        let last = min(c.count, Int(limitNs / width))
         var b = faultBucket + 1
-        while b < last {
-            if Double(t.completed[b]) >= fraction * median {
-                return UInt64(b + 1) * width - faultNs
-            }
+        while b + span <= last {
+            if sum(b) >= fraction * median { return UInt64(b) * width - faultNs }
             b += 1
         }
         return nil

@@ -298,6 +298,9 @@ public final class ExternalMount: @unchecked Sendable {
     /// The connection's FUSE_INIT request, as the first instance read it.
     private var savedInit: [UInt8]?
 
+    /// When the last handover sent FUSE_NOTIFY_RESEND.
+    public private(set) var lastHandover = HandoverMarks()
+
     /// No warm standby for another server: each restart starts it anew.
     public func prepareStandby() throws {}
 
@@ -306,6 +309,10 @@ public final class ExternalMount: @unchecked Sendable {
     /// handover-epoch), or detach the dead mount and run the command again.
     public func restart() throws {
         guard let strategy else { throw SupervisorError.failed("no restart strategy") }
+        // Another server may read the device in ways the reference server
+        // does not (splice, threads of its own): resend only after its exit.
+        server.waitForExit()
+        lastHandover = HandoverMarks(threadsOutNs: fbshim_monotonic_ns())
         if strategy.keepsConnection {
             guard fbshim_notify_bare(keptFd, 7 /* FUSE_NOTIFY_RESEND */) == 0 else {
                 throw SupervisorError.failed("FUSE_NOTIFY_RESEND failed: \(String(cString: strerror(errno)))")
@@ -313,6 +320,7 @@ public final class ExternalMount: @unchecked Sendable {
             if strategy == .handoverEpoch && fbshim_notify_bare(keptFd, 8 /* FUSE_NOTIFY_INC_EPOCH */) != 0 {
                 throw SupervisorError.failed("FUSE_NOTIFY_INC_EPOCH failed: \(String(cString: strerror(errno)))")
             }
+            lastHandover.resendNs = fbshim_monotonic_ns()
         } else {
             _ = fbshim_umount2(mountpoint, Int32(MNT_DETACH))
             // A new connection: nothing of the old one's state applies.

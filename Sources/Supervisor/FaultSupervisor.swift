@@ -25,6 +25,9 @@ struct FaultTiming {
     var faultNs: UInt64 = 0
     /// The new server's first reply (0: none, or no restart).
     var firstReplyNs: UInt64 = 0
+    /// When the harness knew of the death (its own kill, the crash hook's
+    /// notice, or the exit).
+    var noticedNs: UInt64 = 0
 }
 
 /// A trace line on standard error when $FUSEBENCH_DEBUG is set.
@@ -148,7 +151,13 @@ final class FaultSupervisor: @unchecked Sendable {
             if now >= ns { return true }
             samples.append((now, mount.stats.opcodeCounts()))
             if samples.count > 200 { samples.removeFirst(samples.count - 100) }
-            usleep(UInt32(min(20_000, (ns - now) / 1000 + 1)))
+            // Until the next sample, or the server's death (its pidfd, or the
+            // notice of a crash hook), whichever comes first.
+            let server = mount.server
+            if server.waitForDeathOrNotice(timeoutNs: min(20_000_000, ns - now)) && server.poll() == nil {
+                // A notice: the server is dying; its exit follows at once.
+                try unplannedDeath(server.waitForExit() ?? -1)
+            }
         }
     }
 
@@ -166,14 +175,17 @@ final class FaultSupervisor: @unchecked Sendable {
                     old.disarm()
                     return record(t, triggered: false)
                 }
-                t.faultNs = fbshim_monotonic_ns()
+                t.noticedNs = fbshim_monotonic_ns()
+                t.faultNs = old.crashNs != 0 ? min(old.crashNs, t.noticedNs) : t.noticedNs
             } else {
                 t.faultNs = fbshim_monotonic_ns()
                 control.markFault(item.index, at: t.faultNs)
                 debugTrace("fault \(item.index): SIGKILL to \(server.pid)")
+                server.moveDyingThreads()
                 server.signal(SIGKILL)
-                let st = server.waitForExit()
-                debugTrace("fault \(item.index): server \(server.pid) reaped, status \(st.map(String.init) ?? "none")")
+                // The restart waits for what its strategy needs of the
+                // dying process: its exit, or only its threads' leaving the device.
+                t.noticedNs = t.faultNs
             }
         case .crashInOp(let op, let phase):
             t.event.detail = "\(op.name) \(phase.name)"
@@ -182,7 +194,8 @@ final class FaultSupervisor: @unchecked Sendable {
                 old.disarm()
                 return record(t, triggered: false)
             }
-            t.faultNs = old.crashNs != 0 ? old.crashNs : fbshim_monotonic_ns()
+            t.noticedNs = fbshim_monotonic_ns()
+            t.faultNs = old.crashNs != 0 ? min(old.crashNs, t.noticedNs) : t.noticedNs
         case .hang(let seconds, let then):
             t.event.detail = String(format: "%.3g s then %@", seconds, then.rawValue)
             t.faultNs = fbshim_monotonic_ns()
@@ -194,7 +207,7 @@ final class FaultSupervisor: @unchecked Sendable {
                 restart = false
             } else {
                 server.signal(SIGKILL)
-                server.waitForExit()
+                t.noticedNs = fbshim_monotonic_ns()
             }
         }
         try recover(t, old: old, restart: restart, nextDue: nextDue)
@@ -217,6 +230,7 @@ final class FaultSupervisor: @unchecked Sendable {
         var t = FaultTiming(event: FaultEvent(index: nextUnplannedIndex, kind: "death", detail: how, atSeconds: 0))
         nextUnplannedIndex += 1
         t.faultNs = fbshim_monotonic_ns()
+        t.noticedNs = t.faultNs
         try recover(t, old: mount.stats, restart: true, nextDue: phases.end)
     }
 
@@ -279,6 +293,16 @@ final class FaultSupervisor: @unchecked Sendable {
         if fresh.firstReplyNs != 0 {
             t.firstReplyNs = fresh.firstReplyNs
             t.event.outageToServerReply = .nanoseconds(fresh.firstReplyNs - t.faultNs)
+        }
+        let marks = mount.lastHandover
+        if marks.resendNs != 0 {
+            func since(_ ns: UInt64) -> Metric? { ns == 0 ? nil : .nanoseconds(ns - min(ns, t.faultNs)) }
+            t.event.handover = HandoverTimeline(
+                deathNoticed: .nanoseconds(max(t.noticedNs, t.faultNs) - t.faultNs),
+                threadsOut: since(marks.threadsOutNs) ?? .nanoseconds(0),
+                resendSent: since(marks.resendNs) ?? .nanoseconds(0), goSent: since(marks.goNs),
+                gatePassed: since(fresh.goNs), firstRequestRead: since(fresh.firstRequestNs),
+                firstReply: since(fresh.firstReplyNs))
         }
         if item.spec?.revalidate == true {
             // Until every file cached before the fault is usable again. The
@@ -344,11 +368,15 @@ final class FaultSupervisor: @unchecked Sendable {
 
     /// Waits for the server to die on its own (an armed hook); false if it
     /// is still alive at `deadline` or the run ended.
+    /// Its death notice (a crash hook about to kill it) counts as the death.
     private func waitForDeath(_ server: ServerProcess, until deadline: UInt64) -> Bool {
-        while fbshim_monotonic_ns() < deadline && !finished.load(ordering: .relaxed) {
-            if server.poll() != nil { return true }
-            usleep(200)
+        while case let now = fbshim_monotonic_ns(), now < deadline, !finished.load(ordering: .relaxed) {
+            // Woken by the death itself; at least every 20 ms for the end of the run.
+            if server.waitForDeathOrNotice(timeoutNs: min(20_000_000, deadline - now)) {
+                server.moveDyingThreads()
+                return true
+            }
         }
-        return server.poll() != nil
+        return server.waitForDeathOrNotice(timeoutNs: 0)
     }
 }

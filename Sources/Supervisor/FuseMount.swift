@@ -102,10 +102,12 @@ public final class FuseMount: @unchecked Sendable {
     /// Whether handovers go to a warm standby (set before the first fault).
     public var useStandby = true
 
-    /// Makes `p` the current server once it has handled INIT.
+    /// Makes `p` the current server once it has handled INIT (a warm
+    /// standby handled it before: it only needs its go).
     private func activate(_ p: PendingServer) throws {
         defer { close(p.readyFd) }
         if p.goFd >= 0 {
+            lastHandover.goNs = fbshim_monotonic_ns()
             _ = write(p.goFd, "g", 1)
             close(p.goFd)
         }
@@ -115,15 +117,39 @@ public final class FuseMount: @unchecked Sendable {
             if stateSock >= 0 { keeper.disconnect(stateSock) }
             stateSock = p.stateSock
         }
+        if let ready = p.stats {
+            current.started(p.process, instance: p.instance, statsPath: p.statsPath, stats: ready)
+            // Serving once through its gate: what it does there (the open
+            // files of handover-state, the eager storm) comes before any request.
+            let deadline = fbshim_monotonic_ns() + UInt64(Settings.readyTimeout * 1e9)
+            while ready.goNs == 0 {
+                if p.process.waitForDeathOrNotice(timeoutNs: 50_000) {
+                    throw SupervisorError.failed("the standby server \(p.process.describe(p.process.poll() ?? -1)) "
+                                                 + "at its go. Its log:\n\(p.process.logTail())")
+                }
+                if fbshim_monotonic_ns() > deadline {
+                    p.process.killAndReap()
+                    abortConnection()
+                    throw SupervisorError.watchdog("the standby server did not start serving within "
+                                                   + "\(Int(Settings.readyTimeout)) s of its go; killed it and "
+                                                   + "aborted the connection. Its log:\n\(p.process.logTail())")
+                }
+            }
+            return
+        }
         current.started(p.process, instance: p.instance, statsPath: p.statsPath)
+        current.mapped(try awaitReady(p))
+    }
+
+    /// Waits until `p` has handled INIT; maps its statistics.
+    private func awaitReady(_ p: PendingServer) throws -> StatsRegion {
         if let problem = ServerLauncher.waitReady(p.readyFd, server: p.process) {
             p.process.killAndReap()
             abortConnection()
             throw problem
         }
         do {
-            let region = try StatsRegion(path: p.statsPath, create: false, writable: true)
-            current.mapped(region)
+            return try StatsRegion(path: p.statsPath, create: false, writable: true)
         } catch {
             throw SupervisorError.failed("cannot map the server's stats file \(p.statsPath): \(errnoText(error.code))")
         }
@@ -138,8 +164,20 @@ public final class FuseMount: @unchecked Sendable {
     /// the connection and standbys are on. Call while the server is healthy.
     public func prepareStandby() throws {
         guard useStandby, standby == nil, strategy?.keepsConnection == true, keptFd >= 0 else { return }
-        standby = try launcher.spawn(instance: instance + 1, fd: keptFd, asStandby: true)
+        var s = try launcher.spawn(instance: instance + 1, fd: keptFd, asStandby: true)
+        if !launcher.options.ioUring {
+            // It handles the saved INIT now, and then waits at its gate.
+            do { s.stats = try awaitReady(s) } catch {
+                close(s.goFd)
+                close(s.readyFd)
+                throw error
+            }
+        }
+        standby = s
     }
+
+    /// When the last handover sent FUSE_NOTIFY_RESEND and let its server go.
+    public private(set) var lastHandover = HandoverMarks()
 
     /// Whether the next handover goes to a warm standby.
     public var hasStandby: Bool { standby != nil }
@@ -150,13 +188,19 @@ public final class FuseMount: @unchecked Sendable {
     public func restart() throws {
         guard let strategy else { throw SupervisorError.failed("no restart strategy") }
         if strategy.keepsConnection {
-            // Before anyone reads: requests the dead server had read go back to the queue.
+            // Once no thread of the dead server can take a request any more
+            // (long before its exit: tearing down its memory and descriptors
+            // takes milliseconds), and before anyone reads: requests the
+            // dead server had read go back to the queue.
+            server.waitUntilNoThreadReadsDevice()
+            lastHandover = HandoverMarks(threadsOutNs: fbshim_monotonic_ns())
             guard fbshim_notify_bare(keptFd, 7 /* FUSE_NOTIFY_RESEND */) == 0 else {
                 throw SupervisorError.failed("FUSE_NOTIFY_RESEND failed: \(String(cString: strerror(errno)))")
             }
             if strategy == .handoverEpoch && fbshim_notify_bare(keptFd, 8 /* FUSE_NOTIFY_INC_EPOCH */) != 0 {
                 throw SupervisorError.failed("FUSE_NOTIFY_INC_EPOCH failed: \(String(cString: strerror(errno)))")
             }
+            lastHandover.resendNs = fbshim_monotonic_ns()
             if let s = standby {
                 standby = nil
                 try activate(s)
@@ -165,6 +209,8 @@ public final class FuseMount: @unchecked Sendable {
                 try start(fd: keptFd)
             }
         } else {
+            // The dead server's connection ends with its last descriptor.
+            server.waitForExit()
             current.advance()
             _ = fbshim_umount2(mountpoint, Int32(MNT_DETACH))
             mounted = false

@@ -41,6 +41,18 @@ public protocol RestartableMount: ServedMount {
     func restart() throws
     /// Reports of every server instance so far (valid after they died).
     func serverReports() -> [ServerReport]
+    /// The harness's marks of the last handover (zeros: none, or a remount).
+    var lastHandover: HandoverMarks { get }
+}
+
+/// The harness's side of one handover, on the monotonic clock (0: did not happen).
+public struct HandoverMarks: Sendable {
+    /// No thread of the dead server could take a request off the device any more.
+    public var threadsOutNs: UInt64 = 0
+    /// FUSE_NOTIFY_RESEND (and INC_EPOCH) written.
+    public var resendNs: UInt64 = 0
+    /// The warm standby's go written (0: no standby; a new server was started).
+    public var goNs: UInt64 = 0
 }
 
 extension FuseMount: RestartableMount {}

@@ -17,6 +17,8 @@ struct PendingServer {
     let goFd: Int32
     /// Our end of its keeper socket (-1: none).
     let stateSock: Int32
+    /// Its statistics, once it said ready (a warm standby says so before its go).
+    var stats: StatsRegion? = nil
 }
 
 /// Starts server instances for one mount.
@@ -55,14 +57,18 @@ final class ServerLauncher: Sendable {
         let statsPath = "\(dir)/server-stats-\(instance)"
         var ready: [Int32] = [0, 0]
         var go: [Int32] = [-1, -1]
+        var notice: [Int32] = [-1, -1]
         guard pipe(&ready) == 0, fcntl(ready[0], F_SETFD, FD_CLOEXEC) == 0,
               fcntl(ready[1], F_SETFD, FD_CLOEXEC) == 0,
+              pipe(&notice) == 0, fcntl(notice[0], F_SETFD, FD_CLOEXEC) == 0,
+              fcntl(notice[1], F_SETFD, FD_CLOEXEC) == 0,
               !asStandby || (pipe(&go) == 0 && fcntl(go[0], F_SETFD, FD_CLOEXEC) == 0
                              && fcntl(go[1], F_SETFD, FD_CLOEXEC) == 0) else {
             throw SupervisorError.failed("pipe failed: \(String(cString: strerror(errno)))")
         }
         defer {
             close(ready[1])
+            close(notice[1])
             if go[0] >= 0 { close(go[0]) }
         }
         var opts = options
@@ -70,7 +76,8 @@ final class ServerLauncher: Sendable {
         let restart = (strategy ?? .remount).restartOptions(instance: instance, initPath: initPath, journal: journalPath,
                                                             intents: "\(dir)/intents",
                                                             backingIds: "\(dir)/backing-ids")
-        var given: [LaunchSlot: Int32] = [.fuse: fd, .ready: ready[1], .lifeline: Lifeline.readEnd]
+        var given: [LaunchSlot: Int32] = [.fuse: fd, .ready: ready[1], .lifeline: Lifeline.readEnd,
+                                          .deathNotice: notice[1]]
         if asStandby { given[.standbyGo] = go[0] }
         var state: (ours: Int32, theirs: Int32) = (-1, -1)
         if let keeper {
@@ -91,10 +98,12 @@ final class ServerLauncher: Sendable {
                 logPath: logPath)
         } catch {
             close(ready[0])
+            close(notice[0])
             if go[1] >= 0 { close(go[1]) }
             if state.ours >= 0 { keeper?.disconnect(state.ours) }
             throw error
         }
+        process.attachDeathNotice(notice[0])
         return PendingServer(process: process, instance: instance, statsPath: statsPath, readyFd: ready[0], goFd: go[1],
                        stateSock: state.ours)
     }

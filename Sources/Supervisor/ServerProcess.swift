@@ -2,6 +2,7 @@
 // descriptors it needs at fixed numbers, its stderr in a log file, and
 // ended only by its pid.
 import Workload
+import Contract
 import Foundation
 import CFuseShim
 import Glibc
@@ -40,7 +41,40 @@ public final class ServerProcess: Sendable {
         self.spawner = spawner
     }
 
-    deinit { if pidfd >= 0 { close(pidfd) } }
+    /// Read end of its death-notice pipe (-1: none): a byte arrives when a
+    /// crash hook fires, just before the process dies.
+    private let notice = Atomic<Int32>(-1)
+
+    deinit {
+        if pidfd >= 0 { close(pidfd) }
+        let n = notice.load(ordering: .relaxed)
+        if n >= 0 { close(n) }
+    }
+
+    /// Takes the read end of its death-notice pipe.
+    func attachDeathNotice(_ fd: Int32) { notice.store(fd, ordering: .relaxed) }
+
+    /// Blocks up to `timeoutNs` (UInt64.max: forever) until it has exited
+    /// or sent its death notice; whether either came. Nothing polls: one
+    /// ppoll on the pidfd and the notice pipe.
+    public func waitForDeathOrNotice(timeoutNs: UInt64) -> Bool {
+        guard pidfd >= 0 else { return true }
+        return fbshim_wait_readable2(pidfd, notice.load(ordering: .relaxed), timeoutNs) > 0
+    }
+
+    /// After a fatal signal (sent, or announced by the death notice): waits
+    /// until none of its threads can take a request off the FUSE device any
+    /// more (they are exiting, gone, or asleep in another system call;
+    /// /proc), which comes well before the exit itself, when the last
+    /// thread has torn the address space down and closed every descriptor.
+    /// Requests it had read can be resent from then on. Returns at the
+    /// exit at the latest.
+    public func waitUntilNoThreadReadsDevice() {
+        while !hasExited {
+            if fbshim_no_thread_reads_fuse(pid) == 1 { return }
+            _ = fbshim_wait_readable2(pidfd, -1, 50_000)
+        }
+    }
 
     /// Stands in before the first spawn; counts as exited.
     static let placeholder = ServerProcess(pid: 0, pidfd: -1, logPath: "/dev/null", spawner: nil)
@@ -78,6 +112,18 @@ public final class ServerProcess: Sendable {
     public func wait(timeout: Double) -> Int32? {
         _ = waitPidfd(Int32(max(0, timeout * 1000)))
         return poll()
+    }
+
+    /// Moves its threads as FUSEBENCH_DYING_CPU says (by default to a CPU
+    /// other than the caller's): before a kill, or once its death is
+    /// announced. A dying process's exit runs in the kernel without
+    /// yielding; on the caller's CPU it would hold up the handover.
+    public func moveDyingThreads() {
+        switch Settings.dyingCPU {
+        case "stay": return
+        case "same": _ = fbshim_gather_threads(pid, 0)
+        default: _ = fbshim_gather_threads(pid, 1)
+        }
     }
 
     /// Sends a signal through the pidfd, while it runs.

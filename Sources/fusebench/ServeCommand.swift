@@ -78,12 +78,20 @@ struct ServeCommand: ParsableCommand {
                 throw CLIError.input("--launch-json is not a server launch description: \(error)")
             }
             watchLifeline(LaunchSlot.lifeline.rawValue)
+            fbshim_set_death_notice_fd(LaunchSlot.deathNotice.rawValue)
         }
         if (launch?.options ?? server.serverOptions).ioUring, let problem = KernelFeatures.ioUringProblem() {
             throw CLIError.environment(problem)
         }
         umask(0)
         fbshim_disable_core_dumps()
+        // A harness-started server's death leaves its address space to a
+        // holder for a while (FUSE-RESTART.md, "Where a handover's time goes").
+        let deferMs = Settings.deferTeardownMs ?? (launch != nil ? 250 : 0)
+        if deferMs > 0 && fbshim_defer_teardown(Int32(deferMs)) < 0 {
+            writeStderr("fusebench serve: cannot start the teardown holder (\(errnoText(errno))); the address space goes with the server\n")
+        }
+        defer { fbshim_release_teardown() }
         raiseDescriptorLimit()
         let statsPath = launch?.statsPath ?? statsFile
         let stats: StatsRegion

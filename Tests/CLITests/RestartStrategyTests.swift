@@ -80,6 +80,17 @@ final class RestartStrategyTests: XCTestCase {
                 XCTAssertGreaterThanOrEqual(resume.value, outage.value, "a waiting op resumes after the server answers")
             }
             XCTAssertEqual(f.resentAnomalies, 0)
+            // The timeline of the handover, in the order the steps must come:
+            // the dead server's threads out of the device before the resend,
+            // the resend before the warm standby's go, the go before its
+            // gate opens, then its first request and its first reply.
+            let h = try XCTUnwrap(f.handover, "a handover records its timeline")
+            let marks = [h.deathNoticed, h.threadsOut, h.resendSent, try XCTUnwrap(h.goSent, "a warm standby took over"),
+                         try XCTUnwrap(h.gatePassed), try XCTUnwrap(h.firstRequestRead), try XCTUnwrap(h.firstReply)]
+            XCTAssertEqual(marks.map(\.value), marks.map(\.value).sorted(), "steps out of order: \(h)")
+            XCTAssertEqual(h.deathNoticed.value, 0, "the harness's own kill is noticed at once")
+            XCTAssertEqual(f.outageToServerReply?.value, h.firstReply?.value)
+            XCTAssertEqual(h.floor, h.firstRequestRead?.value)
         }
     }
 

@@ -212,6 +212,14 @@ void fbshim_set_thread_unique(uint64_t unique);
 uint64_t fbshim_thread_unique(void);
 /// setrlimit(RLIMIT_CORE, 0): an injected crash leaves no core file.
 void fbshim_disable_core_dumps(void);
+/// Starts the teardown holder: a process sharing this one's address space
+/// (CLONE_VM) that exits `delay_ms` after this process has exited, so that
+/// this process's death does not tear its address space down on the spot
+/// (milliseconds of CPU in the kernel, during which the CPU is not
+/// preemptible). Its pid, or -1. Call before starting threads.
+int fbshim_defer_teardown(int delay_ms);
+/// A clean exit: the holder goes at once.
+void fbshim_release_teardown(void);
 /// pidfd_open(2) and pidfd_send_signal(2): exact handles on processes.
 int fbshim_pidfd_open(pid_t pid);
 int fbshim_pidfd_send_signal(int pidfd, int sig);
@@ -248,8 +256,29 @@ int fbshim_seqpacket_pair(int fds[2]);
 
 #include "fbshim_stats.h"
 
-/// SIGKILL to the calling process (the kill-after-N-requests fault).
+/// SIGKILL to the calling process (the kill-after-N-requests fault), after
+/// the death notice.
 void fbshim_kill_self(void);
+/// The death notice: a byte to the harness's notice pipe (set once at
+/// start; -1: none), written by the crash hooks just before the process
+/// dies, so that the harness learns of the death without polling.
+void fbshim_set_death_notice_fd(int fd);
+void fbshim_death_notice(void);
+/// 1 when no thread of `pid` can take a request off a FUSE device any
+/// more: every thread has exited, is exiting (PF_EXITING), or sleeps in a
+/// system call other than a read of /dev/fuse (a SIGKILLed thread never
+/// returns to user space to start one); 0 otherwise. From /proc; for a
+/// process that was sent a fatal signal.
+int fbshim_no_thread_reads_fuse(pid_t pid);
+/// Pins every thread of `pid` to the CPU the caller runs on; threads
+/// pinned, or -1. For a process about to die: on a virtual machine whose
+/// idle vCPUs halt, a thread woken on a halted vCPU waits for the host to
+/// run it, for milliseconds; the caller's vCPU is awake.
+int fbshim_gather_threads(pid_t pid, int away);
+/// ppoll for POLLIN on fd1 and fd2 (-1: only fd1) up to timeout_ns
+/// (UINT64_MAX: forever): 0 on timeout, -1 on error, else bit 0 for fd1
+/// and bit 1 for fd2.
+int fbshim_wait_readable2(int fd1, int fd2, uint64_t timeout_ns);
 
 /// Counts one answered request (before its reply is written, so that a
 /// client that sees the reply also sees the count): relaxed atomics, safe

@@ -79,7 +79,10 @@ struct fbshim_stats_region {
     uint64_t shim_pid;            // the process that read FUSE_INIT (or had it replayed)
     uint64_t shim_requests_seen;  // requests it saw on the device
     uint64_t shim_replayed;       // 1: the saved FUSE_INIT was replayed to it
-    uint64_t reserved[5];
+    // The handover timeline (a resuming server; 0 in others).
+    uint64_t go_ns;               // a warm standby let through its gate
+    uint64_t first_request_ns;    // its first request read after the gate
+    uint64_t reserved[3];
     uint64_t init_len;       // the connection's FUSE_INIT request, as read
     uint8_t init_bytes[512];
     struct fbshim_op_stats ops[FBSHIM_STATS_OPCODES];
