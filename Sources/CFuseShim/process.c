@@ -161,6 +161,22 @@ int fbshim_no_thread_reads_fuse(pid_t pid) {
 int fbshim_gather_threads(pid_t pid, int away) {
     int cpu = sched_getcpu();
     if (cpu < 0) return -1;
+    if (away < 0) {
+        /* Back to every CPU the caller may use. */
+        cpu_set_t all;
+        if (sched_getaffinity(0, sizeof all, &all) != 0) return -1;
+        char dirpath[64];
+        snprintf(dirpath, sizeof dirpath, "/proc/%d/task", (int)pid);
+        DIR *d = opendir(dirpath);
+        if (!d) return -1;
+        int n = 0;
+        struct dirent *e;
+        while ((e = readdir(d)) != NULL)
+            if (e->d_name[0] >= '0' && e->d_name[0] <= '9' &&
+                sched_setaffinity((pid_t)atoi(e->d_name), sizeof all, &all) == 0) n++;
+        closedir(d);
+        return n;
+    }
     if (away) {
         cpu_set_t mine;
         if (sched_getaffinity(0, sizeof mine, &mine) != 0) return -1;

@@ -57,6 +57,8 @@ public struct ClientFaultView: Sendable {
     public var inFlight: UInt64
     /// Longest operation in flight at the fault (the client stall).
     public var stallNs: UInt64
+    /// Longest time from the fault to the end of an operation in flight at it.
+    public var waitNs: UInt64 = 0
     /// Completion times (monotonic ns) of the successful operations that
     /// were in flight at the fault.
     public var resumedNs: [UInt64]
@@ -197,6 +199,7 @@ public final class LoadGenerator: Sendable {
                 guard let f = w.faults[index] else { continue }
                 merged.spanning += f.spanning
                 merged.stallNs = max(merged.stallNs, f.stallNs)
+                merged.waitNs = max(merged.waitNs, f.waitNs)
                 merged.resumed += f.resumed
                 merged.slowAfter += f.slowAfter
                 if let h = f.window {
@@ -205,7 +208,7 @@ public final class LoadGenerator: Sendable {
                 for (op, errs) in f.errors { merged.errors[op, default: [:]].merge(errs, uniquingKeysWith: +) }
             }
             faults[index] = ClientFaultView(
-                inFlight: merged.spanning, stallNs: merged.stallNs,
+                inFlight: merged.spanning, stallNs: merged.stallNs, waitNs: merged.waitNs,
                 resumedNs: merged.resumed.sorted(),
                 slowAfter: merged.slowAfter.map { (start: $0.0, end: $0.1) },
                 latencyAfter: merged.window.map { LatencyDistribution($0) } ?? .empty,

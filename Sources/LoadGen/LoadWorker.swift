@@ -34,6 +34,8 @@ struct OpTally {
 struct FaultTally {
     /// Longest operation in flight at the fault.
     var stallNs: UInt64 = 0
+    /// Longest time from the fault to the end of an operation in flight at it.
+    var waitNs: UInt64 = 0
     /// Operations in flight at the fault.
     var spanning: UInt64 = 0
     /// Completion times of successful operations that were in flight at
@@ -186,6 +188,7 @@ final class LoadWorker: @unchecked Sendable {
         if t0 <= fault {
             f.spanning += 1
             f.stallNs = max(f.stallNs, t1 - t0)
+            f.waitNs = max(f.waitNs, t1 - fault)
             if err == 0 { f.resumed.append(t1) }
         } else if t1 - t0 >= 1_000_000 && f.slowAfter.count < 64 {
             f.slowAfter.append((t0, t1))

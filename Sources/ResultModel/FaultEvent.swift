@@ -81,6 +81,10 @@ public struct FaultEvent: Codable, Equatable, Sendable {
     /// Requests the new server saw from its start to the end of that sweep
     /// (the load's own included), by opcode.
     public var revalidationSweepRequests: [String: UInt64]?
+    /// From the fault until the last operation it caught was done (in
+    /// flight at the fault, or started before the server answered again):
+    /// the part of `clientStall` that came after the fault.
+    public var waitAfterFault: Metric?
     /// Where the time of a handover went (kept-connection restarts).
     public var handover: HandoverTimeline?
 

@@ -366,17 +366,73 @@ public enum HTMLReport {
 
     static func strategyTable(_ runs: [RunResult]) -> String {
         func ms(_ v: Double?) -> String { v.map { String(format: "%.2f", $0 / 1e6) } ?? "–" }
-        var t = "<table><tr><th>run</th><th>transport</th><th>faults</th><th>outage ms</th><th>resume ms</th><th>stall ms</th>"
+        var t = "<table><tr><th>run</th><th>transport</th><th>faults</th><th>outage ms</th><th>resume ms</th><th>stall ms</th><th>waited ms</th>"
             + "<th>recovery ms</th><th>app errors</th><th>resent</th><th>integrity</th>"
             + (runs.contains { $0.clients != nil } ? "<th>clients failed</th>" : "") + "</tr>\n"
         for r in runs {
             let s = StrategySummary(r)
             t += "<tr><td>\(esc(label(r)))</td><td>\(esc(s.transport ?? "–"))</td><td>\(s.faults)</td><td>\(ms(s.outage))</td><td>\(ms(s.resume))</td>"
-                + "<td>\(ms(s.stall))</td><td>\(ms(s.recovery))</td><td>\(s.applicationErrors)</td>"
+                + "<td>\(ms(s.stall))</td><td>\(ms(s.waited))</td><td>\(ms(s.recovery))</td><td>\(s.applicationErrors)</td>"
                 + "<td>\(s.resent)</td><td>\(s.integrity ?? "–")</td>"
                 + (runs.contains { $0.clients != nil } ? "<td>\(s.clientsFailed ?? "–")</td>" : "") + "</tr>\n"
         }
-        return t + "</table><p class=meta>medians over the faults of each run</p>\n"
+        return t + "</table><p class=meta>medians over the faults of each run</p>\n" + handoverSection(runs)
+    }
+
+    /// Where a handover's time goes: one bar per run, the median handover's
+    /// steps laid out from the fault, and the floor's medians.
+    static func handoverSection(_ runs: [RunResult]) -> String {
+        let rows = runs.compactMap { r -> (RunResult, StrategySummary, HandoverTimeline)? in
+            let s = StrategySummary(r)
+            return s.medianHandover.map { (r, s, $0) }
+        }
+        guard !rows.isEmpty else { return "" }
+        func us(_ v: Double?) -> String { v.map { String(format: "%.0f", $0 / 1e3) } ?? "–" }
+        let span = max(1, rows.compactMap { $0.2.firstReply?.value }.max() ?? 1)
+        let w = 900.0, left = 170.0, barH = 18.0, rowH = 30.0
+        let h = Double(rows.count) * rowH + 40
+        func x(_ v: Double) -> Double { left + v / span * (w - left - 20) }
+        // Steps: harness (death to go), kernel (go to first request), server (to the first reply).
+        var svg = "<svg width=\(Int(w)) height=\(Int(h)) role=img aria-label='handover timelines'>"
+        for (i, row) in rows.enumerated() {
+            let (r, _, t) = row
+            let y = 10 + Double(i) * rowH
+            svg += "<text x=4 y=\(y + 13) font-size=12>\(esc(label(r)))</text>"
+            let go = t.goSent?.value ?? t.resendSent.value
+            let segs: [(Double, Double, String, String)] = [
+                (0, t.threadsOut.value, "#d62728", "dead server's threads leaving the device"),
+                (t.threadsOut.value, go, "#ff7f0e", "resend and go"),
+                (go, t.firstRequestRead?.value ?? go, "#1f77b4", "kernel: waking the new server, first request"),
+                (t.firstRequestRead?.value ?? go, t.firstReply?.value ?? go, "#2ca02c", "the new server's first work"),
+            ]
+            for (a, b, color, what) in segs where b > a {
+                svg += "<rect x=\(String(format: "%.1f", x(a))) y=\(y) width=\(String(format: "%.1f", max(1, x(b) - x(a)))) "
+                    + "height=\(barH) fill='\(color)'><title>\(what): \(us(a))–\(us(b)) µs</title></rect>"
+            }
+            svg += "<text x=\(String(format: "%.1f", x(t.firstReply?.value ?? go) + 4)) y=\(y + 13) font-size=11>"
+                + "\(us(t.firstReply?.value)) µs</text>"
+        }
+        let axisY = 10 + Double(rows.count) * rowH + 4
+        svg += "<line x1=\(left) y1=\(axisY) x2=\(w - 20) y2=\(axisY) stroke='#999'/>"
+        for k in 0...4 {
+            let v = span * Double(k) / 4
+            svg += "<text x=\(String(format: "%.1f", x(v) - 10)) y=\(axisY + 14) font-size=11>\(us(v))</text>"
+        }
+        svg += "</svg>"
+        var t = "<h3>Where a handover's time goes (the median handover of each run, µs after the fault)</h3>\n" + svg
+        t += "<div class=legend><span><i style='background:#d62728'></i>dead server's threads leaving the device</span>"
+            + "<span><i style='background:#ff7f0e'></i>resend, go</span><span><i style='background:#1f77b4'></i>kernel: to the "
+            + "new server's first request</span><span><i style='background:#2ca02c'></i>the new server's first work</span></div>\n"
+        t += "<table><tr><th>run</th><th>threads out</th><th>resend</th><th>go</th><th>gate</th><th>first request</th>"
+            + "<th>first reply</th><th>floor (median)</th><th>keeper part</th><th>kernel part</th></tr>\n"
+        for (r, s, h) in rows {
+            t += "<tr><td>\(esc(label(r)))</td><td>\(us(h.threadsOut.value))</td><td>\(us(h.resendSent.value))</td>"
+                + "<td>\(us(h.goSent?.value))</td><td>\(us(h.gatePassed?.value))</td><td>\(us(h.firstRequestRead?.value))</td>"
+                + "<td>\(us(h.firstReply?.value))</td><td>\(us(s.floor))</td><td>\(us(s.keeperPart))</td>"
+                + "<td>\(us(s.kernelPart))</td></tr>\n"
+        }
+        return t + "</table><p class=meta>floor: fault to the first request in the new server's hands (keeper: to its "
+            + "go; kernel: from the go to that request read), medians over the faults</p>\n"
     }
 
     static func latencyChart(_ runs: [RunResult]) -> String {

@@ -14,6 +14,15 @@ public struct StrategySummary: Sendable {
     public var abandoned: String?
     /// Medians over the faults, in ns; nil when no fault had the value.
     public var outage: Double?, resume: Double?, stall: Double?, recovery: Double?
+    /// Median over the faults of the time from the fault until the last
+    /// operation it caught was done, ns.
+    public var waited: Double?
+    /// Medians over the faults' handover timelines, in ns: the floor (fault
+    /// to the new server's first request read), and its keeper's and
+    /// kernel's parts; nil without handovers.
+    public var floor: Double?, keeperPart: Double?, kernelPart: Double?
+    /// The handover timeline of the fault with the median outage.
+    public var medianHandover: HandoverTimeline?
     /// Failed operations over the whole run.
     public var applicationErrors: UInt64
     /// Resent requests, and those recognised as already done.
@@ -49,6 +58,13 @@ public struct StrategySummary: Sendable {
         // Without client threads no operation was timed across a fault.
         stall = run.threads > 0 ? Statistics.median(fs.map(\.clientStall.value)) : nil
         recovery = Statistics.median(fs.compactMap { $0.recoveryToThroughput?.value })
+        waited = run.threads > 0 ? Statistics.median(fs.compactMap { $0.waitAfterFault?.value }) : nil
+        let handovers = fs.compactMap(\.handover)
+        floor = Statistics.median(handovers.compactMap(\.floor))
+        keeperPart = Statistics.median(handovers.map(\.keeperPart))
+        kernelPart = Statistics.median(handovers.compactMap(\.kernelPart))
+        let byOutage = handovers.filter { $0.firstReply != nil }.sorted { $0.firstReply!.value < $1.firstReply!.value }
+        medianHandover = byOutage.isEmpty ? nil : byOutage[(byOutage.count - 1) / 2]
         applicationErrors = run.total.errorCount
         resent = fs.reduce(0) { $0 + $1.resentRequests }
         recognised = fs.reduce(0) { $0 + $1.resentRecognised }

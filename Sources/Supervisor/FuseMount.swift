@@ -106,6 +106,9 @@ public final class FuseMount: @unchecked Sendable {
     /// standby handled it before: it only needs its go).
     private func activate(_ p: PendingServer) throws {
         defer { close(p.readyFd) }
+        let pinned = p.goFd >= 0 && p.stats != nil && Settings.dyingCPU != "stay"
+        if pinned { p.process.pinToCallerCPU() }
+        defer { if pinned { p.process.unpin() } }
         if p.goFd >= 0 {
             lastHandover.goNs = fbshim_monotonic_ns()
             _ = write(p.goFd, "g", 1)

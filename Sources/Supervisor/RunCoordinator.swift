@@ -299,6 +299,8 @@ public enum RunCoordinator {
                 let back = t.firstReplyNs != 0 ? t.firstReplyNs : t.faultNs
                 let startedDuring = c.slowAfter.filter { $0.start <= back }.map { $0.end - $0.start }.max() ?? 0
                 e.clientStall = .nanoseconds(max(c.stallNs, startedDuring))
+                let endedLast = c.slowAfter.filter { $0.start <= back }.map(\.end).max() ?? 0
+                e.waitAfterFault = .nanoseconds(max(c.waitNs, endedLast - min(endedLast, t.faultNs)))
                 e.operationsInFlight = c.inFlight
                 e.latencyAfter = c.latencyAfter
                 e.errorsAfter = c.errorsAfter

@@ -126,6 +126,12 @@ public final class ServerProcess: Sendable {
         }
     }
 
+    /// Pins its threads to the caller's CPU, which is awake: a warm standby
+    /// about to be let go wakes there at once (on an idle vCPU that halted
+    /// it would wait for the host). `unpin()` lets them go anywhere again.
+    public func pinToCallerCPU() { _ = fbshim_gather_threads(pid, 0) }
+    public func unpin() { _ = fbshim_gather_threads(pid, -1) }
+
     /// Sends a signal through the pidfd, while it runs.
     public func signal(_ sig: Int32) {
         if pidfd >= 0 && !hasExited { _ = fbshim_pidfd_send_signal(pidfd, sig) }

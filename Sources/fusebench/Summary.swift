@@ -211,14 +211,15 @@ enum Summary {
         var out = "strategies side by side (medians over faults; times in ms):\n"
         let width = max(18, (runs.map { StrategySummary($0).strategy.count }.max() ?? 0) + 2)
         out += pad("strategy", width) + pad("transport", 22) + pad("faults", 7, right: true) + pad("outage", 9, right: true)
-            + pad("resume", 9, right: true) + pad("stall", 9, right: true) + pad("recover", 9, right: true)
+            + pad("resume", 9, right: true) + pad("stall", 9, right: true) + pad("waited", 9, right: true)
+            + pad("recover", 9, right: true)
             + pad("app errors", 12, right: true) + pad("resent", 8, right: true) + pad("recognised", 11, right: true)
             + pad("integrity", 11, right: true) + (runs.contains { $0.clients != nil } ? pad("clients failed", 16, right: true) : "")
             + "\n"
         for s in runs.map(StrategySummary.init) {
             out += pad(s.strategy, width) + pad(s.transport ?? "-", 22) + pad("\(s.faults)", 7, right: true)
                 + pad(ms(s.outage), 9, right: true) + pad(ms(s.resume), 9, right: true)
-                + pad(ms(s.stall), 9, right: true) + pad(ms(s.recovery), 9, right: true)
+                + pad(ms(s.stall), 9, right: true) + pad(ms(s.waited), 9, right: true) + pad(ms(s.recovery), 9, right: true)
                 + pad("\(s.applicationErrors)", 12, right: true) + pad("\(s.resent)", 8, right: true)
                 + pad("\(s.recognised)", 11, right: true) + pad(s.integrity ?? "-", 11, right: true)
                 + (runs.contains { $0.clients != nil } ? pad(s.clientsFailed ?? "-", 16, right: true) : "") + "\n"
@@ -228,8 +229,38 @@ enum Summary {
                 + (s.abandoned.map { "; run given up: \($0)" } ?? "") + "\n"
         }
         out += "(outage: fault to the new server's first reply; resume: to the first blocked operation completing;\n"
-        out += " stall: longest operation caught by a fault; recover: back to 90 % of the prior throughput;\n"
+        out += " stall: longest operation caught by a fault, start to end; waited: from the fault until the last\n"
+        out += " operation it caught was done; recover: to the first 50 ms back at 90 % of the prior throughput;\n"
         out += " app errors: failed operations of the synthetic load over the whole run)\n\n"
+        out += handoverTable(runs)
+        return out
+    }
+
+    /// Where a handover's time goes: the marks of the median handover of
+    /// each run (µs after the fault), and the floor's medians.
+    static func handoverTable(_ runs: [RunResult]) -> String {
+        let rows = runs.map(StrategySummary.init).filter { $0.medianHandover != nil }
+        guard !rows.isEmpty else { return "" }
+        func us(_ v: Double?) -> String { v.map { String(format: "%.0f", $0 / 1e3) } ?? "-" }
+        let width = max(18, (rows.map(\.strategy.count).max() ?? 0) + 2)
+        var out = "where a handover's time goes (the median handover; µs after the fault):\n"
+        out += pad("strategy", width)
+        for h in ["noticed", "threads out", "resend", "go", "gate", "1st request", "1st reply", "floor", "keeper", "kernel"] {
+            out += pad(h, 12, right: true)
+        }
+        out += "\n"
+        for s in rows {
+            let h = s.medianHandover!
+            out += pad(s.strategy, width)
+            for v in [h.deathNoticed.value, h.threadsOut.value, h.resendSent.value, h.goSent?.value, h.gatePassed?.value,
+                      h.firstRequestRead?.value, h.firstReply?.value, s.floor, s.keeperPart, s.kernelPart] {
+                out += pad(us(v), 12, right: true)
+            }
+            out += "\n"
+        }
+        out += "(noticed: the harness knew of the death; threads out: no thread of the dead server could take a request;\n"
+        out += " go: the warm standby let go; gate: it is through its gate; floor: fault to the first request in the new\n"
+        out += " server's hands, medians over the faults, of which keeper: fault to go, kernel: go to the request read)\n\n"
         return out
     }
 

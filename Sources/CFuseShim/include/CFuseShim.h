@@ -275,6 +275,8 @@ int fbshim_no_thread_reads_fuse(pid_t pid);
 /// idle vCPUs halt, a thread woken on a halted vCPU waits for the host to
 /// run it, for milliseconds; the caller's vCPU is awake.
 int fbshim_gather_threads(pid_t pid, int away);
+/// (away = 1: onto a CPU other than the caller's; away = -1: back onto
+/// every CPU the caller may use.)
 /// ppoll for POLLIN on fd1 and fd2 (-1: only fd1) up to timeout_ns
 /// (UINT64_MAX: forever): 0 on timeout, -1 on error, else bit 0 for fd1
 /// and bit 1 for fd2.
