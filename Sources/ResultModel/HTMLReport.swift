@@ -305,11 +305,12 @@ public enum HTMLReport {
         func ms(_ v: Double?) -> String { v.map { String(format: "%.2f", $0 / 1e6) } ?? "–" }
         var t = "<h3>Revalidation after a restart, by cached inodes (times in ms)</h3>\n<table><tr><th>strategy</th>"
             + "<th>cached inodes</th><th>outage</th><th>storm</th><th>notifications</th><th>all usable</th>"
-            + "<th>LOOKUP+GETATTR</th><th>p99 after</th></tr>\n"
+            + "<th>LOOKUP+GETATTR</th><th>p99 after</th><th>kernel slab B/inode</th></tr>\n"
         for row in SweepRow.rows(runs) {
             t += "<tr><td>\(esc(row.strategy))</td><td>\(row.inodes)</td><td>\(ms(row.outage))</td><td>\(ms(row.storm))</td>"
                 + "<td>\(row.notifications)</td><td>\(ms(row.allUsable))</td><td>\(row.lookups)</td>"
-                + "<td>\(Format.value(Double(row.p99After), unit: "ns"))</td></tr>\n"
+                + "<td>\(Format.value(Double(row.p99After), unit: "ns"))</td>"
+                + "<td>\(row.slabPerInode.map { String(format: "%.0f", $0) } ?? "–")</td></tr>\n"
         }
         t += "</table>\n"
         guard !fits.isEmpty else { return t }

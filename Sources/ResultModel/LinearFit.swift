@@ -68,6 +68,14 @@ public struct LinearFit: Codable, Equatable, Sendable {
                 out.append(fit)
             }
         }
+        // Kernel slab memory against cached inodes.
+        let slabbed = runs.filter { $0.primedFiles != nil && $0.primedSlabBytes != nil }
+        for (target, rs) in Dictionary(grouping: slabbed, by: { $0.strategy ?? $0.target }).sorted(by: { $0.key < $1.key }) {
+            let points = rs.map { (Double($0.primedFiles!), Double($0.primedSlabBytes!.values.reduce(0, +))) }
+            if let fit = fit(points, strategy: target, metric: "kernelSlabBytes", unit: "B", x: "cached inodes") {
+                out.append(fit)
+            }
+        }
         return out
     }
 }

@@ -26,6 +26,14 @@ public struct RunResult: Codable, Equatable, Sendable {
     /// Files stat'ed through the mount before the load so that the kernel
     /// had them cached ("prime" workloads).
     public var primedFiles: Int?
+    /// Kernel slab memory the priming added (/proc/slabinfo, active objects
+    /// times object size, after less before), by cache: fuse_inode,
+    /// dentry, and the backing file system's inode cache; nil where not primed
+    /// or /proc/slabinfo is unreadable.
+    public var primedSlabBytes: [String: Int64]?
+    /// True when the run took the fileset the run before it left (a
+    /// workload whose operations never change it) instead of building it.
+    public var filesetReused: Bool?
     /// Trial number (0-based) when the same run was repeated.
     public var trial: Int?
     /// Restart strategy, when the run injected faults.

@@ -93,6 +93,8 @@ public struct SweepRow: Sendable {
     public var lookups: UInt64
     /// p99 latency in the second after the fault, ns.
     public var p99After: UInt64
+    /// Kernel slab bytes per cached inode the priming added (all caches).
+    public var slabPerInode: Double?
 
     /// The rows of `runs`, by strategy and then cached inodes.
     public static func rows(_ runs: [RunResult]) -> [SweepRow] {
@@ -102,7 +104,10 @@ public struct SweepRow: Sendable {
                 return SweepRow(strategy: r.strategy ?? r.target, inodes: r.primedFiles ?? 0,
                                 outage: f.outageToServerReply?.value, storm: f.revalidation?.serverTime.value,
                                 notifications: f.revalidation?.notifications ?? 0, allUsable: f.revalidationSweep?.value,
-                                lookups: f.revalidationLookups, p99After: f.latencyAfter.p99)
+                                lookups: f.revalidationLookups, p99After: f.latencyAfter.p99,
+                                slabPerInode: r.primedSlabBytes.flatMap { s in
+                                    (r.primedFiles ?? 0) > 0 ? Double(s.values.reduce(0, +)) / Double(r.primedFiles!) : nil
+                                })
             }
     }
 }

@@ -200,7 +200,7 @@ public final class FuseMount: @unchecked Sendable {
             guard fbshim_notify_bare(keptFd, 7 /* FUSE_NOTIFY_RESEND */) == 0 else {
                 throw SupervisorError.failed("FUSE_NOTIFY_RESEND failed: \(String(cString: strerror(errno)))")
             }
-            if strategy == .handoverEpoch && fbshim_notify_bare(keptFd, 8 /* FUSE_NOTIFY_INC_EPOCH */) != 0 {
+            if strategy.incrementsEpoch && fbshim_notify_bare(keptFd, 8 /* FUSE_NOTIFY_INC_EPOCH */) != 0 {
                 throw SupervisorError.failed("FUSE_NOTIFY_INC_EPOCH failed: \(String(cString: strerror(errno)))")
             }
             lastHandover.resendNs = fbshim_monotonic_ns()

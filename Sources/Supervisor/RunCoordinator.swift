@@ -8,6 +8,7 @@ import FuseServer
 import LoadGen
 import Glibc
 import ResultModel
+import Synchronization
 
 /// What a workload runs against.
 public enum Target: String, CaseIterable, Sendable {
@@ -103,12 +104,22 @@ public enum RunCoordinator {
             try requireHandles(backing)
         }
         let fs = workload.load.fileset
-        reporter.phase("building fileset: \(fs.fileCount) files of \(fs.fileSize) bytes in \(fs.dirs) directories")
-        do {
-            try Fileset(spec: fs, root: backing).build(threads: workload.load.threads)
-        } catch {
-            throw SupervisorError.failed("\(error)")
+        let reuseKey = directory == nil ? FilesetCache.key(of: workload) : nil
+        var reused = false
+        if let reuseKey, FilesetCache.shared.take(reuseKey, into: backing) {
+            reused = true
+            reporter.phase("fileset: \(fs.fileCount) files of \(fs.fileSize) bytes in \(fs.dirs) directories, "
+                           + "as the run before left it (no operation of this workload changes it)")
+        } else {
+            reporter.phase("building fileset: \(fs.fileCount) files of \(fs.fileSize) bytes in \(fs.dirs) directories")
+            do {
+                try Fileset(spec: fs, root: backing).build(threads: workload.load.threads)
+            } catch {
+                throw SupervisorError.failed("\(error)")
+            }
         }
+        // After the unmount (a later defer runs first): kept for the next run.
+        defer { if let reuseKey { FilesetCache.shared.keep(reuseKey, from: backing) } }
         if fbshim_stop_requested() != 0 { throw SupervisorError.interrupted }
         let clients = workload.clients.isEmpty ? nil
             : try ClientRunner(workload.clients, backing: backing, scratch: scratch.directory("clients"))
@@ -142,14 +153,27 @@ public enum RunCoordinator {
         }
 
         var primed: Int?
+        var primedSlab: [String: Int64]?
         if workload.prime {
             let files = Fileset(spec: workload.load.fileset, root: root).allFiles()
             reporter.phase("priming: stat of \(files.count) files through \(target.rawValue)")
-            var st = stat()
-            for f in files where lstat(f, &st) != 0 {
-                throw SupervisorError.failed("priming: stat \(f) failed: \(String(cString: strerror(errno)))")
+            let slabBefore = Slab.bytes()
+            // Four threads: the server answers LOOKUPs on several at once.
+            let failed = Mutex<String?>(nil)
+            let parts = 4
+            DispatchQueue.concurrentPerform(iterations: parts) { part in
+                var st = stat()
+                for i in stride(from: part, to: files.count, by: parts) where lstat(files[i], &st) != 0 {
+                    let e = errno
+                    failed.withLock { $0 = $0 ?? "priming: stat \(files[i]) failed: \(String(cString: strerror(e)))" }
+                    return
+                }
             }
+            if let why = failed.withLock({ $0 }) { throw SupervisorError.failed(why) }
             primed = files.count
+            if let before = slabBefore, let after = Slab.bytes() {
+                primedSlab = after.reduce(into: [:]) { $0[$1.key] = $1.value - (before[$1.key] ?? 0) }
+            }
         }
         var spec = workload.load
         if let clients {
@@ -160,6 +184,10 @@ public enum RunCoordinator {
             spec.duration = (workload.clients.map(\.timeout).max() ?? 0) + 1
         }
         let generator = LoadGenerator(spec: spec, root: root, null: target == .null)
+        // Before the load starts (a million paths take a moment): the files
+        // a revalidation sweep stats again after a restart.
+        let sweepFiles = workload.faults.contains(where: \.revalidate)
+            ? Fileset(spec: workload.load.fileset, root: root).allFiles() : []
         let clientsDone = DispatchSemaphore(value: 0)
         let limit = UInt64(Settings.watchdogSeconds * 1e9)
         var stalled = false
@@ -205,7 +233,7 @@ public enum RunCoordinator {
             else { return }
             let s = FaultSupervisor(mount: m, control: generator.control, faults: workload.faults, phases: phases,
                                     duration: spec.duration,
-                                    files: Fileset(spec: workload.load.fileset, root: root).allFiles())
+                                    files: sweepFiles)
             supervisor = s
             Thread.detachNewThread {
                 s.run()
@@ -272,6 +300,8 @@ public enum RunCoordinator {
         result.serverResidentBytes = resident
         result.sweep = workload.sweepPoint
         result.primedFiles = primed
+        result.primedSlabBytes = primedSlab
+        if reused { result.filesetReused = true }
         result.accounting = accounting
         if workload.load.threads > 0 {
             result.integrity = IntegrityVerifier.verify(root: backing, spec: workload.load, ledgers: load.ledgers)

@@ -78,6 +78,8 @@ public enum RunPlan {
                                reporter: RunReporter) throws -> [RunResult] {
         let started = Date()
         var results: [RunResult] = []
+        // A fileset kept between runs leaves with the last of them.
+        defer { FilesetCache.shared.clear() }
         for (i, p) in plan.enumerated() {
             if plan.count > 1 {
                 // Where we are, and about how long the rest takes: the mean

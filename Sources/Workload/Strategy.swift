@@ -35,13 +35,40 @@ public enum Strategy: String, CaseIterable, Codable, Sendable {
     /// as a server keyed on st_ino has: shows what generations protect
     /// against when inode numbers are reused during the outage.
     case handoverInode = "handover-inode"
+    /// Composed: handover-state's kept open files, and handover-epoch's
+    /// FUSE_NOTIFY_INC_EPOCH.
+    case handoverStateEpoch = "handover-state-epoch"
+    /// Composed: handover-state's kept open files, and handover-eager's
+    /// storm before serving.
+    case handoverStateEager = "handover-state-eager"
+
+    /// The independent parts a strategy is made of.
+    public var parts: StrategyParts {
+        switch self {
+        case .remount: return StrategyParts(keeper: .none, nodeIds: .handle, revalidation: .none, state: .none)
+        case .handoverLazy: return StrategyParts(keeper: .harness, nodeIds: .handle, revalidation: .none, state: .none)
+        case .handoverEager: return StrategyParts(keeper: .harness, nodeIds: .handle, revalidation: .eager, state: .none)
+        case .handoverEpoch: return StrategyParts(keeper: .harness, nodeIds: .handle, revalidation: .epoch, state: .none)
+        case .handoverMarkbad:
+            return StrategyParts(keeper: .harness, nodeIds: .handle, revalidation: .markBad, state: .none)
+        case .handoverNaive: return StrategyParts(keeper: .harness, nodeIds: .ephemeral, revalidation: .none, state: .none)
+        case .handoverState:
+            return StrategyParts(keeper: .harness, nodeIds: .handle, revalidation: .none, state: .openFiles)
+        case .handoverInode: return StrategyParts(keeper: .harness, nodeIds: .inode, revalidation: .none, state: .none)
+        case .handoverStateEpoch:
+            return StrategyParts(keeper: .harness, nodeIds: .handle, revalidation: .epoch, state: .openFiles)
+        case .handoverStateEager:
+            return StrategyParts(keeper: .harness, nodeIds: .handle, revalidation: .eager, state: .openFiles)
+        }
+    }
 
     /// Whether the harness keeps the /dev/fuse descriptor across deaths.
     public var keepsConnection: Bool { self != .remount }
 
     /// Whether applications should see no errors at all.
     public var claimsNoErrors: Bool {
-        [.handoverLazy, .handoverEager, .handoverEpoch, .handoverState, .handoverInode].contains(self)
+        [.handoverLazy, .handoverEager, .handoverEpoch, .handoverState, .handoverInode, .handoverStateEpoch,
+         .handoverStateEager].contains(self)
     }
 
     /// Whether no acknowledged write may be lost and no read may return
@@ -61,10 +88,13 @@ public enum Strategy: String, CaseIterable, Codable, Sendable {
     }
 
     /// Whether the keeper holds the open-file table across restarts.
-    public var keepsOpenFiles: Bool { self == .handoverState }
+    public var keepsOpenFiles: Bool { parts.state == .openFiles }
 
     /// The new server invalidates every node id and entry handed out before.
-    public var eagerRevalidation: Bool { self == .handoverEager }
+    public var eagerRevalidation: Bool { parts.revalidation == .eager }
+
+    /// The keeper sends FUSE_NOTIFY_INC_EPOCH with the resend.
+    public var incrementsEpoch: Bool { parts.revalidation == .epoch }
 
     /// Options of server instance `instance` (1 for the first).
     public func restartOptions(instance: UInt32, initPath: String?, journal: String?, intents: String?,
@@ -80,9 +110,9 @@ public enum Strategy: String, CaseIterable, Codable, Sendable {
         // knows nothing of them.
         r.backingIds = keepsConnection && self != .handoverNaive ? backingIds : nil
         switch self {
-        case .remount, .handoverLazy, .handoverEpoch, .handoverState, .handoverInode:
+        case .remount, .handoverLazy, .handoverEpoch, .handoverState, .handoverInode, .handoverStateEpoch:
             r.staleHandles = .reopen
-        case .handoverEager:
+        case .handoverEager, .handoverStateEager:
             r.staleHandles = .reopen
             r.journal = journal
             r.eagerRevalidation = eagerRevalidation
@@ -97,4 +127,47 @@ public enum Strategy: String, CaseIterable, Codable, Sendable {
 
     /// Names, for messages.
     public static var names: String { allCases.map(\.rawValue).joined(separator: ", ") }
+}
+
+/// The independent parts of a restart strategy: who keeps the connection,
+/// the node-id scheme, how the kernel's caches are revalidated, and what
+/// state outlives the server.
+public struct StrategyParts: Equatable, Sendable {
+    /// Who keeps /dev/fuse across a death.
+    public enum Keeper: String, Sendable { case none, harness }
+    /// How what the kernel cached is checked after a restart.
+    public enum Revalidation: String, Sendable {
+        /// Nothing: node ids resolve on use, cached attributes and entries
+        /// live out their timeouts.
+        case none
+        /// A storm of invalidations before serving (from a journal).
+        case eager
+        /// FUSE_NOTIFY_INC_EPOCH: every dentry is looked up again.
+        case epoch
+        /// ESTALE for everything an earlier server handed out.
+        case markBad = "mark-bad"
+    }
+    /// What outlives the server besides the connection.
+    public enum KeptState: String, Sendable {
+        case none
+        /// The open-file table, held by the keeper.
+        case openFiles = "open-files"
+    }
+
+    public var keeper: Keeper
+    public var nodeIds: NodeIdScheme
+    public var revalidation: Revalidation
+    public var state: KeptState
+
+    public init(keeper: Keeper, nodeIds: NodeIdScheme, revalidation: Revalidation, state: KeptState) {
+        self.keeper = keeper
+        self.nodeIds = nodeIds
+        self.revalidation = revalidation
+        self.state = state
+    }
+
+    /// "keeper harness, ids handle, revalidation epoch, state open-files".
+    public var description: String {
+        "keeper \(keeper.rawValue), ids \(nodeIds.rawValue), revalidation \(revalidation.rawValue), state \(state.rawValue)"
+    }
 }

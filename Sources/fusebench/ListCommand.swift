@@ -48,7 +48,10 @@ struct ListCommand: ParsableCommand {
             case .workloads: out += try workloads()
             case .strategies:
                 out += "strategies (--strategy; README \"Crash injection and restart strategies\"):\n"
-                for st in Strategy.allCases { out += "  " + Summary.pad(st.rawValue, 18) + st.summary + "\n" }
+                for st in Strategy.allCases {
+                    out += "  " + Summary.pad(st.rawValue, 22) + st.summary + "\n"
+                        + "  " + Summary.pad("", 22) + "(" + st.parts.description + ")\n"
+                }
             case .faults:
                 out += """
                     faults (--fault; times from the start of the measured phase):
@@ -113,6 +116,8 @@ extension Strategy {
         case .handoverNaive: return "counter node ids and no state, as a typical server after a handover"
         case .handoverState: return "handover-lazy, and the open-file table lives in the keeper"
         case .handoverInode: return "handover-lazy with bare inode numbers as node ids (no generation)"
+        case .handoverStateEpoch: return "composed: handover-state's kept open files and handover-epoch's epoch"
+        case .handoverStateEager: return "composed: handover-state's kept open files and handover-eager's storm"
         }
     }
 }

@@ -145,7 +145,8 @@ enum Summary {
         var out = "hazard scenarios (pass: the expected outcome held"
             + (transports.isEmpty ? "" : "; transport: " + transports.joined(separator: ", ")) + "):\n"
             + pad("scenario", width)
-        for s in strategies { out += pad(s.replacingOccurrences(of: "handover-", with: ""), 10, right: true) }
+        let col = max(10, (strategies.map { $0.replacingOccurrences(of: "handover-", with: "").count }.max() ?? 0) + 2)
+        for s in strategies { out += pad(s.replacingOccurrences(of: "handover-", with: ""), col, right: true) }
         out += "\n"
         for sc in scenarios {
             out += pad(sc, width)
@@ -153,7 +154,7 @@ enum Summary {
                 let mine = cells.filter { $0.scenario == sc && $0.strategy == st }
                 let word = mine.isEmpty ? "-" : mine.allSatisfy { $0.outcome == "pass" } ? "pass"
                     : mine.contains { $0.outcome == "fail" } ? "FAIL" : "inconcl."
-                out += pad(word, 10, right: true)
+                out += pad(word, col, right: true)
             }
             out += "\n"
         }
@@ -270,12 +271,14 @@ enum Summary {
         var out = "revalidation after a restart, by cached inodes (times in ms):\n"
         out += pad("strategy", 18) + pad("inodes", 9, right: true) + pad("outage", 9, right: true)
             + pad("storm", 9, right: true) + pad("notifies", 10, right: true) + pad("all usable", 12, right: true)
-            + pad("LOOKUP+GETATTR", 16, right: true) + pad("p99 after us", 14, right: true) + "\n"
+            + pad("LOOKUP+GETATTR", 16, right: true) + pad("p99 after us", 14, right: true)
+            + pad("slab B/inode", 14, right: true) + "\n"
         for row in SweepRow.rows(runs) {
             out += pad(row.strategy, 18) + pad("\(row.inodes)", 9, right: true) + pad(ms(row.outage), 9, right: true)
                 + pad(ms(row.storm), 9, right: true) + pad("\(row.notifications)", 10, right: true)
                 + pad(ms(row.allUsable), 12, right: true) + pad("\(row.lookups)", 16, right: true)
-                + pad(String(format: "%.1f", Double(row.p99After) / 1e3), 14, right: true) + "\n"
+                + pad(String(format: "%.1f", Double(row.p99After) / 1e3), 14, right: true)
+                + pad(row.slabPerInode.map { String(format: "%.0f", $0) } ?? "-", 14, right: true) + "\n"
         }
         return out + "(outage: kill to the new server's first reply, '-' when no request reached it; storm: server time\n"
             + " invalidating; all usable: stat of every cached file after the restart; LOOKUP+GETATTR: requests it caused)\n\n"

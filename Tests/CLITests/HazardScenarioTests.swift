@@ -75,6 +75,24 @@ final class HazardScenarioTests: XCTestCase {
         XCTAssertEqual(lazy.figures["statErrors"], 0)
     }
 
+    /// The composed strategies: the kept open files with a revalidation
+    /// that makes attributes honest pass both scenarios that split the
+    /// presets (without passthrough, where only the keeper keeps unlinked
+    /// open files), which handover-epoch and handover-state each fail one of.
+    func testComposedStrategiesPassWhatEachOfTheirPartsFails() throws {
+        let composed = ["handover-state-epoch", "handover-state-eager"]
+        let stale = try run("stale-attributes", files: 40, composed + ["handover-state"])
+        for s in composed { XCTAssertTrue(try XCTUnwrap(stale[s]).passed, "\(s): \(stale[s]!.figures)") }
+        XCTAssertFalse(try XCTUnwrap(stale["handover-state"]).passed)
+        let open = try run("open-files", files: 16, composed + ["handover-epoch"], server: ["passthrough": false])
+        for s in composed {
+            let r = try XCTUnwrap(open[s])
+            XCTAssertTrue(r.passed, "\(s): \(r.figures)")
+            XCTAssertEqual(r.figures["unlinkedWhileOpen"], 2)
+        }
+        XCTAssertFalse(try XCTUnwrap(open["handover-epoch"]).passed)
+    }
+
     func testResentNonIdempotentRequestsAreRecognisedOnlyWhenTheConnectionIsKept() throws {
         let r = try run("resent-non-idempotent", files: 4, ["handover-lazy", "remount"])
         let lazy = try XCTUnwrap(r["handover-lazy"]), remount = try XCTUnwrap(r["remount"])

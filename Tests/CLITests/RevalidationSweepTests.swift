@@ -42,5 +42,17 @@ final class RevalidationSweepTests: XCTestCase {
         XCTAssertGreaterThan(eager.slope, 0.9)
         let lazy = try XCTUnwrap(fits.first { $0.strategy == "handover-lazy" && $0.metric == "revalidationRequests" })
         XCTAssertEqual(lazy.slope, 0, accuracy: 0.01)
+        // Kernel memory per cached inode: each primed file is a FUSE inode
+        // and a dentry in the kernel's slabs (the fit, from /proc/slabinfo).
+        for run in doc.runs {
+            let slab = try XCTUnwrap(run.primedSlabBytes, "the priming records the kernel's slab growth")
+            XCTAssertGreaterThan(slab["fuse_inode"] ?? 0, 0, "\(slab)")
+        }
+        let kernel = try XCTUnwrap(fits.first { $0.strategy == "handover-lazy" && $0.metric == "kernelSlabBytes" })
+        XCTAssertGreaterThan(kernel.slope, 500, "a FUSE inode and a dentry per cached inode: \(kernel.slope) B")
+        XCTAssertLessThan(kernel.slope, 10_000)
+        // The second strategy at each point took the first one's fileset (a
+        // stat load never changes it) instead of building it again.
+        XCTAssertEqual(doc.runs.filter { $0.filesetReused == true }.count, 2)
     }
 }

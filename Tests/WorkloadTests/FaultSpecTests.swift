@@ -56,5 +56,22 @@ final class FaultSpecTests: XCTestCase {
         XCTAssertEqual(shipped.strategies.count, Strategy.allCases.count, "crash-compare runs every strategy")
         XCTAssertFalse(shipped.faults.isEmpty)
     }
-}
 
+    /// A strategy is its parts; the composed ones are the kept open files
+    /// with a revalidation, and every property follows from the parts.
+    func testStrategiesAreMadeOfTheirParts() {
+        for s in Strategy.allCases {
+            XCTAssertEqual(s.keepsConnection, s.parts.keeper == .harness, s.rawValue)
+            XCTAssertEqual(s.keepsOpenFiles, s.parts.state == .openFiles, s.rawValue)
+            XCTAssertEqual(s.eagerRevalidation, s.parts.revalidation == .eager, s.rawValue)
+            XCTAssertEqual(s.incrementsEpoch, s.parts.revalidation == .epoch, s.rawValue)
+            XCTAssertEqual(s.forcedNodeIds ?? .handle, s.parts.nodeIds, s.rawValue)
+        }
+        XCTAssertEqual(Strategy.handoverStateEpoch.parts,
+                       StrategyParts(keeper: .harness, nodeIds: .handle, revalidation: .epoch, state: .openFiles))
+        XCTAssertEqual(Strategy.handoverStateEager.parts.revalidation, .eager)
+        XCTAssertTrue(Strategy.handoverStateEager.claimsNoErrors && Strategy.handoverStateEpoch.claimsIntegrity)
+        // Each distinct combination of parts is one strategy.
+        XCTAssertEqual(Set(Strategy.allCases.map(\.parts.description)).count, Strategy.allCases.count)
+    }
+}
