@@ -150,9 +150,14 @@ public struct HandoverTimeline: Codable, Equatable, Sendable {
     /// The keeper's part of the floor: fault to the moment the new server
     /// may read (its go sent; without a standby, the resend).
     public var keeperPart: Double { (goSent ?? resendSent).value }
-    /// The kernel's part: from then to the new server's first request read
-    /// (waking it, and handing it the request).
-    public var kernelPart: Double? { firstRequestRead.map { $0.value - keeperPart } }
+    /// The standby's part: from its go to its gate open (waking it, and
+    /// what it takes on there: the open files of handover-state, the storm
+    /// of handover-eager); nil without a warm standby.
+    public var standbyPart: Double? { gatePassed.map { $0.value - keeperPart } }
+    /// The kernel's part: from then to the new server's first request read.
+    public var kernelPart: Double? {
+        firstRequestRead.map { $0.value - (gatePassed?.value ?? keeperPart) }
+    }
     /// The floor: fault to the first request in the new server's hands,
     /// before any work of the server's own.
     public var floor: Double? { firstRequestRead?.value }

@@ -390,9 +390,9 @@ public enum HTMLReport {
         guard !rows.isEmpty else { return "" }
         func us(_ v: Double?) -> String { v.map { String(format: "%.0f", $0 / 1e3) } ?? "–" }
         let span = max(1, rows.compactMap { $0.2.firstReply?.value }.max() ?? 1)
-        let w = 900.0, left = 170.0, barH = 18.0, rowH = 30.0
+        let w = 1000.0, left = 250.0, barH = 18.0, rowH = 30.0
         let h = Double(rows.count) * rowH + 40
-        func x(_ v: Double) -> Double { left + v / span * (w - left - 20) }
+        func x(_ v: Double) -> Double { left + v / span * (w - left - 90) }
         // Steps: harness (death to go), kernel (go to first request), server (to the first reply).
         var svg = "<svg width=\(Int(w)) height=\(Int(h)) role=img aria-label='handover timelines'>"
         for (i, row) in rows.enumerated() {
@@ -403,7 +403,8 @@ public enum HTMLReport {
             let segs: [(Double, Double, String, String)] = [
                 (0, t.threadsOut.value, "#d62728", "dead server's threads leaving the device"),
                 (t.threadsOut.value, go, "#ff7f0e", "resend and go"),
-                (go, t.firstRequestRead?.value ?? go, "#1f77b4", "kernel: waking the new server, first request"),
+                (go, t.gatePassed?.value ?? go, "#9467bd", "standby: waking, and its work at the gate"),
+                (t.gatePassed?.value ?? go, t.firstRequestRead?.value ?? go, "#1f77b4", "kernel: to the first request read"),
                 (t.firstRequestRead?.value ?? go, t.firstReply?.value ?? go, "#2ca02c", "the new server's first work"),
             ]
             for (a, b, color, what) in segs where b > a {
@@ -414,7 +415,7 @@ public enum HTMLReport {
                 + "\(us(t.firstReply?.value)) µs</text>"
         }
         let axisY = 10 + Double(rows.count) * rowH + 4
-        svg += "<line x1=\(left) y1=\(axisY) x2=\(w - 20) y2=\(axisY) stroke='#999'/>"
+        svg += "<line x1=\(left) y1=\(axisY) x2=\(w - 90) y2=\(axisY) stroke='#999'/>"
         for k in 0...4 {
             let v = span * Double(k) / 4
             svg += "<text x=\(String(format: "%.1f", x(v) - 10)) y=\(axisY + 14) font-size=11>\(us(v))</text>"
@@ -422,18 +423,20 @@ public enum HTMLReport {
         svg += "</svg>"
         var t = "<h3>Where a handover's time goes (the median handover of each run, µs after the fault)</h3>\n" + svg
         t += "<div class=legend><span><i style='background:#d62728'></i>dead server's threads leaving the device</span>"
-            + "<span><i style='background:#ff7f0e'></i>resend, go</span><span><i style='background:#1f77b4'></i>kernel: to the "
+            + "<span><i style='background:#ff7f0e'></i>resend, go</span><span><i style='background:#9467bd'></i>standby: "
+            + "waking, its work at the gate</span><span><i style='background:#1f77b4'></i>kernel: to the "
             + "new server's first request</span><span><i style='background:#2ca02c'></i>the new server's first work</span></div>\n"
         t += "<table><tr><th>run</th><th>threads out</th><th>resend</th><th>go</th><th>gate</th><th>first request</th>"
-            + "<th>first reply</th><th>floor (median)</th><th>keeper part</th><th>kernel part</th></tr>\n"
+            + "<th>first reply</th><th>floor (median)</th><th>keeper part</th><th>standby part</th><th>kernel part</th></tr>\n"
         for (r, s, h) in rows {
             t += "<tr><td>\(esc(label(r)))</td><td>\(us(h.threadsOut.value))</td><td>\(us(h.resendSent.value))</td>"
                 + "<td>\(us(h.goSent?.value))</td><td>\(us(h.gatePassed?.value))</td><td>\(us(h.firstRequestRead?.value))</td>"
-                + "<td>\(us(h.firstReply?.value))</td><td>\(us(s.floor))</td><td>\(us(s.keeperPart))</td>"
+                + "<td>\(us(h.firstReply?.value))</td><td>\(us(s.floor))</td><td>\(us(s.keeperPart))</td><td>\(us(s.standbyPart))</td>"
                 + "<td>\(us(s.kernelPart))</td></tr>\n"
         }
         return t + "</table><p class=meta>floor: fault to the first request in the new server's hands (keeper: to its "
-            + "go; kernel: from the go to that request read), medians over the faults</p>\n"
+            + "go; standby: from the go to its gate open, the state or storm it takes on there included; kernel: from "
+            + "the gate to that request read), medians over the faults</p>\n"
     }
 
     static func latencyChart(_ runs: [RunResult]) -> String {

@@ -20,7 +20,7 @@ public struct StrategySummary: Sendable {
     /// Medians over the faults' handover timelines, in ns: the floor (fault
     /// to the new server's first request read), and its keeper's and
     /// kernel's parts; nil without handovers.
-    public var floor: Double?, keeperPart: Double?, kernelPart: Double?
+    public var floor: Double?, keeperPart: Double?, standbyPart: Double?, kernelPart: Double?
     /// The handover timeline of the fault with the median outage.
     public var medianHandover: HandoverTimeline?
     /// Failed operations over the whole run.
@@ -62,6 +62,7 @@ public struct StrategySummary: Sendable {
         let handovers = fs.compactMap(\.handover)
         floor = Statistics.median(handovers.compactMap(\.floor))
         keeperPart = Statistics.median(handovers.map(\.keeperPart))
+        standbyPart = Statistics.median(handovers.compactMap(\.standbyPart))
         kernelPart = Statistics.median(handovers.compactMap(\.kernelPart))
         let byOutage = handovers.filter { $0.firstReply != nil }.sorted { $0.firstReply!.value < $1.firstReply!.value }
         medianHandover = byOutage.isEmpty ? nil : byOutage[(byOutage.count - 1) / 2]

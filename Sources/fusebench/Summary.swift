@@ -246,7 +246,7 @@ enum Summary {
         let width = max(18, (rows.map(\.strategy.count).max() ?? 0) + 2)
         var out = "where a handover's time goes (the median handover; µs after the fault):\n"
         out += pad("strategy", width)
-        for h in ["noticed", "threads out", "resend", "go", "gate", "1st request", "1st reply", "floor", "keeper", "kernel"] {
+        for h in ["noticed", "threads out", "resend", "go", "gate", "1st request", "1st reply", "floor", "keeper", "standby", "kernel"] {
             out += pad(h, 12, right: true)
         }
         out += "\n"
@@ -254,14 +254,16 @@ enum Summary {
             let h = s.medianHandover!
             out += pad(s.strategy, width)
             for v in [h.deathNoticed.value, h.threadsOut.value, h.resendSent.value, h.goSent?.value, h.gatePassed?.value,
-                      h.firstRequestRead?.value, h.firstReply?.value, s.floor, s.keeperPart, s.kernelPart] {
+                      h.firstRequestRead?.value, h.firstReply?.value, s.floor, s.keeperPart, s.standbyPart,
+                      s.kernelPart] {
                 out += pad(us(v), 12, right: true)
             }
             out += "\n"
         }
         out += "(noticed: the harness knew of the death; threads out: no thread of the dead server could take a request;\n"
         out += " go: the warm standby let go; gate: it is through its gate; floor: fault to the first request in the new\n"
-        out += " server's hands, medians over the faults, of which keeper: fault to go, kernel: go to the request read)\n\n"
+        out += " server's hands, medians over the faults, of which keeper: fault to go; standby: go to its gate open,\n"
+        out += " waking it and the state or storm it takes on there; kernel: gate to the request read)\n\n"
         return out
     }
 
