@@ -51,7 +51,7 @@ public struct ServerLaunch: Codable, Equatable, Sendable {
 
     /// The slots this launch uses.
     public var slots: [LaunchSlot] {
-        [.fuse, .ready, .lifeline, .deathNotice] + (standby ? [.standbyGo] : []) + (keeper ? [.keeper] : [])
+        LaunchSlot.allCases.filter { ($0 != .standbyGo || standby) && ($0 != .keeper || keeper) }
     }
 
     /// The restart options with the slot descriptors filled in, as the

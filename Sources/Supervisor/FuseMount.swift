@@ -102,11 +102,13 @@ public final class FuseMount: @unchecked Sendable {
     /// Whether handovers go to a warm standby (set before the first fault).
     public var useStandby = true
 
-    /// Makes `p` the current server once it has handled INIT (a warm
-    /// standby handled it before: it only needs its go).
+    /// Makes `p` the current server once it has handled INIT. A warm
+    /// standby handles the saved INIT as soon as it starts and waits at its
+    /// gate: it gets its go at once, and is current once through the gate.
     private func activate(_ p: PendingServer) throws {
         defer { close(p.readyFd) }
-        let pinned = p.goFd >= 0 && p.stats != nil && Settings.dyingCPU != "stay"
+        let gated = p.goFd >= 0 && !launcher.options.ioUring
+        let pinned = gated && Settings.dyingCPU != "stay"
         if pinned { p.process.pinToCallerCPU() }
         defer { if pinned { p.process.unpin() } }
         if p.goFd >= 0 {
@@ -120,28 +122,28 @@ public final class FuseMount: @unchecked Sendable {
             if stateSock >= 0 { keeper.disconnect(stateSock) }
             stateSock = p.stateSock
         }
-        if let ready = p.stats {
-            current.started(p.process, instance: p.instance, statsPath: p.statsPath, stats: ready)
-            // Serving once through its gate: what it does there (the open
-            // files of handover-state, the eager storm) comes before any request.
-            let deadline = fbshim_monotonic_ns() + UInt64(Settings.readyTimeout * 1e9)
-            while ready.goNs == 0 {
-                if p.process.waitForDeathOrNotice(timeoutNs: 50_000) {
-                    throw SupervisorError.failed("the standby server \(p.process.describe(p.process.poll() ?? -1)) "
-                                                 + "at its go. Its log:\n\(p.process.logTail())")
-                }
-                if fbshim_monotonic_ns() > deadline {
-                    p.process.killAndReap()
-                    abortConnection()
-                    throw SupervisorError.watchdog("the standby server did not start serving within "
-                                                   + "\(Int(Settings.readyTimeout)) s of its go; killed it and "
-                                                   + "aborted the connection. Its log:\n\(p.process.logTail())")
-                }
-            }
-            return
-        }
         current.started(p.process, instance: p.instance, statsPath: p.statsPath)
-        current.mapped(try awaitReady(p))
+        // Ready long before, as a rule: a standby is started a measurement
+        // window before the fault it serves.
+        let ready = try awaitReady(p)
+        current.mapped(ready)
+        guard gated else { return }
+        // Serving once through its gate: what it does there (the open files
+        // of handover-state, the eager storm) comes before any request.
+        let deadline = fbshim_monotonic_ns() + UInt64(Settings.readyTimeout * 1e9)
+        while ready.goNs == 0 {
+            if p.process.waitForDeathOrNotice(timeoutNs: 50_000) {
+                throw SupervisorError.failed("the standby server \(p.process.describe(p.process.poll() ?? -1)) "
+                                             + "at its go. Its log:\n\(p.process.logTail())")
+            }
+            if fbshim_monotonic_ns() > deadline {
+                p.process.killAndReap()
+                abortConnection()
+                throw SupervisorError.watchdog("the standby server did not start serving within "
+                                               + "\(Int(Settings.readyTimeout)) s of its go; killed it and "
+                                               + "aborted the connection. Its log:\n\(p.process.logTail())")
+            }
+        }
     }
 
     /// Waits until `p` has handled INIT; maps its statistics.
@@ -167,16 +169,10 @@ public final class FuseMount: @unchecked Sendable {
     /// the connection and standbys are on. Call while the server is healthy.
     public func prepareStandby() throws {
         guard useStandby, standby == nil, strategy?.keepsConnection == true, keptFd >= 0 else { return }
-        var s = try launcher.spawn(instance: instance + 1, fd: keptFd, asStandby: true)
-        if !launcher.options.ioUring {
-            // It handles the saved INIT now, and then waits at its gate.
-            do { s.stats = try awaitReady(s) } catch {
-                close(s.goFd)
-                close(s.readyFd)
-                throw error
-            }
-        }
-        standby = s
+        // It handles the saved INIT at once, and then waits at its gate; the
+        // harness hears its "ready" at the handover (not waiting here keeps
+        // the fault schedule).
+        standby = try launcher.spawn(instance: instance + 1, fd: keptFd, asStandby: true)
     }
 
     /// When the last handover sent FUSE_NOTIFY_RESEND and let its server go.

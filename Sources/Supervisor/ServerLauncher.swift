@@ -17,8 +17,6 @@ struct PendingServer {
     let goFd: Int32
     /// Our end of its keeper socket (-1: none).
     let stateSock: Int32
-    /// Its statistics, once it said ready (a warm standby says so before its go).
-    var stats: StatsRegion? = nil
 }
 
 /// Starts server instances for one mount.

@@ -113,7 +113,10 @@ final class RunCommandTests: XCTestCase {
             XCTAssertTrue(all.stdout.contains(phrase), "\(phrase): \(all.stdout)")
         }
         let strategies = try Binary.run(["list", "strategies"])
-        XCTAssertEqual(strategies.stdout.split(separator: "\n").count, 9, strategies.stdout)
+        // A heading, then each of the 10 strategies and its parts.
+        XCTAssertEqual(strategies.stdout.split(separator: "\n").count, 21, strategies.stdout)
+        XCTAssertTrue(strategies.stdout.contains("keeper harness, ids handle, revalidation epoch, state open-files"),
+                      strategies.stdout)
         let missing = try Binary.run(["list", "metrics"])
         XCTAssertEqual(missing.status, 2, missing.stderr)
         XCTAssertTrue(missing.stderr.contains("needs a result file"), missing.stderr)

@@ -19,7 +19,7 @@ final class ContractTests: XCTestCase {
     func testALaunchNamesEachSlotOnceAndFillsTheRestartDescriptors() throws {
         var l = ServerLaunch(source: "/s", mountpoint: "/m", statsPath: "/st", options: ServerOptions(),
                              restart: RestartOptions(), standby: false, keeper: false)
-        XCTAssertEqual(l.slots, [.fuse, .ready, .lifeline])
+        XCTAssertEqual(l.slots, [.fuse, .ready, .lifeline, .deathNotice])
         XCTAssertNil(l.resolvedRestart.standbyFd)
         XCTAssertNil(l.resolvedRestart.stateFd)
         l.standby = true
