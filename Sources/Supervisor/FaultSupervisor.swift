@@ -322,7 +322,11 @@ final class FaultSupervisor: @unchecked Sendable {
             t.event.revalidationSweepRequests = Self.increase(fresh.opcodeCounts(), since: [:])
         }
         let now = fbshim_monotonic_ns()
-        let windowEnd = min(now + Self.windowNs, max(nextDue, now))
+        // The window ends before the next fault by the standby's start-up
+        // (a Swift process that maps its libraries and handles the saved
+        // INIT: tens of ms), so that the next fault finds it at its gate.
+        let lead: UInt64 = 80_000_000
+        let windowEnd = min(now + Self.windowNs, max(nextDue > lead ? nextDue - lead : 0, now))
         let windowLength = Double(windowEnd - now) / 1e9
         do { _ = try sleepSampling(until: windowEnd) } catch {
             // The server died again within the window (and the run may be
