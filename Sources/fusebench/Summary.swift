@@ -271,12 +271,14 @@ enum Summary {
     static func sweepTable(_ runs: [RunResult]) -> String {
         func ms(_ v: Double?) -> String { v.map { String(format: "%.2f", $0 / 1e6) } ?? "-" }
         var out = "revalidation after a restart, by cached inodes (times in ms):\n"
-        out += pad("strategy", 18) + pad("inodes", 9, right: true) + pad("outage", 9, right: true)
+        let rows = SweepRow.rows(runs)
+        let width = max(18, (rows.map(\.strategy.count).max() ?? 0) + 2)
+        out += pad("strategy", width) + pad("inodes", 9, right: true) + pad("outage", 9, right: true)
             + pad("storm", 9, right: true) + pad("notifies", 10, right: true) + pad("all usable", 12, right: true)
             + pad("LOOKUP+GETATTR", 16, right: true) + pad("p99 after us", 14, right: true)
             + pad("slab B/inode", 14, right: true) + "\n"
-        for row in SweepRow.rows(runs) {
-            out += pad(row.strategy, 18) + pad("\(row.inodes)", 9, right: true) + pad(ms(row.outage), 9, right: true)
+        for row in rows {
+            out += pad(row.strategy, width) + pad("\(row.inodes)", 9, right: true) + pad(ms(row.outage), 9, right: true)
                 + pad(ms(row.storm), 9, right: true) + pad("\(row.notifications)", 10, right: true)
                 + pad(ms(row.allUsable), 12, right: true) + pad("\(row.lookups)", 16, right: true)
                 + pad(String(format: "%.1f", Double(row.p99After) / 1e3), 14, right: true)
@@ -289,8 +291,9 @@ enum Summary {
     /// The fitted cost per inode, and whether each strategy stays flat.
     static func fitText(_ fits: [LinearFit]) -> String {
         var out = "fitted against cached inodes (least squares):\n"
+        let width = max(18, (fits.map(\.strategy.count).max() ?? 0) + 2)
         for f in fits {
-            out += "  " + pad(f.strategy, 18) + pad(f.metric, 22) + f.perInode + " per inode" + String(format: "  (r2 %.2f, %d points)", f.r2, f.points) + "\n"
+            out += "  " + pad(f.strategy, width) + pad(f.metric, 22) + f.perInode + " per inode" + String(format: "  (r2 %.2f, %d points)", f.r2, f.points) + "\n"
         }
         for (s, fs) in Dictionary(grouping: fits, by: \.strategy).sorted(by: { $0.key < $1.key }) {
             guard let req = fs.first(where: { $0.metric == "revalidationRequests" }) else { continue }
