@@ -184,7 +184,15 @@ final class LoadWorker: @unchecked Sendable {
 
     private func attribute(_ kind: OpKind, _ t0: UInt64, _ t1: UInt64, _ err: Int32, fault: UInt64) {
         let index = control.faultIndex.load(ordering: .relaxed)
-        var f = faults[index] ?? FaultTally()
+        // In place: a copy of the tally (`var f = faults[index]`, then
+        // storing it back) made every record into its latency histogram copy
+        // the histogram's whole counts array (hundreds of KiB, copy on
+        // write), for every operation in the second after each fault.
+        Self.record(into: &faults[index, default: FaultTally()], kind, t0, t1, err, fault: fault)
+    }
+
+    private static func record(into f: inout FaultTally, _ kind: OpKind, _ t0: UInt64, _ t1: UInt64, _ err: Int32,
+                               fault: UInt64) {
         if t0 <= fault {
             f.spanning += 1
             f.stallNs = max(f.stallNs, t1 - t0)
@@ -201,7 +209,6 @@ final class LoadWorker: @unchecked Sendable {
             _ = f.window!.record(min(max(t1 - t0, 1), OpTally.highestTrackable))
             if err != 0 { f.errors[kind, default: [:]][err, default: 0] += 1 }
         }
-        faults[index] = f
     }
 
     private func sleepUntil(_ ns: UInt64) {
