@@ -158,47 +158,31 @@ int fbshim_no_thread_reads_fuse(pid_t pid) {
     return safe;
 }
 
-int fbshim_gather_threads(pid_t pid, int away) {
-    int cpu = sched_getcpu();
-    if (cpu < 0) return -1;
-    if (away < 0) {
-        /* Back to every CPU the caller may use. */
-        cpu_set_t all;
-        if (sched_getaffinity(0, sizeof all, &all) != 0) return -1;
-        char dirpath[64];
-        snprintf(dirpath, sizeof dirpath, "/proc/%d/task", (int)pid);
-        DIR *d = opendir(dirpath);
-        if (!d) return -1;
-        int n = 0;
-        struct dirent *e;
-        while ((e = readdir(d)) != NULL)
-            if (e->d_name[0] >= '0' && e->d_name[0] <= '9' &&
-                sched_setaffinity((pid_t)atoi(e->d_name), sizeof all, &all) == 0) n++;
-        closedir(d);
-        return n;
-    }
-    if (away) {
-        cpu_set_t mine;
-        if (sched_getaffinity(0, sizeof mine, &mine) != 0) return -1;
-        int other = -1;
-        for (int c = 0; c < CPU_SETSIZE; c++)
-            if (c != cpu && CPU_ISSET(c, &mine)) { other = c; break; }
-        if (other < 0) return 0;
-        cpu = other;
-    }
+int fbshim_pin_threads(pid_t pid, int where) {
     cpu_set_t set;
-    CPU_ZERO(&set);
-    CPU_SET(cpu, &set);
+    if (sched_getaffinity(0, sizeof set, &set) != 0) return -1;
+    if (where != FBSHIM_CPU_ANY) {
+        int cpu = sched_getcpu();
+        if (cpu < 0) return -1;
+        if (where == FBSHIM_CPU_OTHER) {
+            int other = -1;
+            for (int c = 0; c < CPU_SETSIZE && other < 0; c++)
+                if (c != cpu && CPU_ISSET(c, &set)) other = c;
+            if (other < 0) return 0;
+            cpu = other;
+        }
+        CPU_ZERO(&set);
+        CPU_SET(cpu, &set);
+    }
     char dirpath[64];
     snprintf(dirpath, sizeof dirpath, "/proc/%d/task", (int)pid);
     DIR *d = opendir(dirpath);
     if (!d) return -1;
     int n = 0;
     struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
-        if (sched_setaffinity((pid_t)atoi(e->d_name), sizeof set, &set) == 0) n++;
-    }
+    while ((e = readdir(d)) != NULL)
+        if (e->d_name[0] >= '0' && e->d_name[0] <= '9' &&
+            sched_setaffinity((pid_t)atoi(e->d_name), sizeof set, &set) == 0) n++;
     closedir(d);
     return n;
 }

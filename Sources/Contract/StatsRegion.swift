@@ -80,7 +80,8 @@ public final class StatsRegion: @unchecked Sendable {
     /// Marks a warm standby let through its gate.
     public func markGo() { fbshim_atomic_store(&region.pointee.go_ns, fbshim_monotonic_ns()) }
 
-    /// Marks the first request read after the gate (once).
+    /// Marks the first request read after the gate (once: later calls are
+    /// one relaxed load).
     public func markFirstRequest() {
         if fbshim_atomic_load(&region.pointee.first_request_ns) == 0 {
             fbshim_atomic_store(&region.pointee.first_request_ns, fbshim_monotonic_ns())

@@ -92,21 +92,11 @@ public enum FuseSessionRunner {
             while read(standby, &b, 1) < 0 && errno == EINTR {}
             close(standby)
             adoptFiles?()
-        } else if fs.restart.standbyFd != nil {
+        } else if let adoptFiles {
             // Other warm standbys wait at the gate of their reads (ServerIO),
-            // the saved INIT already handled; the files come after the go,
-            // before the eager revalidation.
-            if let adoptFiles {
-                fs.io.onGateOpen.withLock { f in
-                    let previous = f
-                    f = {
-                        adoptFiles()
-                        previous?()
-                    }
-                }
-            }
-        } else {
-            adoptFiles?()
+            // the saved INIT already handled: the files come after the go,
+            // before the eager revalidation (given at INIT, after this).
+            fs.io.atGate(adoptFiles)
         }
         let cfg = fuse_loop_cfg_create()
         defer { fuse_loop_cfg_destroy(cfg) }

@@ -285,17 +285,7 @@ public final class PassthroughFS: @unchecked Sendable {
         if restart.resumeInit != nil && restart.eagerRevalidation, let path = restart.journal {
             // A gated standby: once the server before it is dead, and its
             // journal complete.
-            if restart.standbyFd != nil && !options.ioUring {
-                io.onGateOpen.withLock { f in
-                    let previous = f
-                    f = { [self] in
-                        previous?()
-                        revalidateEagerly(Journal.read(path: path))
-                    }
-                }
-            } else {
-                revalidateEagerly(Journal.read(path: path))
-            }
+            io.atGate { [self] in revalidateEagerly(Journal.read(path: path)) }
         }
         // With io_uring, ready once the queues are registered (startUring).
         if !options.ioUring { onInit?() }

@@ -53,18 +53,19 @@ final class ServerIO: Sendable {
     /// A warm standby's go pipe (-1: no gate, or the gate is open).
     private let gate: Mutex<Int32>
     private let gateOpen: Atomic<Bool>
-    /// Run once the gate opens, before the first request is read (taking
-    /// over the open files of handover-state, an eager revalidation).
-    let onGateOpen = Mutex<(@Sendable () -> Void)?>(nil)
+    /// Work for the gate, in order (taking over the open files of
+    /// handover-state, an eager revalidation); nil once the gate is open,
+    /// or without a gate.
+    private let gateWork: Mutex<[@Sendable () -> Void]?>
     /// Whether this server resumes a connection: its first request is timed.
     private let resuming: Bool
-    private let firstRequestSeen = Atomic<Bool>(false)
 
     init(stats: StatsRegion, resumeInit: [UInt8]?, wantedFlags: UInt64, gateFd: Int32? = nil,
          onLostPassthroughOpen: @escaping @Sendable (UInt64) -> Void) {
         self.stats = stats
         gate = Mutex(gateFd ?? -1)
         gateOpen = Atomic(gateFd == nil)
+        gateWork = Mutex(gateFd == nil ? nil : [])
         resuming = resumeInit != nil
         self.wantedFlags = wantedFlags
         self.onLostPassthroughOpen = onLostPassthroughOpen
@@ -116,17 +117,25 @@ final class ServerIO: Sendable {
         if !gateOpen.load(ordering: .acquiring) { passGate() }
         let n = Glibc.read(fd, buf, len)
         guard n >= 40 else { return n }
-        if resuming && !firstRequestSeen.load(ordering: .relaxed) {
-            firstRequestSeen.store(true, ordering: .relaxed)
-            stats.markFirstRequest()
-        }
+        if resuming { stats.markFirstRequest() }
         note(UnsafeRawPointer(buf), n)
         return n
     }
 
+    /// Runs `work` when the gate opens, after the work given before it,
+    /// before the first request is read; at once without a gate.
+    func atGate(_ work: @escaping @Sendable () -> Void) {
+        let now = gateWork.withLock { w -> Bool in
+            guard w != nil else { return true }
+            w!.append(work)
+            return false
+        }
+        if now { work() }
+    }
+
     /// A warm standby's gate: the first thread here waits for the
     /// harness's go (a byte, or EOF when the standby is not needed), runs
-    /// `onGateOpen`, and opens the gate; the others wait on the lock.
+    /// the gate's work, and opens the gate; the others wait on the lock.
     private func passGate() {
         gate.withLock { fd in
             guard fd >= 0 else { return }
@@ -134,7 +143,7 @@ final class ServerIO: Sendable {
             while Glibc.read(fd, &b, 1) < 0 && errno == EINTR {}
             close(fd)
             fd = -1
-            if let f = onGateOpen.withLock({ f -> (@Sendable () -> Void)? in defer { f = nil }; return f }) { f() }
+            for work in gateWork.withLock({ w in defer { w = nil }; return w ?? [] }) { work() }
             stats.markGo()
             gateOpen.store(true, ordering: .releasing)
         }

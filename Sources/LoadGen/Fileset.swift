@@ -35,8 +35,7 @@ public struct Fileset: Sendable {
         var out: [String] = []
         out.reserveCapacity(spec.dirs * spec.filesPerDir)
         for d in 0..<spec.dirs {
-            let prefix = dir(d) + "/f"
-            for f in 0..<spec.filesPerDir { out.append(prefix + Self.zeroPadded(f, 6)) }
+            for f in 0..<spec.filesPerDir { out.append(file(d, f)) }
         }
         return out
     }

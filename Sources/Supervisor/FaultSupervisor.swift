@@ -171,12 +171,7 @@ final class FaultSupervisor: @unchecked Sendable {
             if case .afterRequests(let n) = item.spec.trigger {
                 t.event.detail = "after \(n) requests"
                 old.armKill(afterRequests: n)
-                guard waitForDeath(server, until: phases.end) else {
-                    old.disarm()
-                    return record(t, triggered: false)
-                }
-                t.noticedNs = fbshim_monotonic_ns()
-                t.faultNs = old.crashNs != 0 ? min(old.crashNs, t.noticedNs) : t.noticedNs
+                guard awaitArmedDeath(&t, server, old, until: phases.end) else { return }
             } else {
                 t.faultNs = fbshim_monotonic_ns()
                 control.markFault(item.index, at: t.faultNs)
@@ -190,12 +185,7 @@ final class FaultSupervisor: @unchecked Sendable {
         case .crashInOp(let op, let phase):
             t.event.detail = "\(op.name) \(phase.name)"
             old.armCrash(op, phase: phase)
-            guard waitForDeath(server, until: min(nextDue, phases.end)) else {
-                old.disarm()
-                return record(t, triggered: false)
-            }
-            t.noticedNs = fbshim_monotonic_ns()
-            t.faultNs = old.crashNs != 0 ? min(old.crashNs, t.noticedNs) : t.noticedNs
+            guard awaitArmedDeath(&t, server, old, until: min(nextDue, phases.end)) else { return }
         case .hang(let seconds, let then):
             t.event.detail = String(format: "%.3g s then %@", seconds, then.rawValue)
             t.faultNs = fbshim_monotonic_ns()
@@ -372,6 +362,22 @@ final class FaultSupervisor: @unchecked Sendable {
 
     /// Waits for the server to die on its own (an armed hook); false if it
     /// is still alive at `deadline` or the run ended.
+    /// After arming a hook in `old`: waits for the death it causes, and
+    /// times it (the hook's own time, else when the harness heard of it);
+    /// false, the hook disarmed and the fault recorded as not triggered,
+    /// when it did not come before `deadline`.
+    private func awaitArmedDeath(_ t: inout FaultTiming, _ server: ServerProcess, _ old: StatsRegion,
+                                 until deadline: UInt64) -> Bool {
+        guard waitForDeath(server, until: deadline) else {
+            old.disarm()
+            record(t, triggered: false)
+            return false
+        }
+        t.noticedNs = fbshim_monotonic_ns()
+        t.faultNs = old.crashNs != 0 ? min(old.crashNs, t.noticedNs) : t.noticedNs
+        return true
+    }
+
     /// Its death notice (a crash hook about to kill it) counts as the death.
     private func waitForDeath(_ server: ServerProcess, until deadline: UInt64) -> Bool {
         while case let now = fbshim_monotonic_ns(), now < deadline, !finished.load(ordering: .relaxed) {

@@ -53,17 +53,20 @@ final class ServerLauncher: Sendable {
     /// Spawns server `instance` on `fd`; as a warm standby it waits for go.
     func spawn(instance: UInt32, fd: Int32, asStandby: Bool) throws -> PendingServer {
         let statsPath = "\(dir)/server-stats-\(instance)"
-        var ready: [Int32] = [0, 0]
-        var go: [Int32] = [-1, -1]
-        var notice: [Int32] = [-1, -1]
-        guard pipe(&ready) == 0, fcntl(ready[0], F_SETFD, FD_CLOEXEC) == 0,
-              fcntl(ready[1], F_SETFD, FD_CLOEXEC) == 0,
-              pipe(&notice) == 0, fcntl(notice[0], F_SETFD, FD_CLOEXEC) == 0,
-              fcntl(notice[1], F_SETFD, FD_CLOEXEC) == 0,
-              !asStandby || (pipe(&go) == 0 && fcntl(go[0], F_SETFD, FD_CLOEXEC) == 0
-                             && fcntl(go[1], F_SETFD, FD_CLOEXEC) == 0) else {
-            throw SupervisorError.failed("pipe failed: \(String(cString: strerror(errno)))")
+        // Close-on-exec pipes, each [read, write].
+        var opened: [Int32] = []
+        func cloexecPipe() throws -> [Int32] {
+            var fds: [Int32] = [-1, -1]
+            guard pipe(&fds) == 0 else {
+                for fd in opened { close(fd) }
+                throw SupervisorError.failed("pipe failed: \(String(cString: strerror(errno)))")
+            }
+            opened += fds
+            for fd in fds { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+            return fds
         }
+        let ready = try cloexecPipe(), notice = try cloexecPipe()
+        let go = asStandby ? try cloexecPipe() : [-1, -1]
         defer {
             close(ready[1])
             close(notice[1])

@@ -84,12 +84,7 @@ public final class ServerProcess: Sendable {
 
     private func waitPidfd(_ timeoutMs: Int32) -> Bool {
         guard pidfd >= 0 else { return true }
-        var p = pollfd(fd: pidfd, events: Int16(POLLIN), revents: 0)
-        while true {
-            let r = Glibc.poll(&p, 1, timeoutMs)
-            if r < 0 && errno == EINTR { continue }
-            return r > 0
-        }
+        return fbshim_wait_readable2(pidfd, -1, timeoutMs < 0 ? .max : UInt64(timeoutMs) * 1_000_000) > 0
     }
 
     /// The wait status once it has exited (nil while it runs). The status
@@ -121,16 +116,16 @@ public final class ServerProcess: Sendable {
     public func moveDyingThreads() {
         switch Settings.dyingCPU {
         case "stay": return
-        case "same": _ = fbshim_gather_threads(pid, 0)
-        default: _ = fbshim_gather_threads(pid, 1)
+        case "same": _ = fbshim_pin_threads(pid, Int32(FBSHIM_CPU_MINE))
+        default: _ = fbshim_pin_threads(pid, Int32(FBSHIM_CPU_OTHER))
         }
     }
 
     /// Pins its threads to the caller's CPU, which is awake: a warm standby
     /// about to be let go wakes there at once (on an idle vCPU that halted
     /// it would wait for the host). `unpin()` lets them go anywhere again.
-    public func pinToCallerCPU() { _ = fbshim_gather_threads(pid, 0) }
-    public func unpin() { _ = fbshim_gather_threads(pid, -1) }
+    public func pinToCallerCPU() { _ = fbshim_pin_threads(pid, Int32(FBSHIM_CPU_MINE)) }
+    public func unpin() { _ = fbshim_pin_threads(pid, Int32(FBSHIM_CPU_ANY)) }
 
     /// Sends a signal through the pidfd, while it runs.
     public func signal(_ sig: Int32) {

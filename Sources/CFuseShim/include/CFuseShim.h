@@ -270,13 +270,14 @@ void fbshim_death_notice(void);
 /// returns to user space to start one); 0 otherwise. From /proc; for a
 /// process that was sent a fatal signal.
 int fbshim_no_thread_reads_fuse(pid_t pid);
-/// Pins every thread of `pid` to the CPU the caller runs on; threads
-/// pinned, or -1. For a process about to die: on a virtual machine whose
-/// idle vCPUs halt, a thread woken on a halted vCPU waits for the host to
-/// run it, for milliseconds; the caller's vCPU is awake.
-int fbshim_gather_threads(pid_t pid, int away);
-/// (away = 1: onto a CPU other than the caller's; away = -1: back onto
-/// every CPU the caller may use.)
+/// Where fbshim_pin_threads puts threads: on the caller's CPU, on another
+/// CPU the caller may use, or back on every CPU the caller may use.
+enum { FBSHIM_CPU_MINE = 0, FBSHIM_CPU_OTHER = 1, FBSHIM_CPU_ANY = -1 };
+/// Sets the affinity of every thread of `pid` as `where` says; threads
+/// set, or -1. On a virtual machine whose idle vCPUs halt, a thread woken
+/// on a halted vCPU waits for the host to run it, for milliseconds; the
+/// caller's vCPU is awake.
+int fbshim_pin_threads(pid_t pid, int where);
 /// ppoll for POLLIN on fd1 and fd2 (-1: only fd1) up to timeout_ns
 /// (UINT64_MAX: forever): 0 on timeout, -1 on error, else bit 0 for fd1
 /// and bit 1 for fd2.
