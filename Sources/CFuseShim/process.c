@@ -117,6 +117,21 @@ static int is_fuse_fd(pid_t pid, long fd) {
     return strcmp(target, "/dev/fuse") == 0;
 }
 
+/// Whether thread `tid` of `pid` has SIGKILL pending (its own or the group's).
+static int kill_pending(pid_t pid, const char *tid) {
+    char path[128], buf[2048];
+    snprintf(path, sizeof path, "/proc/%d/task/%s/status", (int)pid, tid);
+    if (read_small(path, buf, sizeof buf) < 0) return 1; /* the thread is gone */
+    const unsigned long long sigkill = 1ULL << (SIGKILL - 1);
+    static const char *const keys[] = {"SigPnd:", "ShdPnd:"};
+    for (int k = 0; k < 2; k++) {
+        const char *at = strstr(buf, keys[k]);
+        unsigned long long mask = 0;
+        if (at && sscanf(at + strlen(keys[k]), " %llx", &mask) == 1 && (mask & sigkill)) return 1;
+    }
+    return 0;
+}
+
 int fbshim_no_thread_reads_fuse(pid_t pid) {
     char dirpath[64];
     snprintf(dirpath, sizeof dirpath, "/proc/%d/task", (int)pid);
@@ -136,9 +151,15 @@ int fbshim_no_thread_reads_fuse(pid_t pid) {
         /* ") S ppid pgrp session tty_nr tpgid flags" */
         if (sscanf(p + 1, " %c %*d %*d %*d %*d %*d %lu", &state, &flags) != 2) continue;
         if (state == 'Z' || state == 'X' || state == 'x' || (flags & 0x4 /* PF_EXITING */)) continue;
-        /* Alive and not yet exiting: safe only while it sleeps in a system
-           call that is not a read of a FUSE device (a SIGKILLed thread never
-           returns to user space, so it can no longer start one). */
+        /* Alive and not yet exiting: safe only once the kernel has queued
+           SIGKILL for it (a fatal signal or an exit of the group does), and
+           while it sleeps in a system call that is not a read of a FUSE
+           device: such a thread never returns to user space, so it can no
+           longer start a read. A thread merely asleep elsewhere is not safe:
+           a process whose crash handler is still running (the Swift runtime's
+           backtracer holds the other threads for a few hundred ms) lets them
+           go on and read requests that would then be lost with it. */
+        if (!kill_pending(pid, e->d_name)) { safe = 0; break; }
         snprintf(path, sizeof path, "/proc/%d/task/%s/syscall", (int)pid, e->d_name);
         if (read_small(path, buf, sizeof buf) < 0) continue;
         long nr = -1, arg0 = -1;

@@ -265,10 +265,10 @@ void fbshim_kill_self(void);
 void fbshim_set_death_notice_fd(int fd);
 void fbshim_death_notice(void);
 /// 1 when no thread of `pid` can take a request off a FUSE device any
-/// more: every thread has exited, is exiting (PF_EXITING), or sleeps in a
-/// system call other than a read of /dev/fuse (a SIGKILLed thread never
-/// returns to user space to start one); 0 otherwise. From /proc; for a
-/// process that was sent a fatal signal.
+/// more: every thread has exited, is exiting (PF_EXITING), or has SIGKILL
+/// pending and sleeps in a system call other than a read of /dev/fuse (such
+/// a thread never returns to user space to start one); 0 otherwise. From
+/// /proc; for a process that was sent a fatal signal.
 int fbshim_no_thread_reads_fuse(pid_t pid);
 /// Where fbshim_pin_threads puts threads: on the caller's CPU, on another
 /// CPU the caller may use, or back on every CPU the caller may use.
