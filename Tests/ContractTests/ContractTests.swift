@@ -1,5 +1,6 @@
 // The harness-server contract as values: keeper messages on the wire, the
 // descriptor slots of a launch, and the settings read from the environment.
+import CFuseShim
 import Contract
 import Foundation
 import XCTest
@@ -48,5 +49,33 @@ final class ContractTests: XCTestCase {
         XCTAssertEqual(Opcode(name: "write"), .write)
         XCTAssertEqual(Opcode(name: "BATCH_FORGET"), .batchForget)
         XCTAssertNil(Opcode(name: "FROB"))
+    }
+
+    /// The resend waits until no thread of a dead server can read a request.
+    /// A process merely asleep (as a crashing one is while a crash handler
+    /// runs) can still wake and read; once SIGKILL has struck, it cannot.
+    func testOnlyAKilledProcessCountsAsUnableToRead() throws {
+        let sleeper = Process()
+        sleeper.executableURL = URL(fileURLWithPath: "/bin/sleep")
+        sleeper.arguments = ["30"]
+        try sleeper.run()
+        let pid = sleeper.processIdentifier
+        defer { if sleeper.isRunning { kill(pid, SIGKILL) }; sleeper.waitUntilExit() }
+        // Asleep in a system call that is not a FUSE read, with no fatal signal.
+        var asleep = false
+        for _ in 0..<200 where !asleep {
+            let stat = (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)) ?? ""
+            asleep = stat.contains(") S ")
+            if !asleep { usleep(10_000) }
+        }
+        XCTAssertTrue(asleep, "the sleeper never went to sleep")
+        XCTAssertEqual(fbshim_no_thread_reads_fuse(pid), 0, "an asleep process without SIGKILL could still read")
+        kill(pid, SIGKILL)
+        var out = Int32(0)
+        for _ in 0..<500 where out == 0 {
+            out = fbshim_no_thread_reads_fuse(pid)
+            if out == 0 { usleep(10_000) }
+        }
+        XCTAssertEqual(out, 1, "a SIGKILLed process counts as unable to read")
     }
 }
