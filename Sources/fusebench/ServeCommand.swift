@@ -72,6 +72,7 @@ struct ServeCommand: ParsableCommand {
                 (setfsuid); run it as root
                 """)
         }
+        raiseDescriptorLimit()
         var launch: ServerLaunch?
         if let launchJson {
             do { launch = try JSONDecoder().decode(ServerLaunch.self, from: Data(launchJson.utf8)) } catch {
@@ -92,7 +93,6 @@ struct ServeCommand: ParsableCommand {
             writeStderr("fusebench serve: cannot start the teardown holder (\(errnoText(errno))); the address space goes with the server\n")
         }
         defer { fbshim_release_teardown() }
-        raiseDescriptorLimit()
         let statsPath = launch?.statsPath ?? statsFile
         let stats: StatsRegion
         do {
@@ -101,6 +101,7 @@ struct ServeCommand: ParsableCommand {
             throw CLIError.failed("cannot create the stats file \(statsPath ?? ""): \(errnoText(error.code))")
         }
         let options = launch?.options ?? server.serverOptions
+        reserveDescriptorTable(options.fdCacheCapacity + 4096)
         var restart = launch?.resolvedRestart ?? RestartOptions()
         if launch == nil {
             restart.instance = instance
@@ -146,6 +147,26 @@ func raiseDescriptorLimit() {
         rl.rlim_cur = rl.rlim_max
         _ = setrlimit(Int32(RLIMIT_NOFILE.rawValue), &rl)
     }
+}
+
+/// Grows this process's descriptor table to `count` slots now, before it
+/// serves. The kernel grows the table by doubling, and in a process with
+/// several threads each growth waits for an RCU grace period while every
+/// thread that opens a descriptor waits for it (expand_fdtable in
+/// fs/file.c). A server started under load grows its table from 64 to
+/// hundreds of descriptors in its first milliseconds: on a 2-vCPU machine
+/// that held a new server's threads for tens of ms after each handover.
+/// Tables never shrink, so one descriptor placed high and closed again
+/// keeps the room. The table costs 8 bytes and 2 bits per slot.
+func reserveDescriptorTable(_ count: Int) {
+    var rl = rlimit()
+    guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &rl) == 0 else { return }
+    let top = Int32(clamping: min(count, Int(clamping: rl.rlim_cur)) - 1)
+    let probe = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+    guard probe >= 0 else { return }
+    let high = fcntl(probe, F_DUPFD_CLOEXEC, top)
+    if high >= 0 { close(high) }
+    close(probe)
 }
 
 /// Kills this process when the lifeline pipe reaches EOF (the harness died).
