@@ -246,6 +246,22 @@ final class ServerOptionsTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(fuseDescriptors(fx.mount!.server.pid), 2)
     }
 
+    /// A server grows its descriptor table before it serves, to its
+    /// descriptor cache and 4096 more: growing it under load blocks every
+    /// opening thread for an RCU grace period per doubling.
+    func testTheDescriptorTableIsGrownBeforeServing() throws {
+        var o = ServerOptions()
+        o.fdCacheCapacity = 10_000
+        let fx = try MountFixture(options: o)
+        defer { fx.tearDown() }
+        let status = try String(contentsOfFile: "/proc/\(fx.mount!.server.pid)/status", encoding: .utf8)
+        let line = try XCTUnwrap(status.split(separator: "\n").first { $0.hasPrefix("FDSize:") })
+        let size = try XCTUnwrap(Int(line.dropFirst("FDSize:".count).trimmingCharacters(in: .whitespaces)))
+        // The kernel rounds a table up to a power of two.
+        XCTAssertGreaterThanOrEqual(size, 14_096, "FDSize of a fresh server: \(size)")
+        roundTrip(fx)
+    }
+
     func testWritebackCacheAndSpliceStillRoundTrip() throws {
         var o = ServerOptions()
         o.writebackCache = true
