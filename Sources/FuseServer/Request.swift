@@ -24,12 +24,16 @@ struct Request: ~Copyable {
     /// A resent non-idempotent request whose first attempt had started: it
     /// may already have taken effect.
     let mayHaveTakenEffect: Bool
+    /// A warm standby's rehearsal request: served, but neither counted nor
+    /// timed (its reply reaches no one).
+    let rehearsed: Bool
 
     init(_ req: fuse_req_t, _ op: Opcode, _ stats: StatsRegion, intents: IntentLog?) {
         self.req = req
         self.op = op
         statsRef = Unmanaged.passUnretained(stats)
         resent = fbshim_thread_resent() != 0
+        rehearsed = Rehearsal.isRehearsal(fbshim_thread_unique())
         if op.isNonIdempotent, let intents {
             let started = intents.begin(fbshim_thread_unique())
             mayHaveTakenEffect = resent && started
@@ -42,10 +46,13 @@ struct Request: ~Copyable {
 
     /// A request dropped without a reply answers EIO.
     deinit {
-        stats.count(op, failed: true)
+        count(failed: true)
         _ = fuse_reply_err(req, EIO)
-        stats.time(op, start: start)
+        time()
     }
+
+    private func count(failed: Bool) { if !rehearsed { stats.count(op, failed: failed) } }
+    private func time() { if !rehearsed { stats.time(op, start: start) } }
 
     /// Sends a reply: the crash hook's "after" phase first, then the count
     /// (before the reply, so that a client that sees the reply also sees
@@ -54,9 +61,9 @@ struct Request: ~Copyable {
     @inline(__always)
     private consuming func reply(failed: Bool = false, _ send: (fuse_req_t) -> Int32) {
         stats.crashIfArmed(op, phase: .after)
-        stats.count(op, failed: failed)
+        count(failed: failed)
         _ = send(req)
-        stats.time(op, start: start)
+        time()
         discard self
     }
 
@@ -94,9 +101,9 @@ struct Request: ~Copyable {
 
     /// No reply (forget).
     consuming func none() {
-        stats.count(op, failed: false)
+        count(failed: false)
         fuse_reply_none(req)
-        stats.time(op, start: start)
+        time()
         discard self
     }
 

@@ -59,10 +59,14 @@ final class ServerIO: Sendable {
     private let gateWork: Mutex<[@Sendable () -> Void]?>
     /// Whether this server resumes a connection: its first request is timed.
     private let resuming: Bool
+    /// A warm standby's rehearsal (Rehearsal.swift), between the saved
+    /// INIT's reply and its readiness; nil without one, or once it is over.
+    private let rehearsal: Mutex<Rehearsal?>
 
     init(stats: StatsRegion, resumeInit: [UInt8]?, wantedFlags: UInt64, gateFd: Int32? = nil,
-         onLostPassthroughOpen: @escaping @Sendable (UInt64) -> Void) {
+         rehearsal: Rehearsal? = nil, onLostPassthroughOpen: @escaping @Sendable (UInt64) -> Void) {
         self.stats = stats
+        self.rehearsal = Mutex(resumeInit != nil && gateFd != nil ? rehearsal : nil)
         gate = Mutex(gateFd ?? -1)
         gateOpen = Atomic(gateFd == nil)
         gateWork = Mutex(gateFd == nil ? nil : [])
@@ -113,13 +117,36 @@ final class ServerIO: Sendable {
         // second worker thread, started while the first handled INIT, read
         // resent and new requests from the live connection and failed them
         // (the write EIO of issue 11; bursts of EIO on every operation).
-        while swallowing.load(ordering: .acquiring) { usleep(50) }
+        while swallowing.load(ordering: .acquiring) {
+            let (next, over) = rehearsal.withLock { r in (r?.next(), r?.finished ?? false) }
+            if next == nil && over { endSwallowing() }
+            if let r = next {
+                let n = min(r.bytes.count, len)
+                r.bytes.withUnsafeBytes { buf.copyMemory(from: $0.baseAddress!, byteCount: n) }
+                fbshim_set_thread_resent(0)
+                fbshim_set_thread_kill_suidgid(0)
+                fbshim_set_thread_unique(r.unique)
+                fbshim_set_thread_opcode(r.opcode)
+                fbshim_atomic_add(&stats.region.pointee.rehearsed, 1)
+                if rehearsal.withLock({ $0?.finished ?? true }) { endSwallowing() }
+                return n
+            }
+            usleep(50)
+        }
         if !gateOpen.load(ordering: .acquiring) { passGate() }
         let n = Glibc.read(fd, buf, len)
         guard n >= 40 else { return n }
         if resuming { stats.markFirstRequest() }
         note(UnsafeRawPointer(buf), n)
         return n
+    }
+
+    /// The end of the swallowed replies (the replayed INIT's, and the
+    /// rehearsal's): real requests may be read, and the server is ready.
+    private func endSwallowing() {
+        rehearsal.withLock { $0 = nil }
+        swallowing.store(false, ordering: .releasing)
+        connectionReady()
     }
 
     /// Runs `work` when the gate opens, after the work given before it,
@@ -174,10 +201,19 @@ final class ServerIO: Sendable {
     func writev(_ fd: Int32, _ iov: UnsafeMutablePointer<iovec>, _ count: Int32) -> Int {
         if swallowing.load(ordering: .relaxed), count > 0, iov[0].iov_len >= 16 {
             let unique = iov[0].iov_base.loadUnaligned(fromByteOffset: 8, as: UInt64.self)
+            let total = (0..<Int(count)).reduce(0) { $0 + iov[$1].iov_len }
             if unique == Self.resumeUnique {
-                swallowing.store(false, ordering: .releasing)
-                connectionReady()
-                return (0..<Int(count)).reduce(0) { $0 + iov[$1].iov_len }
+                if rehearsal.withLock({ r in r?.initAnswered(); return r == nil }) { endSwallowing() }
+                return total
+            }
+            if Rehearsal.isRehearsal(unique) {
+                var reply: [UInt8] = []
+                for i in 0..<Int(count) {
+                    reply += UnsafeRawBufferPointer(start: iov[i].iov_base, count: iov[i].iov_len)
+                }
+                rehearsal.withLock { $0?.answered(unique, reply: reply) }
+                fbshim_set_thread_opcode(0)
+                return total
             }
         }
         defer { fbshim_set_thread_opcode(0) }

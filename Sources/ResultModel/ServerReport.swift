@@ -54,6 +54,10 @@ public struct ServerReport: Codable, Equatable, Sendable {
     public var resentAnomalies: UInt64 = 0
     /// Resent requests recognised as already done (answered as the first attempt would have been).
     public var resentRecognised: UInt64 = 0
+    /// Requests a warm standby served to itself before it was ready, with
+    /// their replies swallowed (its rehearsal; counted nowhere else). nil:
+    /// no rehearsal.
+    public var rehearsedRequests: UInt64?
     /// Handles of earlier instances reopened.
     public var reopenedHandles: UInt64 = 0
     /// Handles of earlier instances refused.

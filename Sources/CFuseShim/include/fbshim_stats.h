@@ -82,7 +82,8 @@ struct fbshim_stats_region {
     // The handover timeline (a resuming server; 0 in others).
     uint64_t go_ns;               // a warm standby let through its gate
     uint64_t first_request_ns;    // its first request read after the gate
-    uint64_t reserved[3];
+    uint64_t rehearsed;           // a warm standby's rehearsal requests, served to itself
+    uint64_t reserved[2];
     uint64_t init_len;       // the connection's FUSE_INIT request, as read
     uint8_t init_bytes[512];
     struct fbshim_op_stats ops[FBSHIM_STATS_OPCODES];
