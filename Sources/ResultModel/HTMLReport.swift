@@ -186,9 +186,11 @@ public enum HTMLReport {
             return (v, abs(v) >= 10 ? String(format: "%.0f", v) : String(format: "%.3g", v))
         }
         for (v, text) in ticks {
-            svg += "<text x=\(x(v)) y=\(h - 14) font-size=11 text-anchor=middle>\(esc(text))</text>\n"
+            // A label at either end of the axis is anchored inside the chart, not cut at its edge.
+            let anchor = x(v) > w - right - 20 ? "end" : x(v) < left + 20 ? "start" : "middle"
+            svg += "<text x=\(x(v)) y=\(h - 14) font-size=11 text-anchor=\(anchor)>\(esc(text))</text>\n"
         }
-        svg += "<text x=\(w - right) y=\(h - 1) font-size=11 text-anchor=end>\(esc(xLabel))</text>\n"
+        svg += "<text x=\(w - right) y=\(h - 3) font-size=11 text-anchor=end>\(esc(xLabel))</text>\n"
         for (t, color) in marks {
             svg += "<line x1=\(x(t)) x2=\(x(t)) y1=\(top) y2=\(h - bottom) stroke=\(color) stroke-dasharray=\"4 3\" stroke-width=1 />\n"
         }
