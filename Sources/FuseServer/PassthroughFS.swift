@@ -100,8 +100,8 @@ public final class PassthroughFS: @unchecked Sendable {
                       gateFd: gateFd,
                       // With counter ids a lookup is not undone by its
                       // FORGET (the counter moved on): the root alone.
-                      rehearsal: gateFd != nil && initBytes != nil
-                        ? Rehearsal(name: options.nodeIds == .ephemeral ? nil : Self.someName(in: source)) : nil,
+                      rehearsal: gateFd == nil ? nil
+                        : Rehearsal(name: options.nodeIds == .ephemeral ? nil : Rehearsal.someName(in: source)),
                       onLostPassthroughOpen: { backing?.release($0) })
         journal = try restart.journal.map { (p) throws(SysError) in try Journal(path: p) }
         intents = try restart.intents.map { (p) throws(SysError) in try IntentLog(path: p) }
@@ -123,14 +123,6 @@ public final class PassthroughFS: @unchecked Sendable {
     }
 
     deinit { close(rootFd) }
-
-    /// A name in the directory `path` for a standby's rehearsal, if any.
-    static func someName(in path: String) -> String? {
-        let fd = Glibc.open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
-        return Rehearsal.someName(inDirectory: fd)
-    }
 
     /// READDIRPLUS is asked for, and its entries could be cached.
     var usesReaddirplus: Bool { options.readdirplus && options.entryTimeout > 0 }

@@ -13,7 +13,7 @@
 // which a FORGET then drops again (the kernel never counted it). With
 // counter node ids (ephemeral) the root alone: a lookup there moves the
 // counter on for good, and the ids the server gives would differ.
-import CFuseShim
+import Contract
 import Glibc
 
 struct Rehearsal {
@@ -21,7 +21,8 @@ struct Rehearsal {
     static let uniqueBase: UInt64 = 0x4000_0000_0000_F100
     static func isRehearsal(_ unique: UInt64) -> Bool { unique & ~0xff == uniqueBase }
 
-    /// A name in the backing root to look up (nil: the root is empty).
+    /// A name in the backing root to look up (nil: the root is empty, or
+    /// node ids are counters).
     let name: String?
     private var step = 0
     /// A request was handed out and its reply has not come yet (at first:
@@ -34,10 +35,9 @@ struct Rehearsal {
 
     init(name: String?) { self.name = name }
 
-    /// The first entry of the directory at `fd` other than . and .., if any.
-    static func someName(inDirectory fd: Int32) -> String? {
-        let dup = fcntl(fd, F_DUPFD_CLOEXEC, 0)
-        guard dup >= 0, let d = fdopendir(dup) else { if dup >= 0 { close(dup) }; return nil }
+    /// The first entry of directory `path` other than . and .., if any.
+    static func someName(in path: String) -> String? {
+        guard let d = opendir(path) else { return nil }
         defer { closedir(d) }
         while let e = Glibc.readdir(d) {
             let n = withUnsafeBytes(of: e.pointee.d_name) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
@@ -46,50 +46,47 @@ struct Rehearsal {
         return nil
     }
 
-    private static let getattr: UInt32 = 3, lookup: UInt32 = 1, forget: UInt32 = 2, statfs: UInt32 = 17,
-                        getxattr: UInt32 = 22, opendir: UInt32 = 27, readdir: UInt32 = 28, releasedir: UInt32 = 29
-
     /// The next request, or nil while a reply is awaited or once it is over.
     mutating func next() -> (bytes: [UInt8], opcode: UInt32, unique: UInt64)? {
         while !finished && !awaiting {
             defer { step += 1 }
             let unique = Self.uniqueBase + UInt64(step)
             var body: [UInt8] = []
-            let opcode: UInt32, nodeid: UInt64
+            let opcode: Opcode, nodeid: UInt64
             switch step {
-            case 0: (opcode, nodeid) = (Self.getattr, 1); body = Self.le(0, 4) + Self.le(0, 4) + Self.le(0, 8)
-            case 1: (opcode, nodeid) = (Self.statfs, 1)
-            case 2: (opcode, nodeid) = (Self.opendir, 1); body = Self.le(UInt64(O_RDONLY), 4) + Self.le(0, 4)
+            case 0: (opcode, nodeid) = (.getattr, 1); body = Self.le(0, 4) + Self.le(0, 4) + Self.le(0, 8)
+            case 1: (opcode, nodeid) = (.statfs, 1)
+            case 2: (opcode, nodeid) = (.opendir, 1); body = Self.le(UInt64(O_RDONLY), 4) + Self.le(0, 4)
             case 3:
                 guard dirHandle != 0 else { continue }
-                (opcode, nodeid) = (Self.readdir, 1)
+                (opcode, nodeid) = (.readdir, 1)
                 body = Self.le(dirHandle, 8) + Self.le(0, 8) + Self.le(4096, 4) + Self.le(0, 4) + Self.le(0, 8)
                     + Self.le(UInt64(O_RDONLY), 4) + Self.le(0, 4)
             case 4:
                 guard dirHandle != 0 else { continue }
-                (opcode, nodeid) = (Self.releasedir, 1)
+                (opcode, nodeid) = (.releasedir, 1)
                 body = Self.le(dirHandle, 8) + Self.le(UInt64(O_RDONLY), 4) + Self.le(0, 4) + Self.le(0, 8)
             case 5:
                 guard let name else { finished = true; return nil }
-                (opcode, nodeid) = (Self.lookup, 1); body = Array(name.utf8) + [0]
+                (opcode, nodeid) = (.lookup, 1); body = Array(name.utf8) + [0]
             case 6:
                 guard node != 0 else { finished = true; return nil }
-                (opcode, nodeid) = (Self.getattr, node); body = Self.le(0, 4) + Self.le(0, 4) + Self.le(0, 8)
+                (opcode, nodeid) = (.getattr, node); body = Self.le(0, 4) + Self.le(0, 4) + Self.le(0, 8)
             case 7:
-                (opcode, nodeid) = (Self.getxattr, node)
+                (opcode, nodeid) = (.getxattr, node)
                 body = Self.le(0, 4) + Self.le(0, 4) + Array("security.capability".utf8) + [0]
             case 8:
                 // No reply comes to a FORGET: the rehearsal ends as it is handed out.
-                (opcode, nodeid) = (Self.forget, node); body = Self.le(1, 8)
+                (opcode, nodeid) = (.forget, node); body = Self.le(1, 8)
                 finished = true
             default:
                 finished = true
                 return nil
             }
-            awaiting = opcode != Self.forget
-            let header = Self.le(UInt64(40 + body.count), 4) + Self.le(UInt64(opcode), 4) + Self.le(unique, 8)
+            awaiting = opcode != .forget
+            let header = Self.le(UInt64(40 + body.count), 4) + Self.le(UInt64(opcode.rawValue), 4) + Self.le(unique, 8)
                 + Self.le(nodeid, 8) + Self.le(0, 4) + Self.le(0, 4) + Self.le(UInt64(getpid()), 4) + Self.le(0, 4)
-            return (header + body, opcode, unique)
+            return (header + body, UInt32(opcode.rawValue), unique)
         }
         return nil
     }

@@ -118,8 +118,9 @@ final class ServerIO: Sendable {
         // resent and new requests from the live connection and failed them
         // (the write EIO of issue 11; bursts of EIO on every operation).
         while swallowing.load(ordering: .acquiring) {
+            // `over` once the last request is handed out (or none is left).
             let (next, over) = rehearsal.withLock { r in (r?.next(), r?.finished ?? false) }
-            if next == nil && over { endSwallowing() }
+            if over { endSwallowing() }
             if let r = next {
                 let n = min(r.bytes.count, len)
                 r.bytes.withUnsafeBytes { buf.copyMemory(from: $0.baseAddress!, byteCount: n) }
@@ -128,7 +129,6 @@ final class ServerIO: Sendable {
                 fbshim_set_thread_unique(r.unique)
                 fbshim_set_thread_opcode(r.opcode)
                 fbshim_atomic_add(&stats.region.pointee.rehearsed, 1)
-                if rehearsal.withLock({ $0?.finished ?? true }) { endSwallowing() }
                 return n
             }
             usleep(50)

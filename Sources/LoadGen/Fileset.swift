@@ -59,16 +59,16 @@ public struct Fileset: Sendable {
         let builders = max(1, min(spec.dirs, 4))
         let failure = Mutex<FilesetError?>(nil)
         DispatchQueue.concurrentPerform(iterations: builders) { b in
-            do {
+            do throws(FilesetError) {
                 try buildDirs(stride(from: b, to: spec.dirs, by: builders))
-            } catch let e as FilesetError {
-                failure.withLock { if $0 == nil { $0 = e } }
-            } catch {}
+            } catch {
+                failure.withLock { if $0 == nil { $0 = error } }
+            }
         }
         if let e = failure.withLock({ $0 }) { throw e }
     }
 
-    private func buildDirs(_ dirs: StrideTo<Int>) throws {
+    private func buildDirs(_ dirs: StrideTo<Int>) throws(FilesetError) {
         let chunk = min(max(spec.fileSize, 1), 1 << 20)
         let buf = UnsafeMutableRawPointer.allocate(byteCount: chunk + SectorStamp.size, alignment: 4096)
         defer { buf.deallocate() }
