@@ -64,8 +64,8 @@ public final class ServerProcess: Sendable {
 
     /// After a fatal signal (sent, or announced by the death notice): waits
     /// until none of its threads can take a request off the FUSE device any
-    /// more (they are exiting, gone, or asleep in another system call;
-    /// /proc), which comes well before the exit itself, when the last
+    /// more (they are exiting, gone, or have SIGKILL pending and sleep in
+    /// another system call; /proc), which comes well before the exit itself, when the last
     /// thread has torn the address space down and closed every descriptor.
     /// Requests it had read can be resent from then on. Returns at the
     /// exit at the latest.
