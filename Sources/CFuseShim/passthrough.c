@@ -125,12 +125,15 @@ struct fbshim_backing_entry {
     uint64_t nodeid; // 0: empty
     int32_t id;
     int32_t opens;
+    uint32_t instance; // the server instance that last opened the node by it
+    uint32_t pad;
 };
 
 struct fbshim_backing_table {
     uint32_t magic;
     uint32_t capacity;
     uint64_t live;
+    uint64_t idle; // entries no open holds, kept until FORGET (or capped)
     pthread_mutex_t lock;
     char pad[64];
     struct fbshim_backing_entry e[];
@@ -230,14 +233,16 @@ static void table_remove(struct fbshim_backing_table *t, struct fbshim_backing_e
     t->e[i].nodeid = 0;
 }
 
-int fbshim_backing_acquire(struct fbshim_backing_table *t, int fuse_fd, uint64_t nodeid, int fd, int *fresh) {
+int fbshim_backing_acquire(struct fbshim_backing_table *t, int fuse_fd, uint64_t nodeid, int fd, uint32_t instance,
+                           int *fresh) {
     table_lock(t);
     struct fbshim_backing_entry *slot;
     struct fbshim_backing_entry *e = table_find(t, nodeid, &slot);
     int id;
     *fresh = 0;
     if (e) {
-        e->opens++;
+        if (e->opens++ == 0) t->idle--;
+        e->instance = instance;
         id = e->id;
     } else if (!slot) {
         id = -ENOSPC;
@@ -246,6 +251,7 @@ int fbshim_backing_acquire(struct fbshim_backing_table *t, int fuse_fd, uint64_t
         if (id > 0) {
             slot->id = id;
             slot->opens = 1;
+            slot->instance = instance;
             __atomic_store_n(&slot->nodeid, nodeid, __ATOMIC_RELEASE);
             t->live++;
             *fresh = 1;
@@ -255,22 +261,63 @@ int fbshim_backing_acquire(struct fbshim_backing_table *t, int fuse_fd, uint64_t
     return id;
 }
 
-int fbshim_backing_release(struct fbshim_backing_table *t, int fuse_fd, uint64_t nodeid) {
+int fbshim_backing_reuse(struct fbshim_backing_table *t, uint64_t nodeid, uint32_t instance) {
+    table_lock(t);
+    struct fbshim_backing_entry *slot;
+    struct fbshim_backing_entry *e = table_find(t, nodeid, &slot);
+    int id = 0;
+    if (e && e->instance == instance) {
+        if (e->opens++ == 0) t->idle--;
+        id = e->id;
+    }
+    pthread_mutex_unlock(&t->lock);
+    return id;
+}
+
+/// Takes entry `e` out of the table, then closes its id: a crash between
+/// the two leaks the id (until the connection ends), never names a closed
+/// one.
+static void table_drop(struct fbshim_backing_table *t, int fuse_fd, struct fbshim_backing_entry *e) {
+    int id = e->id;
+    table_remove(t, e);
+    t->live--;
+    fbshim_backing_close(fuse_fd, id);
+}
+
+int fbshim_backing_release(struct fbshim_backing_table *t, int fuse_fd, uint64_t nodeid, uint32_t keep_idle) {
     table_lock(t);
     struct fbshim_backing_entry *slot;
     struct fbshim_backing_entry *e = table_find(t, nodeid, &slot);
     int closed = 0;
     if (e && --e->opens <= 0) {
-        // Out of the table before the id is closed: a crash between the two
-        // leaks the id (until the connection ends), never names a closed one.
-        int id = e->id;
-        table_remove(t, e);
-        t->live--;
-        fbshim_backing_close(fuse_fd, id);
-        closed = 1;
+        e->opens = 0;
+        if (t->idle < keep_idle) {
+            t->idle++;
+        } else {
+            table_drop(t, fuse_fd, e);
+            closed = 1;
+        }
     }
     pthread_mutex_unlock(&t->lock);
     return e ? (closed ? 1 : 0) : -ENOENT;
+}
+
+int fbshim_backing_forget(struct fbshim_backing_table *t, int fuse_fd, uint64_t nodeid) {
+    table_lock(t);
+    struct fbshim_backing_entry *slot;
+    struct fbshim_backing_entry *e = table_find(t, nodeid, &slot);
+    int closed = 0;
+    if (e && e->opens <= 0) {
+        t->idle--;
+        table_drop(t, fuse_fd, e);
+        closed = 1;
+    }
+    pthread_mutex_unlock(&t->lock);
+    return closed;
+}
+
+uint64_t fbshim_backing_idle(struct fbshim_backing_table *t) {
+    return __atomic_load_n(&t->idle, __ATOMIC_RELAXED);
 }
 
 uint64_t fbshim_backing_live(struct fbshim_backing_table *t) {

@@ -41,6 +41,11 @@ public struct RestartOptions: Sendable, Codable, Equatable {
     /// Socket to the keeper that holds a duplicate of every open file's
     /// descriptor across restarts (handover-state); nil for none.
     public var stateFd: Int32?
+    /// The connection outlives this server (a keeper holds it for the
+    /// next instance): the server leaves nothing registered on it that
+    /// only it would close, such as idle passthrough backing files, which
+    /// would hold their backing inodes after a crash until the unmount.
+    public var connectionOutlivesServer = false
 
     /// Defaults: a fresh server, instance 1.
     public init() {}

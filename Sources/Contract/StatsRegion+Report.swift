@@ -52,6 +52,8 @@ extension StatsRegion {
         report.passthroughOpens = fbshim_atomic_load(&r.pointee.passthrough_opens)
         report.backingFilesRegistered = fbshim_atomic_load(&r.pointee.backing_registered)
         report.passthroughRefused = fbshim_atomic_load(&r.pointee.passthrough_refused)
+        report.passthroughReused = fbshim_atomic_load(&r.pointee.passthrough_reused)
+        report.backingFilesIdle = fbshim_atomic_load(&r.pointee.backing_idle)
         report.ioUringQueues = fbshim_atomic_load(&r.pointee.uring_queues)
         report.ioUringRequests = fbshim_atomic_load(&r.pointee.uring_requests)
         let uringError = fbshim_atomic_load(&r.pointee.uring_error)

@@ -2,7 +2,12 @@
 // node id, in a table every server instance of the connection shares
 // (passthrough.c says why). One open of a node registers its backing
 // descriptor (FUSE_DEV_IOC_BACKING_OPEN); later opens of the node, by this
-// instance or a later one, reuse that id while any of them is open; the
+// instance or a later one, reuse that id while any of them is open. With
+// node ids that name one file for good (handles), the last release leaves
+// the id registered, idle, until the kernel forgets the node: the next open
+// is answered with it at once, without opening the backing file, without
+// the ioctls and without the capability changes around them. Otherwise
+// (counter or inode-number ids, which may come to name another file) the
 // last release closes it.
 import Contract
 import CFuseShim
@@ -24,10 +29,22 @@ final class BackingFiles: @unchecked Sendable {
 
     /// Maps the connection's table at `path` (nil: this process only),
     /// emptied when `fresh` (a new connection, not a resumed one).
-    init(path: String?, fresh: Bool, stats: StatsRegion) throws(SysError) {
+    /// Idle ids kept at most (0: none; the last release closes an id).
+    let keepIdle: UInt32
+
+    /// This server instance (an earlier one's idle id is not reused
+    /// before this one has opened the node: the node may be gone).
+    private let instance: UInt32
+
+    /// `keepIdle`: at most this many ids stay registered after their last
+    /// release (0: none), never over half the table, so that opens of
+    /// nodes not yet registered always find room.
+    init(path: String?, fresh: Bool, instance: UInt32, keepIdle: Int, stats: StatsRegion) throws(SysError) {
         guard let t = fbshim_backing_table_map(path, Self.capacity, fresh ? 1 : 0) else { throw SysError.current }
         table = t
         self.stats = stats
+        self.instance = instance
+        self.keepIdle = UInt32(min(max(keepIdle, 0), Int(Self.capacity / 2)))
     }
 
     func setFuseFd(_ fd: Int32) { fuseFd.store(fd, ordering: .releasing) }
@@ -47,7 +64,7 @@ final class BackingFiles: @unchecked Sendable {
         _ = fbshim_thread_fsetid(0)
         defer { _ = fbshim_thread_fsetid(1) }
         var fresh: Int32 = 0
-        let id = fbshim_backing_acquire(table, fuseFd.load(ordering: .acquiring), ino, fd, &fresh)
+        let id = fbshim_backing_acquire(table, fuseFd.load(ordering: .acquiring), ino, fd, instance, &fresh)
         guard id > 0 else {
             fbshim_atomic_add(&stats.region.pointee.passthrough_refused, 1)
             if !loggedRefusal.exchange(true, ordering: .relaxed) {
@@ -57,17 +74,49 @@ final class BackingFiles: @unchecked Sendable {
             }
             return nil
         }
-        if fresh != 0 { fbshim_atomic_add(&stats.region.pointee.backing_registered, 1) }
+        if fresh != 0 {
+            fbshim_atomic_add(&stats.region.pointee.backing_registered, 1)
+        } else {
+            fbshim_atomic_add(&stats.region.pointee.passthrough_reused, 1)
+            publishIdle()
+        }
         fbshim_atomic_add(&stats.region.pointee.passthrough_opens, 1)
+        return id
+    }
+
+    /// Another passthrough open of node `ino`, answered with the backing
+    /// id registered for it (open or idle) by an open of this instance, or
+    /// nil when there is none.
+    func reuse(_ ino: UInt64) -> Int32? {
+        let id = fbshim_backing_reuse(table, ino, instance)
+        guard id > 0 else { return nil }
+        fbshim_atomic_add(&stats.region.pointee.passthrough_opens, 1)
+        fbshim_atomic_add(&stats.region.pointee.passthrough_reused, 1)
+        publishIdle()
         return id
     }
 
     /// The release of an open of node `ino` (a passthrough one or not: a
     /// node without a backing file is left alone).
     func release(_ ino: UInt64) {
-        _ = fbshim_backing_release(table, fuseFd.load(ordering: .acquiring), ino)
+        _ = fbshim_backing_release(table, fuseFd.load(ordering: .acquiring), ino, keepIdle)
+        publishIdle()
+    }
+
+    /// The kernel forgot node `ino`: an idle backing id of it is closed.
+    func forget(_ ino: UInt64) {
+        guard keepIdle > 0 else { return }
+        if fbshim_backing_forget(table, fuseFd.load(ordering: .acquiring), ino) > 0 { publishIdle() }
+    }
+
+    private func publishIdle() {
+        guard keepIdle > 0 else { return }
+        fbshim_atomic_store(&stats.region.pointee.backing_idle, idle)
     }
 
     /// Node ids with a backing file registered now.
     var live: UInt64 { fbshim_backing_live(table) }
+
+    /// Of them, those no open holds now.
+    var idle: UInt64 { fbshim_backing_idle(table) }
 }

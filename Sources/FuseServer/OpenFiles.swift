@@ -1,7 +1,10 @@
 // File handles: `instance << 32 | slot`. For files the slot is
 // `mode << 24 | descriptor`, where `mode` is the backing file's open flags
 // that matter to later I/O (access mode, O_APPEND, O_DIRECT, O_SYNC,
-// O_DSYNC, O_NOATIME), packed in 7 bits; for directories it is
+// O_DSYNC, O_NOATIME), packed in 7 bits, and `descriptor` is the backing
+// descriptor, or, with `deferredTag` set, a number of a passthrough open
+// that has none yet (its I/O is the kernel's; FSYNC and the like open one
+// on first use, as for an earlier instance's handle); for directories it is
 // `dirTag | index` into a table of open streams, so that file and directory
 // handles never share a number. A handle with another instance's tag came
 // from an earlier server: it is reopened on first use (by node id, with the
@@ -51,9 +54,27 @@ final class OpenFiles: Sendable {
         return fh
     }
 
-    /// The descriptor in one of this instance's file handles.
+    /// Set in the descriptor field of a deferred handle (descriptors stay
+    /// below it: the kernel's nr_open is at most 2^20 unless raised).
+    static let deferredTag: UInt64 = 0x80_0000
+    /// Numbers deferred handles apart (23 bits, wrapping: only handles
+    /// open at once must differ).
+    private let deferredCount = Atomic<UInt64>(0)
+
+    /// A handle with no descriptor yet, for a passthrough open with
+    /// `flags`: whatever needs one (FSYNC, FALLOCATE, LSEEK) opens it on
+    /// first use, by node id with these flags.
+    func deferredHandle(flags: Int32) -> UInt64 {
+        let n = deferredCount.add(1, ordering: .relaxed).newValue & (Self.deferredTag - 1)
+        return instance << 32 | FileMode.pack(flags) << 24 | Self.deferredTag | n
+    }
+
+    /// The descriptor in one of this instance's file handles (nil for a
+    /// deferred one).
     @inline(__always)
-    static func ownDescriptor(_ fh: UInt64) -> Int32 { Int32(truncatingIfNeeded: fh & 0xff_ffff) }
+    static func ownDescriptor(_ fh: UInt64) -> Int32? {
+        fh & deferredTag != 0 ? nil : Int32(truncatingIfNeeded: fh & 0xff_ffff)
+    }
 
     /// The backing open flags a file handle was made with (of any instance).
     static func openFlags(_ fh: UInt64) -> Int32 { FileMode.unpack(fh >> 24 & 0x7f) }
@@ -62,12 +83,13 @@ final class OpenFiles: Sendable {
     @inline(__always)
     func isOwn(_ fh: UInt64) -> Bool { fh >> 32 == instance }
 
-    /// The backing descriptor of `fh`; a stale handle is reopened with
-    /// `open` (called once per handle, with the flags the handle was made
-    /// with) or refused.
+    /// The backing descriptor of `fh`; a deferred handle is opened, and a
+    /// stale handle reopened or refused, with `open` (called once per
+    /// handle, with the flags the handle was made with).
     func descriptor(_ fh: UInt64, stats: StatsRegion, open: (Int32) throws(SysError) -> Int32) throws(SysError) -> Int32 {
-        if isOwn(fh) { return Self.ownDescriptor(fh) }
-        guard policy == .reopen else {
+        let own = isOwn(fh)
+        if own, let fd = Self.ownDescriptor(fh) { return fd }
+        guard own || policy == .reopen else {
             fbshim_atomic_add(&stats.region.pointee.stale_handles, 1)
             throw SysError(EBADF)
         }
@@ -82,15 +104,15 @@ final class OpenFiles: Sendable {
             map[fh] = fd
             return fd
         }
-        if spare >= 0 { close(spare) } else { fbshim_atomic_add(&stats.region.pointee.reopened, 1) }
+        if spare >= 0 { close(spare) } else if !own { fbshim_atomic_add(&stats.region.pointee.reopened, 1) }
         return result
     }
 
     /// Closes the descriptor behind `fh` (RELEASE).
     func release(_ fh: UInt64) {
         keeper?.drop(fh)
-        if isOwn(fh) {
-            close(Self.ownDescriptor(fh))
+        if isOwn(fh), let fd = Self.ownDescriptor(fh) {
+            close(fd)
         } else if let fd = reopened.withLock({ $0.removeValue(forKey: fh) }) {
             close(fd)
         }

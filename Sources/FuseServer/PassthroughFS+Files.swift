@@ -60,9 +60,31 @@ extension PassthroughFS {
         fi.pointee.noflush = skipsFlush ? 1 : 0
     }
 
+    /// A passthrough open answered at once with the backing id the node
+    /// already has (registered by an open still open, or idle since its
+    /// last release), without opening the backing file: the kernel opens
+    /// its own backing file for every passthrough open, with the opener's
+    /// flags, so this server needs no descriptor until FSYNC and the like
+    /// (a deferred handle). Only where opening it here would check nothing
+    /// the kernel does not: the server opens as itself (root, or a caller
+    /// who is root) or the kernel checks permissions (default_permissions);
+    /// no O_TRUNC, which this server must do; and no handover-state keeper,
+    /// which holds a descriptor of every open file.
+    func reusedPassthroughOpen(_ ino: UInt64, _ flags: Int32, _ fi: UnsafeMutablePointer<fuse_file_info>) -> Bool {
+        guard io.passthrough, let backing, flags & O_TRUNC == 0, files.keeper == nil,
+              options.defaultPermissions || fbshim_thread_is_caller() == 0,
+              let id = backing.reuse(ino) else { return false }
+        fi.pointee.fh = files.deferredHandle(flags: flags)
+        fbshim_set_thread_backing(id, ino)
+        fi.pointee.keep_cache = 0
+        fi.pointee.noflush = skipsFlush ? 1 : 0
+        return true
+    }
+
     func open(_ r: consuming Request, _ ino: UInt64, _ fi: UnsafeMutablePointer<fuse_file_info>) {
         do throws(SysError) {
             let flags = backingFlags(fi.pointee.flags)
+            if reusedPassthroughOpen(ino, flags, fi) { return r.open(fi) }
             let fd = try asCallerWithoutFsetid { () throws(SysError) in try openNode(ino, flags: flags) }
             fi.pointee.fh = files.fileHandle(fd, flags: flags)
             setOpenFlags(fi, ino, fd)
@@ -125,8 +147,8 @@ extension PassthroughFS {
 
     func release(_ r: consuming Request, _ ino: UInt64, _ fi: UnsafeMutablePointer<fuse_file_info>) {
         // What was written through the mount is what the kernel cached.
-        if options.keepCache, files.isOwn(fi.pointee.fh) {
-            cacheStamps.note(ino, OpenFiles.ownDescriptor(fi.pointee.fh))
+        if options.keepCache, files.isOwn(fi.pointee.fh), let fd = OpenFiles.ownDescriptor(fi.pointee.fh) {
+            cacheStamps.note(ino, fd)
         }
         files.release(fi.pointee.fh)
         backing?.release(ino)

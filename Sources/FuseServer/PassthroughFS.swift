@@ -86,6 +86,14 @@ public final class PassthroughFS: @unchecked Sendable {
         let passthrough = options.passthrough && !options.writebackCache
         let backing = passthrough
             ? try BackingFiles(path: restart.backingIds, fresh: restart.resumeInit == nil && restart.instance == 1,
+                               instance: restart.instance,
+                               // As many as the descriptor cache: an idle
+                               // id holds its backing inode as a cached
+                               // descriptor does. None on a connection that
+                               // outlives this server: after a crash they
+                               // would hold their inodes until the unmount.
+                               keepIdle: options.nodeIds == .handle && !restart.connectionOutlivesServer
+                                 ? options.fdCacheCapacity : 0,
                                stats: stats) : nil
         self.backing = backing
         // A warm standby handles the saved INIT at once and waits at the
@@ -306,11 +314,15 @@ public final class PassthroughFS: @unchecked Sendable {
 
     func forget(_ r: consuming Request, _ ino: UInt64, _ n: UInt64) {
         nodes.forget(ino, n)
+        backing?.forget(ino)
         r.none()
     }
 
     func forgetMulti(_ r: consuming Request, _ count: Int, _ list: UnsafeMutablePointer<fuse_forget_data>) {
-        for i in 0..<count { nodes.forget(list[i].ino, list[i].nlookup) }
+        for i in 0..<count {
+            nodes.forget(list[i].ino, list[i].nlookup)
+            backing?.forget(list[i].ino)
+        }
         r.none()
     }
 

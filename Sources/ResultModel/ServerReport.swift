@@ -81,6 +81,14 @@ public struct ServerReport: Codable, Equatable, Sendable {
     public var backingFilesRegistered: UInt64?
     /// Opens that could not be passthrough (the server log has the errno).
     public var passthroughRefused: UInt64?
+    /// Of passthroughOpens, those answered with a backing id registered
+    /// before (by an open still open, or idle since its last release),
+    /// without opening the backing file.
+    public var passthroughReused: UInt64?
+    /// Backing files registered with no open when the server last changed
+    /// them: kept, idle, until the kernel forgets their node (never on a
+    /// connection that outlives its server).
+    public var backingFilesIdle: UInt64?
     /// io_uring queues this server registered (0: none; /dev/fuse only).
     public var ioUringQueues: UInt64?
     /// Requests this server served through its io_uring queues.

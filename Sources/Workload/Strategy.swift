@@ -109,6 +109,7 @@ public enum Strategy: String, CaseIterable, Codable, Sendable {
         // later instance must reuse them (BackingFiles); the naive server
         // knows nothing of them.
         r.backingIds = keepsConnection && self != .handoverNaive ? backingIds : nil
+        r.connectionOutlivesServer = keepsConnection
         switch self {
         case .remount, .handoverLazy, .handoverEpoch, .handoverState, .handoverInode, .handoverStateEpoch:
             r.staleHandles = .reopen

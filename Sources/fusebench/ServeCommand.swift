@@ -107,6 +107,7 @@ struct ServeCommand: ParsableCommand {
             restart.instance = instance
             restart.stateFd = keeperFd.flatMap { $0 >= 0 ? $0 : nil }
             if let stateDir {
+                restart.connectionOutlivesServer = true
                 restart.intents = stateDir + "/intents"
                 restart.backingIds = stateDir + "/backing-ids"
             }

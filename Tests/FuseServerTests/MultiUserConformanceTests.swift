@@ -240,6 +240,38 @@ final class MultiUserConformanceTests: XCTestCase {
         print("multi-user conformance, reference server without default_permissions: \(diffs.count) differences")
     }
 
+    /// Without default_permissions the server's open, as the caller, is
+    /// the permission check: a user's open of a file whose backing id is
+    /// idle is not answered from it, and is refused as the backing file
+    /// system refuses it.
+    func testAnIdleBackingFileDoesNotBypassTheCallersPermissions() throws {
+        var o = ServerOptions()
+        o.allowOther = true
+        let fx = try MountFixture(options: o)
+        defer { fx.tearDown() }
+        for d in [fx.mountpoint, fx.backing] { openUp(d) }
+        for (name, mode) in [("secret", 0o600), ("public", 0o644)] as [(String, mode_t)] {
+            let fd = open("\(fx.mountpoint)/\(name)", O_WRONLY | O_CREAT, mode)
+            XCTAssertGreaterThanOrEqual(fd, 0)
+            close(fd)
+            let again = open("\(fx.mountpoint)/\(name)", O_RDONLY)
+            XCTAssertGreaterThanOrEqual(again, 0)
+            close(again)
+        }
+        XCTAssertEqual(fx.report()?.backingFilesIdle, 2)
+        var results: [String: Int32] = [:]
+        asUser(.alice) {
+            for (name, flags) in [("secret", O_RDONLY), ("public", O_WRONLY), ("public", O_RDONLY)] {
+                let fd = open("\(fx.mountpoint)/\(name)", flags)
+                results["\(name) \(flags)"] = fd >= 0 ? 0 : errno
+                if fd >= 0 { close(fd) }
+            }
+        }
+        XCTAssertEqual(results["secret \(O_RDONLY)"], EACCES)
+        XCTAssertEqual(results["public \(O_WRONLY)"], EACCES)
+        XCTAssertEqual(results["public \(O_RDONLY)"], 0)
+    }
+
     /// The suite can fail: with the caller's credentials off, the server
     /// creates as root, as libfuse's examples do, and differs.
     func testWithoutCallerCredentialsTheServerDiffers() throws {

@@ -192,7 +192,8 @@ final class ServerOptionsTests: XCTestCase {
 
     /// FUSE passthrough (the default on this kernel): data round-trips and
     /// no READ or WRITE reaches the server; every open is a passthrough
-    /// open, and one backing file is registered per file open at once.
+    /// open, and one backing file is registered per file, reused by every
+    /// later open of it (at once, or after its last release).
     /// The INIT reply carries what libfuse 3.14 cannot set. With write-back
     /// caching, which the kernel does not combine with passthrough, the
     /// server does not ask for it and writes come back.
@@ -215,7 +216,8 @@ final class ServerOptionsTests: XCTestCase {
         XCTAssertEqual(fx.count("WRITE"), 0)
         XCTAssertEqual(r.passthroughOpens, fx.count("OPEN") + fx.count("CREATE"))
         XCTAssertGreaterThanOrEqual(r.passthroughOpens ?? 0, 3)
-        XCTAssertEqual(r.backingFilesRegistered, (r.passthroughOpens ?? 0) - 1, "the second open reused the first's")
+        XCTAssertEqual(r.backingFilesRegistered, 1, "one file, one backing file")
+        XCTAssertEqual(r.passthroughReused, (r.passthroughOpens ?? 0) - 1, "every open after the create reused it")
         XCTAssertEqual(r.passthroughRefused, 0)
 
         var o = ServerOptions()
@@ -226,6 +228,59 @@ final class ServerOptionsTests: XCTestCase {
         XCTAssertFalse(wb.report()?.initFlagsAdded?.contains("PASSTHROUGH") ?? true)
         XCTAssertGreaterThan(wb.count("WRITE"), 0)
         XCTAssertEqual(wb.report()?.passthroughOpens, 0)
+    }
+
+    /// A file opened again after its last close is answered with the
+    /// backing id it kept (no backing open, no ioctl); what needs the
+    /// server's own descriptor (FSYNC, FALLOCATE, LSEEK) opens one on first
+    /// use; O_TRUNC still truncates; and the kernel's FORGET of the node,
+    /// after an unlink through the mount, closes the idle backing file.
+    func testAReopenedFileReusesItsIdleBackingFile() throws {
+        let fx = try MountFixture()
+        defer { fx.tearDown() }
+        roundTrip(fx)
+        let path = "\(fx.mountpoint)/big"
+        var buf = [UInt8](repeating: 0, count: 65536)
+        for _ in 0..<20 {
+            let fd = open(path, O_RDONLY)
+            XCTAssertGreaterThanOrEqual(fd, 0)
+            XCTAssertEqual(read(fd, &buf, buf.count), buf.count)
+            close(fd)
+        }
+        var r = try XCTUnwrap(fx.report())
+        XCTAssertEqual(r.backingFilesRegistered, 1)
+        XCTAssertGreaterThanOrEqual(r.passthroughReused ?? 0, 20)
+        XCTAssertEqual(r.backingFilesIdle, 1, "the file's backing id stays registered after its last close")
+
+        // A reused open with no descriptor of the server's yet.
+        let fd = open(path, O_RDWR)
+        XCTAssertGreaterThanOrEqual(fd, 0)
+        XCTAssertEqual(pwrite(fd, buf, 4096, 0), 4096)
+        XCTAssertEqual(fsync(fd), 0)
+        XCTAssertEqual(fdatasync(fd), 0)
+        XCTAssertEqual(posix_fallocate(fd, 0, 2 << 20), 0)
+        XCTAssertEqual(lseek(fd, 0, 3 /* SEEK_DATA */), 0)
+        close(fd)
+        XCTAssertGreaterThanOrEqual(fx.count("FSYNC"), 2)
+        XCTAssertGreaterThanOrEqual(fx.count("FALLOCATE"), 1)
+        var st = stat()
+        XCTAssertEqual(stat("\(fx.backing)/big", &st), 0)
+        XCTAssertEqual(st.st_size, 2 << 20, "fallocate reached the backing file")
+        r = try XCTUnwrap(fx.report())
+        XCTAssertEqual(r.reopenedHandles, 0, "a deferred descriptor is not an earlier instance's handle")
+
+        // O_TRUNC is the server's to do.
+        let t = open(path, O_WRONLY | O_TRUNC)
+        XCTAssertGreaterThanOrEqual(t, 0)
+        close(t)
+        XCTAssertEqual(stat("\(fx.backing)/big", &st), 0)
+        XCTAssertEqual(st.st_size, 0, "truncated on open")
+
+        XCTAssertEqual(unlink(path), 0)
+        let deadline = fbshim_monotonic_ns() + 5_000_000_000
+        while fx.report()?.backingFilesIdle != 0 && fbshim_monotonic_ns() < deadline { usleep(10_000) }
+        XCTAssertEqual(fx.report()?.backingFilesIdle, 0, "FORGET closed the idle backing file")
+        XCTAssertEqual(fx.report()?.backingFilesRegistered, 1)
     }
 
     func testCloneFdGivesWorkersTheirOwnDescriptors() throws {

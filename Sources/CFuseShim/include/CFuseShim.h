@@ -166,13 +166,25 @@ int fbshim_open_reply_passthrough(struct iovec *iov, int count, int32_t backing_
 /// (a fresh connection). NULL with errno on failure.
 struct fbshim_backing_table;
 struct fbshim_backing_table *fbshim_backing_table_map(const char *path, uint32_t capacity, int reset);
-/// An open of node `nodeid`, whose backing descriptor is `fd`: its backing
-/// id, registered now (`*fresh` = 1) or by any earlier open of the node
-/// still counted; -errno (-ENOSPC: the table is full).
-int fbshim_backing_acquire(struct fbshim_backing_table *t, int fuse_fd, uint64_t nodeid, int fd, int *fresh);
-/// The release of a passthrough open of `nodeid`: the last one closes its
-/// backing id. 1 when closed, 0 when still open, -ENOENT when unknown.
-int fbshim_backing_release(struct fbshim_backing_table *t, int fuse_fd, uint64_t nodeid);
+/// An open of node `nodeid` by server `instance`, whose backing descriptor
+/// is `fd`: its backing id, registered now (`*fresh` = 1) or by an earlier
+/// open of the node still open or idle; -errno (-ENOSPC: the table is full).
+int fbshim_backing_acquire(struct fbshim_backing_table *t, int fuse_fd, uint64_t nodeid, int fd, uint32_t instance,
+                           int *fresh);
+/// Another passthrough open of `nodeid`, whose backing id is registered
+/// (open or idle) and was last opened by server `instance`: the id, or 0
+/// when there is none (an earlier instance's id is reused by acquire only,
+/// after the node was opened, so a node that is gone is found gone).
+int fbshim_backing_reuse(struct fbshim_backing_table *t, uint64_t nodeid, uint32_t instance);
+/// The release of a passthrough open of `nodeid`: the last one leaves its
+/// backing id registered but idle while fewer than `keep_idle` are, else
+/// closes it. 1 when closed, 0 when kept, -ENOENT when unknown.
+int fbshim_backing_release(struct fbshim_backing_table *t, int fuse_fd, uint64_t nodeid, uint32_t keep_idle);
+/// The kernel forgot `nodeid`: its backing id, if idle, is closed. 1 when
+/// closed.
+int fbshim_backing_forget(struct fbshim_backing_table *t, int fuse_fd, uint64_t nodeid);
+/// Backing ids registered with no open now.
+uint64_t fbshim_backing_idle(struct fbshim_backing_table *t);
 /// Node ids with a backing file registered now.
 uint64_t fbshim_backing_live(struct fbshim_backing_table *t);
 /// FUSE over io_uring (uring.c): one queue per CPU, `depth` entries each,

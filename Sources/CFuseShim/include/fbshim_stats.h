@@ -70,6 +70,8 @@ struct fbshim_stats_region {
     uint64_t passthrough_opens;   // opens answered with FOPEN_PASSTHROUGH
     uint64_t backing_registered;  // backing files registered (BACKING_OPEN)
     uint64_t passthrough_refused; // opens that could not be passthrough (errno in the log)
+    uint64_t passthrough_reused;  // of passthrough_opens, answered with a registered id, no backing open
+    uint64_t backing_idle;        // gauge: backing ids registered with no open (kept until FORGET)
     uint64_t init_reply_added;    // the INIT flags the server added to libfuse's reply
     // FUSE over io_uring.
     uint64_t uring_queues;        // queues registered (0: none)
