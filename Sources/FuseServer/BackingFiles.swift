@@ -27,18 +27,17 @@ final class BackingFiles: @unchecked Sendable {
     /// The first refusal is logged with its errno; the rest are counted.
     private let loggedRefusal = Atomic<Bool>(false)
 
-    /// Maps the connection's table at `path` (nil: this process only),
-    /// emptied when `fresh` (a new connection, not a resumed one).
     /// Idle ids kept at most (0: none; the last release closes an id).
     let keepIdle: UInt32
-
-    /// This server instance (an earlier one's idle id is not reused
-    /// before this one has opened the node: the node may be gone).
+    /// This server instance (an earlier one's id is not reused before
+    /// this one has opened the node: the node may be gone).
     private let instance: UInt32
 
-    /// `keepIdle`: at most this many ids stay registered after their last
-    /// release (0: none), never over half the table, so that opens of
-    /// nodes not yet registered always find room.
+    /// Maps the connection's table at `path` (nil: this process only),
+    /// emptied when `fresh` (a new connection, not a resumed one). At most
+    /// `keepIdle` ids stay registered after their last release (0: none),
+    /// never over half the table, so that opens of nodes not yet
+    /// registered always find room.
     init(path: String?, fresh: Bool, instance: UInt32, keepIdle: Int, stats: StatsRegion) throws(SysError) {
         guard let t = fbshim_backing_table_map(path, Self.capacity, fresh ? 1 : 0) else { throw SysError.current }
         table = t

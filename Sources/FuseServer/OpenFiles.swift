@@ -23,7 +23,8 @@ final class OpenFiles: Sendable {
     /// Socket to the keeper (handover-state): a duplicate of every open
     /// file's descriptor lives there, so that it outlives this process.
     let keeper: StateKeeperLink?
-    /// Earlier instances' file handles, reopened: old handle -> descriptor.
+    /// Earlier instances' file handles, reopened, and this instance's
+    /// deferred ones, opened: handle -> descriptor.
     private let reopened = Mutex<[UInt64: Int32]>([:])
     /// Earlier instances' directory handles, reopened: old handle -> index.
     private let reopenedDirs = Mutex<[UInt64: Int]>([:])

@@ -17,14 +17,16 @@ extension PassthroughFS {
         return f
     }
 
-    /// The backing descriptor of an open file; a handle of an earlier
-    /// instance is reopened by node id with the flags it was opened with
-    /// (kept in the handle: FLUSH, FSYNC and LSEEK carry no open flags), or
-    /// refused, by policy.
+    /// The backing descriptor of an open file; a deferred handle (a
+    /// passthrough open answered without one) is opened, and a handle of
+    /// an earlier instance reopened or refused by policy, by node id with
+    /// the flags it was opened with (kept in the handle: FLUSH, FSYNC and
+    /// LSEEK carry no open flags).
     func fileFd(_ fi: UnsafeMutablePointer<fuse_file_info>, _ ino: UInt64) throws(SysError) -> Int32 {
         try files.descriptor(fi.pointee.fh, stats: stats) { (flags) throws(SysError) -> Int32 in
-            // The file was opened before: reopened with the server's
-            // privileges, as a descriptor keeps its access once open.
+            // The file was opened before (the open checked the caller):
+            // opened with the server's privileges, as a descriptor keeps
+            // its access once open.
             fbshim_server_section_begin()
             defer { fbshim_server_section_end() }
             return try openNode(ino, flags: flags)
