@@ -109,7 +109,7 @@ OPTION_WORKLOADS := $(foreach w,metadata seqread seqwrite smallfiles randread re
 OPTION_VARIANTS  := no-splice:splice=false clone-fd:cloneFd=true threads-1:threads=1 threads-8:threads=8 \
   max-write-1m:maxWrite=1MiB writeback:writebackCache=true no-readdirplus:readdirplus=false \
   no-killpriv-v2:killPrivV2=false no-xattr:xattr=false keep-flush:skipFlush=false \
-  root-credentials:callerCredentials=false no-passthrough:passthrough=false \
+  root-credentials:callerCredentials=false no-passthrough:passthrough=false no-idle-backing:idleBackingFiles=false \
   no-parallel-dirops:parallelDirops=false no-auto-inval-data:autoInvalData=false
 bench-options: build
 	$(BIN) bench $(OPTION_WORKLOADS) --cache-modes off,on --thread-counts 2 --repeat 3 --duration 1.5 --warmup 0.5 \

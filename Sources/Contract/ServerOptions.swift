@@ -67,6 +67,12 @@ public struct ServerOptions: Sendable, Codable, Equatable {
     /// where the kernel does not offer it, every read and write is a
     /// request.
     public var passthrough: Bool = true
+    /// With passthrough and handle node ids, on a connection that dies
+    /// with the server: the last release of a file leaves its backing id
+    /// registered, idle, until the kernel forgets the node (at most
+    /// fdCacheCapacity of them), and the next open is answered with it, with
+    /// no backing open and no ioctl. Off, every last release closes the id.
+    public var idleBackingFiles: Bool = true
     /// FUSE over io_uring (kernel 6.14+, module parameter enable_uring=Y):
     /// requests and replies travel through one ring per CPU instead of
     /// read(2) and writev(2) on /dev/fuse. FORGET and INTERRUPT still come

@@ -92,8 +92,8 @@ public final class PassthroughFS: @unchecked Sendable {
                                // descriptor does. None on a connection that
                                // outlives this server: after a crash they
                                // would hold their inodes until the unmount.
-                               keepIdle: options.nodeIds == .handle && !restart.connectionOutlivesServer
-                                 ? options.fdCacheCapacity : 0,
+                               keepIdle: options.idleBackingFiles && options.nodeIds == .handle
+                                 && !restart.connectionOutlivesServer ? options.fdCacheCapacity : 0,
                                stats: stats) : nil
         self.backing = backing
         // A warm standby handles the saved INIT at once and waits at the

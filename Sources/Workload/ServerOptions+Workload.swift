@@ -36,6 +36,7 @@ extension ServerOptions {
         o.killPrivV2 = try r.bool("killPrivV2", default: o.killPrivV2)
         o.skipFlush = try r.bool("skipFlush", default: o.skipFlush)
         o.passthrough = try r.bool("passthrough", default: o.passthrough)
+        o.idleBackingFiles = try r.bool("idleBackingFiles", default: o.idleBackingFiles)
         o.parallelDirops = try r.bool("parallelDirops", default: o.parallelDirops)
         o.autoInvalData = try r.bool("autoInvalData", default: o.autoInvalData)
         o.ioUring = try r.bool("ioUring", default: o.ioUring)

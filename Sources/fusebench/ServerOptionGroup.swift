@@ -39,6 +39,9 @@ struct ServerOptionGroup: ParsableArguments {
     @Flag(inversion: .prefixedNo,
           help: "FUSE passthrough: reads, writes and mmap of open files go straight to the backing file (kernel 6.9+). The kernel allows it without write-back caching only: with --writeback-cache it is off.")
     var passthrough = Self.defaults.passthrough
+    @Flag(name: .customLong("idle-backing-files"), inversion: .prefixedNo,
+          help: "With passthrough: a file's backing id stays registered after its last close, until the kernel forgets the file, and the next open reuses it without opening the backing file.")
+    var idleBackingFiles = Self.defaults.idleBackingFiles
     @Flag(help: "FUSE over io_uring: requests and replies through one ring per CPU (kernel 6.14+; needs /sys/module/fuse/parameters/enable_uring set to Y).")
     var ioUring = Self.defaults.ioUring
     @Option(help: "Ring entries per queue with --io-uring.")
@@ -108,6 +111,7 @@ struct ServerOptionGroup: ParsableArguments {
         o.xattr = xattr
         o.killPrivV2 = killPrivV2
         o.skipFlush = skipFlush
+        o.idleBackingFiles = idleBackingFiles
         o.passthrough = passthrough
         o.parallelDirops = parallelDirops
         o.autoInvalData = autoInvalData

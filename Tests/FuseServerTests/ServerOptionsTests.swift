@@ -283,6 +283,26 @@ final class ServerOptionsTests: XCTestCase {
         XCTAssertEqual(fx.report()?.backingFilesRegistered, 1)
     }
 
+    /// With idleBackingFiles off, every last release closes the backing id
+    /// and the next open registers the file again.
+    func testWithoutIdleBackingFilesEveryOpenRegistersAgain() throws {
+        var o = ServerOptions()
+        o.idleBackingFiles = false
+        let fx = try MountFixture(options: o)
+        defer { fx.tearDown() }
+        roundTrip(fx)
+        for _ in 0..<5 {
+            let fd = open("\(fx.mountpoint)/big", O_RDONLY)
+            XCTAssertGreaterThanOrEqual(fd, 0)
+            close(fd)
+        }
+        let r = try XCTUnwrap(fx.report())
+        XCTAssertEqual(r.passthroughReused, 0)
+        XCTAssertEqual(r.backingFilesRegistered, r.passthroughOpens)
+        XCTAssertGreaterThanOrEqual(r.backingFilesRegistered ?? 0, 7)
+        XCTAssertEqual(r.backingFilesIdle, 0)
+    }
+
     func testCloneFdGivesWorkersTheirOwnDescriptors() throws {
         var o = ServerOptions()
         o.cloneFd = true
