@@ -283,6 +283,30 @@ final class ServerOptionsTests: XCTestCase {
         XCTAssertEqual(fx.report()?.backingFilesRegistered, 1)
     }
 
+    /// A file unlinked while open: its close sends RELEASE, and the inode's
+    /// eviction then FORGET (the RELEASE holds the inode until its reply:
+    /// fs/fuse/file.c, "Hold inode until release is finished", so the
+    /// release has left the id idle before the FORGET can come, 120 runs
+    /// of this loop never saw otherwise). The FORGET closes the idle id:
+    /// none is left for a node the kernel no longer knows, where it would
+    /// hold the deleted file until the unmount.
+    func testAFileUnlinkedWhileOpenLeavesNoIdleBackingFile() throws {
+        let fx = try MountFixture()
+        defer { fx.tearDown() }
+        for i in 0..<20 {
+            let path = "\(fx.mountpoint)/doomed\(i)"
+            let fd = open(path, O_RDWR | O_CREAT, 0o644)
+            XCTAssertGreaterThanOrEqual(fd, 0)
+            XCTAssertEqual(write(fd, "x", 1), 1)
+            XCTAssertEqual(unlink(path), 0)
+            close(fd)
+        }
+        let deadline = fbshim_monotonic_ns() + 5_000_000_000
+        while fx.report()?.backingFilesIdle != 0 && fbshim_monotonic_ns() < deadline { usleep(10_000) }
+        XCTAssertEqual(fx.report()?.backingFilesIdle, 0, "no idle backing file for a forgotten node")
+        XCTAssertEqual(fx.report()?.backingFilesRegistered, 20)
+    }
+
     /// With idleBackingFiles off, every last release closes the backing id
     /// and the next open registers the file again.
     func testWithoutIdleBackingFilesEveryOpenRegistersAgain() throws {
