@@ -258,6 +258,9 @@ final class MultiUserConformanceTests: XCTestCase {
             XCTAssertGreaterThanOrEqual(again, 0)
             close(again)
         }
+        // close(2) does not wait for its RELEASE.
+        let deadline = fbshim_monotonic_ns() + 5_000_000_000
+        while fx.report()?.backingFilesIdle != 2 && fbshim_monotonic_ns() < deadline { usleep(1_000) }
         XCTAssertEqual(fx.report()?.backingFilesIdle, 2)
         var results: [String: Int32] = [:]
         asUser(.alice) {

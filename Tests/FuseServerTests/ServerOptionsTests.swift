@@ -247,6 +247,7 @@ final class ServerOptionsTests: XCTestCase {
             XCTAssertEqual(read(fd, &buf, buf.count), buf.count)
             close(fd)
         }
+        awaitReleases(fx)
         var r = try XCTUnwrap(fx.report())
         XCTAssertEqual(r.backingFilesRegistered, 1)
         XCTAssertGreaterThanOrEqual(r.passthroughReused ?? 0, 20)
@@ -307,6 +308,15 @@ final class ServerOptionsTests: XCTestCase {
         XCTAssertEqual(fx.report()?.backingFilesRegistered, 20)
     }
 
+    /// Waits until the server has answered as many RELEASEs as the mount
+    /// had OPENs and CREATEs (close(2) does not wait for its RELEASE).
+    func awaitReleases(_ fx: MountFixture) {
+        let deadline = fbshim_monotonic_ns() + 5_000_000_000
+        while fx.count("RELEASE") < fx.count("OPEN") + fx.count("CREATE") && fbshim_monotonic_ns() < deadline {
+            usleep(1_000)
+        }
+    }
+
     /// With idleBackingFiles off, every last release closes the backing id
     /// and the next open registers the file again.
     func testWithoutIdleBackingFilesEveryOpenRegistersAgain() throws {
@@ -315,10 +325,13 @@ final class ServerOptionsTests: XCTestCase {
         let fx = try MountFixture(options: o)
         defer { fx.tearDown() }
         roundTrip(fx)
+        awaitReleases(fx)
         for _ in 0..<5 {
             let fd = open("\(fx.mountpoint)/big", O_RDONLY)
             XCTAssertGreaterThanOrEqual(fd, 0)
             close(fd)
+            // Else the next open may find this one still open, and share its id.
+            awaitReleases(fx)
         }
         let r = try XCTUnwrap(fx.report())
         XCTAssertEqual(r.passthroughReused, 0)
