@@ -179,6 +179,8 @@ int fbshim_no_thread_reads_fuse(pid_t pid) {
     return safe;
 }
 
+int fbshim_current_cpu(void) { return sched_getcpu(); }
+
 int fbshim_pin_threads(pid_t pid, int where) {
     cpu_set_t set;
     if (sched_getaffinity(0, sizeof set, &set) != 0) return -1;

@@ -105,11 +105,20 @@ public final class FuseMount: @unchecked Sendable {
     /// Makes `p` the current server once it has handled INIT. A warm
     /// standby handles the saved INIT as soon as it starts and waits at its
     /// gate: it gets its go at once, and is current once through the gate.
-    private func activate(_ p: PendingServer) throws {
+    /// Whether server `p` is let go through a gate with its threads on the
+    /// harness's CPU (see activate).
+    private func pinsAtGo(_ p: PendingServer) -> Bool {
+        p.goFd >= 0 && !launcher.options.ioUring && Settings.dyingCPU != "stay"
+    }
+
+    /// `pinnedOn`: the CPU the caller already pinned `p`'s threads to (at
+    /// the death notice, off the handover's path), or nil.
+    private func activate(_ p: PendingServer, pinnedOn: Int32? = nil) throws {
         defer { close(p.readyFd) }
         let gated = p.goFd >= 0 && !launcher.options.ioUring
-        let pinned = gated && Settings.dyingCPU != "stay"
-        if pinned { p.process.pinToCallerCPU() }
+        let pinned = pinsAtGo(p)
+        // Pinned again only if this thread has moved to another CPU since.
+        if pinned && (pinnedOn == nil || pinnedOn != fbshim_current_cpu()) { p.process.pinToCallerCPU() }
         defer { if pinned { p.process.unpin() } }
         if p.goFd >= 0 {
             lastHandover.goNs = fbshim_monotonic_ns()
@@ -191,6 +200,16 @@ public final class FuseMount: @unchecked Sendable {
             // (long before its exit: tearing down its memory and descriptors
             // takes milliseconds), and before anyone reads: requests the
             // dead server had read go back to the queue.
+            // The standby's threads go to this CPU now, while the dead
+            // server's threads leave (a few dozen microseconds of
+            // sched_setaffinity, and more when a thread is queued on a CPU
+            // busy with the dying process: once 1.6 ms between the resend
+            // and the go).
+            var pinnedOn: Int32?
+            if let s = standby, pinsAtGo(s) {
+                pinnedOn = fbshim_current_cpu()
+                s.process.pinToCallerCPU()
+            }
             server.waitUntilNoThreadReadsDevice()
             lastHandover = HandoverMarks(threadsOutNs: fbshim_monotonic_ns())
             guard fbshim_notify_bare(keptFd, 7 /* FUSE_NOTIFY_RESEND */) == 0 else {
@@ -202,7 +221,7 @@ public final class FuseMount: @unchecked Sendable {
             lastHandover.resendNs = fbshim_monotonic_ns()
             if let s = standby {
                 standby = nil
-                try activate(s)
+                try activate(s, pinnedOn: pinnedOn)
             } else {
                 current.advance()
                 try start(fd: keptFd)

@@ -285,6 +285,8 @@ int fbshim_no_thread_reads_fuse(pid_t pid);
 /// Where fbshim_pin_threads puts threads: on the caller's CPU, on another
 /// CPU the caller may use, or back on every CPU the caller may use.
 enum { FBSHIM_CPU_MINE = 0, FBSHIM_CPU_OTHER = 1, FBSHIM_CPU_ANY = -1 };
+/// The CPU the calling thread runs on now (sched_getcpu), or -1.
+int fbshim_current_cpu(void);
 /// Sets the affinity of every thread of `pid` as `where` says; threads
 /// set, or -1. On a virtual machine whose idle vCPUs halt, a thread woken
 /// on a halted vCPU waits for the host to run it, for milliseconds; the
