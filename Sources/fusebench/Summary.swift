@@ -29,18 +29,22 @@ enum Summary {
             if let s = run.server {
                 let top = s.opcodes.sorted { $0.value.count > $1.value.count }.prefix(6)
                     .map { "\($0.key) \($0.value.count)" }.joined(separator: ", ")
-                out += "server: \(s.requests) requests (\(top))"
-                    + (s.fuseProtocol.map { ", FUSE protocol \($0)" } ?? "")
-                    + (s.passthroughOpens.map { $0 > 0 ? ", \($0) passthrough opens" : "" } ?? "") + "\n"
+                out += "server: " + (s.fuseProtocol.map { "FUSE \($0), " } ?? "")
+                    + "\(s.requests) requests (\(top))\n"
+                if let opens = s.passthroughOpens, opens > 0 {
+                    out += "passthrough: \(opens) opens, \(s.passthroughReused ?? 0) of them on a backing file "
+                        + "registered before, \(s.backingFilesRegistered ?? 0) registered\n"
+                }
             }
             if let a = run.accounting, a.totalOperations > 0 {
-                let top = a.opcodes.sorted { $0.value.received > $1.value.received }.prefix(6)
+                // Two lines that fit 120 columns: the top five opcodes, then bytes and the check.
+                let top = a.opcodes.sorted { $0.value.received > $1.value.received }.prefix(5)
                     .map { "\($0.key) \(String(format: "%.3f", $0.value.perOperation))" }.joined(separator: ", ")
-                out += "per client operation (\(a.totalOperations) issued): "
-                    + String(format: "%.3f requests (%@), %.0f B in, %.0f B out", a.requestsPerOperation, top,
-                             a.requestBytesPerOperation, a.replyBytesPerOperation)
-                    + "; " + (a.discrepancies.isEmpty ? "every request read was answered"
-                              : "read but not answered: " + a.discrepancies.joined(separator: ", ")) + "\n"
+                out += "per operation (\(a.totalOperations) issued): "
+                    + String(format: "%.3f requests (%@)\n", a.requestsPerOperation, top)
+                    + String(format: "  %.0f B in, %.0f B out; ", a.requestBytesPerOperation, a.replyBytesPerOperation)
+                    + (a.discrepancies.isEmpty ? "every request read was answered"
+                       : "read but not answered: " + a.discrepancies.joined(separator: ", ")) + "\n"
             }
             out += "\n"
         }
