@@ -132,7 +132,6 @@ struct fbshim_backing_entry {
 struct fbshim_backing_table {
     uint32_t magic;
     uint32_t capacity;
-    uint64_t live;
     uint64_t idle; // entries no open holds, kept until FORGET (or capped)
     pthread_mutex_t lock;
     char pad[64];
@@ -233,6 +232,13 @@ static void table_remove(struct fbshim_backing_table *t, struct fbshim_backing_e
     t->e[i].nodeid = 0;
 }
 
+/// One more open of entry `e`, by server `instance` (an idle entry is idle
+/// no more).
+static void table_hold(struct fbshim_backing_table *t, struct fbshim_backing_entry *e, uint32_t instance) {
+    if (e->opens++ == 0) t->idle--;
+    e->instance = instance;
+}
+
 int fbshim_backing_acquire(struct fbshim_backing_table *t, int fuse_fd, uint64_t nodeid, int fd, uint32_t instance,
                            int *fresh) {
     table_lock(t);
@@ -241,8 +247,7 @@ int fbshim_backing_acquire(struct fbshim_backing_table *t, int fuse_fd, uint64_t
     int id;
     *fresh = 0;
     if (e) {
-        if (e->opens++ == 0) t->idle--;
-        e->instance = instance;
+        table_hold(t, e, instance);
         id = e->id;
     } else if (!slot) {
         id = -ENOSPC;
@@ -253,7 +258,6 @@ int fbshim_backing_acquire(struct fbshim_backing_table *t, int fuse_fd, uint64_t
             slot->opens = 1;
             slot->instance = instance;
             __atomic_store_n(&slot->nodeid, nodeid, __ATOMIC_RELEASE);
-            t->live++;
             *fresh = 1;
         }
     }
@@ -267,7 +271,7 @@ int fbshim_backing_reuse(struct fbshim_backing_table *t, uint64_t nodeid, uint32
     struct fbshim_backing_entry *e = table_find(t, nodeid, &slot);
     int id = 0;
     if (e && e->instance == instance) {
-        if (e->opens++ == 0) t->idle--;
+        table_hold(t, e, instance);
         id = e->id;
     }
     pthread_mutex_unlock(&t->lock);
@@ -280,7 +284,6 @@ int fbshim_backing_reuse(struct fbshim_backing_table *t, uint64_t nodeid, uint32
 static void table_drop(struct fbshim_backing_table *t, int fuse_fd, struct fbshim_backing_entry *e) {
     int id = e->id;
     table_remove(t, e);
-    t->live--;
     fbshim_backing_close(fuse_fd, id);
 }
 
@@ -320,6 +323,3 @@ uint64_t fbshim_backing_idle(struct fbshim_backing_table *t) {
     return __atomic_load_n(&t->idle, __ATOMIC_RELAXED);
 }
 
-uint64_t fbshim_backing_live(struct fbshim_backing_table *t) {
-    return __atomic_load_n(&t->live, __ATOMIC_RELAXED);
-}

@@ -75,12 +75,18 @@ final class BackingFiles: @unchecked Sendable {
         }
         if fresh != 0 {
             fbshim_atomic_add(&stats.region.pointee.backing_registered, 1)
+            fbshim_atomic_add(&stats.region.pointee.passthrough_opens, 1)
         } else {
-            fbshim_atomic_add(&stats.region.pointee.passthrough_reused, 1)
-            publishIdle()
+            countReuse()
         }
-        fbshim_atomic_add(&stats.region.pointee.passthrough_opens, 1)
         return id
+    }
+
+    /// A passthrough open on an id registered before.
+    private func countReuse() {
+        fbshim_atomic_add(&stats.region.pointee.passthrough_opens, 1)
+        fbshim_atomic_add(&stats.region.pointee.passthrough_reused, 1)
+        publishIdle()
     }
 
     /// Another passthrough open of node `ino`, answered with the backing
@@ -89,9 +95,7 @@ final class BackingFiles: @unchecked Sendable {
     func reuse(_ ino: UInt64) -> Int32? {
         let id = fbshim_backing_reuse(table, ino, instance)
         guard id > 0 else { return nil }
-        fbshim_atomic_add(&stats.region.pointee.passthrough_opens, 1)
-        fbshim_atomic_add(&stats.region.pointee.passthrough_reused, 1)
-        publishIdle()
+        countReuse()
         return id
     }
 
@@ -108,14 +112,9 @@ final class BackingFiles: @unchecked Sendable {
         if fbshim_backing_forget(table, fuseFd.load(ordering: .acquiring), ino) > 0 { publishIdle() }
     }
 
+    /// The gauge of backing ids registered with no open now.
     private func publishIdle() {
         guard keepIdle > 0 else { return }
-        fbshim_atomic_store(&stats.region.pointee.backing_idle, idle)
+        fbshim_atomic_store(&stats.region.pointee.backing_idle, fbshim_backing_idle(table))
     }
-
-    /// Node ids with a backing file registered now.
-    var live: UInt64 { fbshim_backing_live(table) }
-
-    /// Of them, those no open holds now.
-    var idle: UInt64 { fbshim_backing_idle(table) }
 }

@@ -51,12 +51,16 @@ extension PassthroughFS {
     /// page cache is kept only if the backing file is as this instance last
     /// saw it (CacheStamps).
     func setOpenFlags(_ fi: UnsafeMutablePointer<fuse_file_info>, _ ino: UInt64, _ fd: Int32) {
-        if io.passthrough, let id = backing?.acquire(ino, fd) {
-            fbshim_set_thread_backing(id, ino)
-            fi.pointee.keep_cache = 0
-        } else {
-            fi.pointee.keep_cache = options.keepCache && cacheStamps.unchanged(ino, fd) ? 1 : 0
-        }
+        if io.passthrough, let id = backing?.acquire(ino, fd) { return setPassthroughFlags(fi, ino, id) }
+        fi.pointee.keep_cache = options.keepCache && cacheStamps.unchanged(ino, fd) ? 1 : 0
+        fi.pointee.noflush = skipsFlush ? 1 : 0
+    }
+
+    /// The open reply this thread writes next makes it a passthrough open
+    /// of backing id `id` (ServerIO): no page cache of the node's own.
+    func setPassthroughFlags(_ fi: UnsafeMutablePointer<fuse_file_info>, _ ino: UInt64, _ id: Int32) {
+        fbshim_set_thread_backing(id, ino)
+        fi.pointee.keep_cache = 0
         // The kernel ignores FOPEN_NOFLUSH with write-back caching (its
         // flush writes dirty pages back first), so it is safe to set.
         fi.pointee.noflush = skipsFlush ? 1 : 0
@@ -77,9 +81,7 @@ extension PassthroughFS {
               options.defaultPermissions || fbshim_thread_is_caller() == 0,
               let id = backing.reuse(ino) else { return false }
         fi.pointee.fh = files.deferredHandle(flags: flags)
-        fbshim_set_thread_backing(id, ino)
-        fi.pointee.keep_cache = 0
-        fi.pointee.noflush = skipsFlush ? 1 : 0
+        setPassthroughFlags(fi, ino, id)
         return true
     }
 

@@ -102,20 +102,20 @@ public final class FuseMount: @unchecked Sendable {
     /// Whether handovers go to a warm standby (set before the first fault).
     public var useStandby = true
 
+    /// Whether server `p` is a warm standby that waits at a gate.
+    private func isGated(_ p: PendingServer) -> Bool { p.goFd >= 0 && !launcher.options.ioUring }
+
+    /// Whether it is let go with its threads on the harness's CPU.
+    private func pinsAtGo(_ p: PendingServer) -> Bool { isGated(p) && Settings.dyingCPU != "stay" }
+
     /// Makes `p` the current server once it has handled INIT. A warm
     /// standby handles the saved INIT as soon as it starts and waits at its
     /// gate: it gets its go at once, and is current once through the gate.
-    /// Whether server `p` is let go through a gate with its threads on the
-    /// harness's CPU (see activate).
-    private func pinsAtGo(_ p: PendingServer) -> Bool {
-        p.goFd >= 0 && !launcher.options.ioUring && Settings.dyingCPU != "stay"
-    }
-
     /// `pinnedOn`: the CPU the caller already pinned `p`'s threads to (at
     /// the death notice, off the handover's path), or nil.
     private func activate(_ p: PendingServer, pinnedOn: Int32? = nil) throws {
         defer { close(p.readyFd) }
-        let gated = p.goFd >= 0 && !launcher.options.ioUring
+        let gated = isGated(p)
         let pinned = pinsAtGo(p)
         // Pinned again only if this thread has moved to another CPU since.
         if pinned && (pinnedOn == nil || pinnedOn != fbshim_current_cpu()) { p.process.pinToCallerCPU() }
@@ -196,10 +196,6 @@ public final class FuseMount: @unchecked Sendable {
     public func restart() throws {
         guard let strategy else { throw SupervisorError.failed("no restart strategy") }
         if strategy.keepsConnection {
-            // Once no thread of the dead server can take a request any more
-            // (long before its exit: tearing down its memory and descriptors
-            // takes milliseconds), and before anyone reads: requests the
-            // dead server had read go back to the queue.
             // The standby's threads go to this CPU now, while the dead
             // server's threads leave (a few dozen microseconds of
             // sched_setaffinity, and more when a thread is queued on a CPU
@@ -210,6 +206,10 @@ public final class FuseMount: @unchecked Sendable {
                 pinnedOn = fbshim_current_cpu()
                 s.process.pinToCallerCPU()
             }
+            // Once no thread of the dead server can take a request any more
+            // (long before its exit: tearing down its memory and descriptors
+            // takes milliseconds), and before anyone reads: requests the
+            // dead server had read go back to the queue.
             server.waitUntilNoThreadReadsDevice()
             lastHandover = HandoverMarks(threadsOutNs: fbshim_monotonic_ns())
             guard fbshim_notify_bare(keptFd, 7 /* FUSE_NOTIFY_RESEND */) == 0 else {

@@ -185,8 +185,6 @@ int fbshim_backing_release(struct fbshim_backing_table *t, int fuse_fd, uint64_t
 int fbshim_backing_forget(struct fbshim_backing_table *t, int fuse_fd, uint64_t nodeid);
 /// Backing ids registered with no open now.
 uint64_t fbshim_backing_idle(struct fbshim_backing_table *t);
-/// Node ids with a backing file registered now.
-uint64_t fbshim_backing_live(struct fbshim_backing_table *t);
 /// FUSE over io_uring (uring.c): one queue per CPU, `depth` entries each,
 /// served by a thread per queue through libfuse (fuse_session_process_buf).
 /// `on_request` sees every request as /dev/fuse would deliver it, on the
