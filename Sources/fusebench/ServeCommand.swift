@@ -19,7 +19,10 @@ struct ServeCommand: ParsableCommand {
     @Option(help: "The backing directory.")
     var source: String
 
-    @Argument(help: "Where to mount (ignored with --fuse-fd, which names the mount already made).")
+    @Argument(help: ArgumentHelp("""
+        Where to mount, or /dev/fd/N: the descriptor of a connection already mounted by someone else (the \
+        {mountpoint} of run --server with a handover strategy).
+        """))
     var mountpoint: String
 
     @OptionGroup var server: ServerOptionGroup
@@ -64,6 +67,13 @@ struct ServeCommand: ParsableCommand {
         }
     }
 
+    /// Whether a manually started server's connection outlives it: it was
+    /// handed a mounted connection (/dev/fd/N), a state directory, a keeper
+    /// socket, or it is a later instance on its connection.
+    static func connectionIsShared(mountpoint: String, stateDir: String?, keeperFd: Int32?, instance: UInt32) -> Bool {
+        mountpoint.hasPrefix("/dev/fd/") || stateDir != nil || keeperFd != nil || instance > 1
+    }
+
     func run() throws {
         guard geteuid() == 0 else {
             throw CLIError.environment("""
@@ -106,8 +116,11 @@ struct ServeCommand: ParsableCommand {
         if launch == nil {
             restart.instance = instance
             restart.stateFd = keeperFd.flatMap { $0 >= 0 ? $0 : nil }
+            // A connection this server did not mount, or one that a keeper or
+            // an earlier instance shares, is kept for a later instance.
+            restart.connectionOutlivesServer = Self.connectionIsShared(
+                mountpoint: mountpoint, stateDir: stateDir, keeperFd: restart.stateFd, instance: instance)
             if let stateDir {
-                restart.connectionOutlivesServer = true
                 restart.intents = stateDir + "/intents"
                 restart.backingIds = stateDir + "/backing-ids"
             }

@@ -4,6 +4,7 @@
 // that crashes on resume (passthrough_ll, whose node ids are pointers), and
 // the refusals: a program without libfuse, a strategy that needs our server,
 // a server that never answers INIT.
+import Contract
 import Foundation
 import Glibc
 import ResultModel
@@ -84,6 +85,31 @@ final class ExternalRestartTests: XCTestCase {
         XCTAssertEqual(run.integrity?.clean, true)
         XCTAssertNil(run.abandoned)
         XCTAssertEqual(processes(containing: Binary.path + "\0serve"), 0)
+    }
+
+    /// The reference server started by hand on a connection someone else
+    /// keeps ({mountpoint} is /dev/fd/N), with no state directory: it still
+    /// leaves no idle passthrough backing ids on the connection (they would
+    /// hold their backing inodes after its death until the unmount), while
+    /// the same server on a mount of its own keeps them idle for the next open.
+    func testAServerOnAKeptConnectionLeavesNoIdleBackingFiles() throws {
+        let template = "outside=\(Binary.path) serve --source {source} --instance {instance} "
+            + "--stats-file \(dir.path)/stats-{instance} --threads {threads} {mountpoint}"
+        let (r, result) = try run(template, strategy: "handover-lazy")
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(try XCTUnwrap(result).restartedServers?.count, 1)
+        for instance in 1...2 {
+            let report = try StatsRegion(path: dir.file("stats-\(instance)"), create: false).report()
+            XCTAssertGreaterThan(report.passthroughOpens ?? 0, 10, "instance \(instance) opened files with passthrough")
+            XCTAssertEqual(report.backingFilesIdle, 0, "instance \(instance) left backing ids idle on a kept connection")
+        }
+        // The control: the same server mounting for itself keeps ids idle.
+        let own = dir.file("own-stats")
+        let (r2, _) = try run("outside=\(Binary.path) serve --source {source} --stats-file \(own) "
+                              + "--threads {threads} {mountpoint}", strategy: "remount")
+        XCTAssertEqual(r2.status, 0, r2.stderr)
+        XCTAssertGreaterThan(try StatsRegion(path: own, create: false).report().backingFilesIdle ?? 0, 0,
+                             "a server on a mount of its own leaves closed files' backing ids idle")
     }
 
     /// A server that speaks the keeper protocol ({keeper}) keeps files
