@@ -91,7 +91,7 @@ run: build
 # (with 3 the U test's p cannot go below 0.1); one JSON with every ratio
 # and its p-value. PASSTHROUGH_HP=/path/to/passthrough_hp adds a libfuse
 # 3.18 passthrough_hp you built yourself as a peer (caches as its default).
-BENCH_WORKLOADS := $(foreach w,metadata seqread seqwrite smallfiles randread readdir-large,workloads/$(w).json)
+BENCH_WORKLOADS := $(foreach w,metadata seqread seqwrite openclose smallfiles randread readdir-large,workloads/$(w).json)
 PASSTHROUGH_HP ?=
 # FUSE over io_uring as a variant where the kernel allows it (root may set
 # /sys/module/fuse/parameters/enable_uring to Y).
