@@ -40,6 +40,11 @@ static int fb_server_group_count = -1;
 static pthread_once_t fb_server_once = PTHREAD_ONCE_INIT;
 
 static _Thread_local int fb_as_caller;
+/* Whether this thread has set its credentials itself: a thread that
+   libfuse starts from a worker inherits that worker's credentials (its
+   last caller's) with fb_as_caller 0, and until it sets its own, 0 says
+   nothing about what it holds. */
+static _Thread_local int fb_settled;
 static _Thread_local uint32_t fb_caller_uid, fb_caller_gid;
 static _Thread_local int fb_caller_ngroups;
 static _Thread_local gid_t fb_caller_groups[FB_MAX_GROUPS];
@@ -134,6 +139,7 @@ int fbshim_become_caller(uint32_t uid, uint32_t gid, int32_t pid) {
         memcmp(groups, fb_caller_groups, sizeof(gid_t) * (size_t)n) == 0)
         return 0;
     if (fb_apply(uid, gid, groups, n) != 0) return -1;
+    fb_settled = 1;
     fb_as_caller = 1;
     fb_caller_uid = uid;
     fb_caller_gid = gid;
@@ -143,11 +149,18 @@ int fbshim_become_caller(uint32_t uid, uint32_t gid, int32_t pid) {
 }
 
 void fbshim_become_server(void) {
-    if (!fb_as_caller) return;
+    if (!fb_as_caller && fb_settled) return;
+    // Saved by the first fbshim_become_caller or fbshim_become_server of
+    // the process, before any thread switched.
+    pthread_once(&fb_server_once, fb_save_server_groups);
     fb_caller_pid = 0;
-    // Saved by the first fbshim_become_caller, before any switch.
-    fb_apply(0, 0, fb_server_groups, fb_server_group_count);
+    if (fb_apply(0, 0, fb_server_groups, fb_server_group_count) != 0) return;
+    fb_settled = 1;
     fb_as_caller = 0;
+}
+
+void fbshim_settle_thread(void) {
+    if (!fb_settled) fbshim_become_server();
 }
 
 int fbshim_thread_is_caller(void) { return fb_as_caller && fb_caller_uid != 0; }

@@ -19,7 +19,13 @@ private func serve(_ req: fuse_req_t?, _ op: Opcode, _ body: (PassthroughFS, con
         r.error(EIO)
         return
     }
-    guard fs.options.callerCredentials, op.actsAsCaller, let ctx = fuse_req_ctx(req) else { return body(fs, r) }
+    guard fs.options.callerCredentials else { return body(fs, r) }
+    guard op.actsAsCaller, let ctx = fuse_req_ctx(req) else {
+        // A worker that libfuse started from another holds that one's last
+        // caller's credentials until it sets its own.
+        fbshim_settle_thread()
+        return body(fs, r)
+    }
     // The caller's credentials for the backing system calls. The thread
     // keeps them after the reply (switching costs three credential
     // commits each way); the next request switches only if its caller

@@ -13,6 +13,7 @@ import FuseServer
 import Glibc
 import ResultModel
 import Supervisor
+import Synchronization
 import TestSupport
 import XCTest
 
@@ -172,6 +173,16 @@ enum MultiUserScript {
     }
 }
 
+/// Calls and failures counted by several threads.
+final class CallTally: @unchecked Sendable {
+    private let lock = NSLock()
+    private var calls = 0
+    private var failures: [String: Int] = [:]
+    func add(_ n: Int) { lock.withLock { calls += n } }
+    func fail(_ what: String) { lock.withLock { failures[what, default: 0] += 1 } }
+    var totals: (Int, [String: Int]) { lock.withLock { (calls, failures) } }
+}
+
 final class MultiUserConformanceTests: XCTestCase {
     var scratch: ScratchSpace!
 
@@ -225,6 +236,58 @@ final class MultiUserConformanceTests: XCTestCase {
         let diffs = differences(mount: fx.mountpoint, native: fx.native)
         XCTAssertEqual(diffs.count, 0, "differences from the backing file system:\n" + diffs.joined(separator: "\n"))
         print("multi-user conformance, reference server: \(diffs.count) differences")
+    }
+
+    /// libfuse starts a worker thread from a worker that has read a request
+    /// and found no idle worker: the new thread inherits its parent's
+    /// credentials, which are those of the parent's last caller (a thread
+    /// keeps them between requests). Root's requests on such a thread must
+    /// still run as the server: opening a directory by its file handle needs
+    /// CAP_DAC_READ_SEARCH, which alice's fsuid took away (EPERM). Each round
+    /// is a fresh mount, whose workers are started under this load.
+    func testRootsRequestsRunAsTheServerOnWorkersStartedUnderAnotherUser() throws {
+        let root = CallTally()
+        for _ in 0..<20 {
+            let fx = try fixture { $0.threads = 8 }
+            defer { fx.tearDown() }
+            for i in 0..<4 {
+                XCTAssertEqual(mkdir("\(fx.backing)/d\(i)", 0o755), 0)
+                XCTAssertTrue(FileManager.default.createFile(atPath: "\(fx.backing)/d\(i)/f", contents: Data("x".utf8)))
+            }
+            let mountpoint = fx.mountpoint
+            let stop = Atomic<Bool>(false)
+            let finished = DispatchGroup()
+            let threads = (0..<4).map { n in
+                let user = n == 0 ? User.root : User.alice
+                finished.enter()
+                return Thread {
+                    defer { finished.leave() }
+                    var groups = user.groups
+                    precondition(fbshim_thread_credentials(user.uid, user.gid, &groups, Int32(groups.count)) == 0)
+                    var calls = 0
+                    while !stop.load(ordering: .relaxed) || calls < 50 {
+                        let dir = "\(mountpoint)/d\(calls % 4)"
+                        if user.uid != 0 {
+                            var st = Glibc.stat()
+                            _ = lstat(dir + "/f", &st)
+                        } else if let d = opendir(dir) {
+                            closedir(d)
+                        } else {
+                            root.fail(errnoName(errno))
+                        }
+                        calls += 1
+                    }
+                    if user.uid == 0 { root.add(calls) }
+                }
+            }
+            threads.forEach { $0.start() }
+            usleep(150_000)
+            stop.store(true, ordering: .relaxed)
+            finished.wait()
+        }
+        let (calls, failures) = root.totals
+        XCTAssertGreaterThan(calls, 500, "root listed directories")
+        XCTAssertEqual(failures, [:], "root's opendir failed on the mount (\(calls) calls)")
     }
 
     /// Without default_permissions the kernel checks nothing: the server's

@@ -244,6 +244,10 @@ int fbshim_spawn_closefrom(posix_spawn_file_actions_t *actions, int lowfd);
 int fbshim_become_caller(uint32_t uid, uint32_t gid, int32_t pid);
 /// Back to the server's own credentials (after a request made as a caller).
 void fbshim_become_server(void);
+/// The server's own credentials for a thread that has not set any yet: a
+/// thread libfuse started from a worker holds that worker's last caller's.
+/// A thread that has set them keeps them.
+void fbshim_settle_thread(void);
 /// Whether the calling thread acts as a non-root caller now.
 int fbshim_thread_is_caller(void);
 /// Around a step that needs the server's privileges inside a request made
