@@ -112,8 +112,11 @@ public final class FuseMount: @unchecked Sendable {
     /// standby handles the saved INIT as soon as it starts and waits at its
     /// gate: it gets its go at once, and is current once through the gate.
     /// `pinnedOn`: the CPU the caller already pinned `p`'s threads to (at
-    /// the death notice, off the handover's path), or nil.
-    private func activate(_ p: PendingServer, pinnedOn: Int32? = nil) throws {
+    /// the death notice, off the handover's path), or nil; `readyStats`:
+    /// its statistics, if the caller already waited for its ready (also
+    /// off the handover's path: after the go, the standby wakes on this
+    /// CPU, and this thread should be asleep by then).
+    private func activate(_ p: PendingServer, pinnedOn: Int32? = nil, readyStats: StatsRegion? = nil) throws {
         defer { close(p.readyFd) }
         let gated = isGated(p)
         let pinned = pinsAtGo(p)
@@ -134,7 +137,7 @@ public final class FuseMount: @unchecked Sendable {
         current.started(p.process, instance: p.instance, statsPath: p.statsPath)
         // Ready long before, as a rule: a standby is started a measurement
         // window before the fault it serves.
-        let ready = try awaitReady(p)
+        let ready = try readyStats ?? awaitReady(p)
         current.mapped(ready)
         guard gated else { return }
         // Serving once through its gate: what it does there (the open files
@@ -202,10 +205,12 @@ public final class FuseMount: @unchecked Sendable {
             // busy with the dying process: once 1.6 ms between the resend
             // and the go).
             var pinnedOn: Int32?
+            var readyStats: StatsRegion?
             if let s = standby, pinsAtGo(s) {
                 pinnedOn = fbshim_current_cpu()
                 s.process.pinToCallerCPU()
             }
+            if let s = standby, isGated(s) { readyStats = try awaitReady(s) }
             // Once no thread of the dead server can take a request any more
             // (long before its exit: tearing down its memory and descriptors
             // takes milliseconds), and before anyone reads: requests the
@@ -221,7 +226,7 @@ public final class FuseMount: @unchecked Sendable {
             lastHandover.resendNs = fbshim_monotonic_ns()
             if let s = standby {
                 standby = nil
-                try activate(s, pinnedOn: pinnedOn)
+                try activate(s, pinnedOn: pinnedOn, readyStats: readyStats)
             } else {
                 current.advance()
                 try start(fd: keptFd)
