@@ -117,17 +117,15 @@ static int is_fuse_fd(pid_t pid, long fd) {
     return strcmp(target, "/dev/fuse") == 0;
 }
 
-/// Whether thread `tid` of `pid` has SIGKILL pending (its own or the group's).
-static int kill_pending(pid_t pid, const char *tid) {
-    char path[128], buf[2048];
-    snprintf(path, sizeof path, "/proc/%d/task/%s/status", (int)pid, tid);
-    if (read_small(path, buf, sizeof buf) < 0) return 1; /* the thread is gone */
-    const unsigned long long sigkill = 1ULL << (SIGKILL - 1);
-    static const char *const keys[] = {"SigPnd:", "ShdPnd:"};
-    for (int k = 0; k < 2; k++) {
-        const char *at = strstr(buf, keys[k]);
-        unsigned long long mask = 0;
-        if (at && sscanf(at + strlen(keys[k]), " %llx", &mask) == 1 && (mask & sigkill)) return 1;
+/// Field `field` (1-based, as in proc(5)) of a /proc stat line, from `after`,
+/// the text after the command's closing parenthesis (field 3 on); 0 if absent.
+static unsigned long long stat_field(const char *after, int field) {
+    const char *p = after;
+    for (int f = 3; f <= field; f++) {
+        while (*p == ' ') p++;
+        if (!*p) return 0;
+        if (f == field) return strtoull(p, NULL, 10);
+        while (*p && *p != ' ') p++;
     }
     return 0;
 }
@@ -139,7 +137,7 @@ int fbshim_no_thread_reads_fuse(pid_t pid) {
     if (!d) return 1; /* gone */
     int safe = 1;
     struct dirent *e;
-    char path[128], buf[512];
+    char path[128], buf[1024];
     while (safe && (e = readdir(d)) != NULL) {
         if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
         snprintf(path, sizeof path, "/proc/%d/task/%s/stat", (int)pid, e->d_name);
@@ -150,6 +148,12 @@ int fbshim_no_thread_reads_fuse(pid_t pid) {
         unsigned long flags = 0;
         /* ") S ppid pgrp session tty_nr tpgid flags" */
         if (sscanf(p + 1, " %c %*d %*d %*d %*d %*d %lu", &state, &flags) != 2) continue;
+        /* Field 31, the thread's own pending signals: a fatal signal to
+           the process, an exit of the group and a core dump all add
+           SIGKILL to every thread's own set (complete_signal,
+           zap_other_threads, zap_process in kernel/signal.c and
+           fs/coredump.c). */
+        unsigned long long pending = stat_field(p + 1, 31);
         if (state == 'Z' || state == 'X' || state == 'x' || (flags & 0x4 /* PF_EXITING */)) continue;
         /* Alive and not yet exiting: safe only once the kernel has queued
            SIGKILL for it (a fatal signal or an exit of the group does), and
@@ -159,7 +163,7 @@ int fbshim_no_thread_reads_fuse(pid_t pid) {
            a process whose crash handler is still running (the Swift runtime's
            backtracer holds the other threads for a few hundred ms) lets them
            go on and read requests that would then be lost with it. */
-        if (!kill_pending(pid, e->d_name)) { safe = 0; break; }
+        if (!(pending & (1ULL << (SIGKILL - 1)))) { safe = 0; break; }
         snprintf(path, sizeof path, "/proc/%d/task/%s/syscall", (int)pid, e->d_name);
         if (read_small(path, buf, sizeof buf) < 0) continue;
         long nr = -1, arg0 = -1;
