@@ -148,12 +148,6 @@ int fbshim_no_thread_reads_fuse(pid_t pid) {
         unsigned long flags = 0;
         /* ") S ppid pgrp session tty_nr tpgid flags" */
         if (sscanf(p + 1, " %c %*d %*d %*d %*d %*d %lu", &state, &flags) != 2) continue;
-        /* Field 31, the thread's own pending signals: a fatal signal to
-           the process, an exit of the group and a core dump all add
-           SIGKILL to every thread's own set (complete_signal,
-           zap_other_threads, zap_process in kernel/signal.c and
-           fs/coredump.c). */
-        unsigned long long pending = stat_field(p + 1, 31);
         if (state == 'Z' || state == 'X' || state == 'x' || (flags & 0x4 /* PF_EXITING */)) continue;
         /* Alive and not yet exiting: safe only once the kernel has queued
            SIGKILL for it (a fatal signal or an exit of the group does), and
@@ -163,7 +157,12 @@ int fbshim_no_thread_reads_fuse(pid_t pid) {
            a process whose crash handler is still running (the Swift runtime's
            backtracer holds the other threads for a few hundred ms) lets them
            go on and read requests that would then be lost with it. */
-        if (!(pending & (1ULL << (SIGKILL - 1)))) { safe = 0; break; }
+        /* Field 31, the thread's own pending signals: a fatal signal to
+           the process, an exit of the group and a core dump all add
+           SIGKILL to every thread's own set (complete_signal,
+           zap_other_threads, zap_process in kernel/signal.c and
+           fs/coredump.c). */
+        if (!(stat_field(p + 1, 31) & (1ULL << (SIGKILL - 1)))) { safe = 0; break; }
         snprintf(path, sizeof path, "/proc/%d/task/%s/syscall", (int)pid, e->d_name);
         if (read_small(path, buf, sizeof buf) < 0) continue;
         long nr = -1, arg0 = -1;

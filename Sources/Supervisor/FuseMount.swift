@@ -121,7 +121,7 @@ public final class FuseMount: @unchecked Sendable {
         let gated = isGated(p)
         let pinned = pinsAtGo(p)
         // Pinned again only if this thread has moved to another CPU since.
-        if pinned && (pinnedOn == nil || pinnedOn != fbshim_current_cpu()) { p.process.pinToCallerCPU() }
+        if pinned && pinnedOn != fbshim_current_cpu() { p.process.pinToCallerCPU() }
         defer { if pinned { p.process.unpin() } }
         if p.goFd >= 0 {
             lastHandover.goNs = fbshim_monotonic_ns()
@@ -206,11 +206,13 @@ public final class FuseMount: @unchecked Sendable {
             // and the go).
             var pinnedOn: Int32?
             var readyStats: StatsRegion?
-            if let s = standby, pinsAtGo(s) {
-                pinnedOn = fbshim_current_cpu()
-                s.process.pinToCallerCPU()
+            if let s = standby, isGated(s) {
+                if pinsAtGo(s) {
+                    pinnedOn = fbshim_current_cpu()
+                    s.process.pinToCallerCPU()
+                }
+                readyStats = try awaitReady(s)
             }
-            if let s = standby, isGated(s) { readyStats = try awaitReady(s) }
             // Once no thread of the dead server can take a request any more
             // (long before its exit: tearing down its memory and descriptors
             // takes milliseconds), and before anyone reads: requests the

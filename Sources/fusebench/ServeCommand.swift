@@ -67,13 +67,6 @@ struct ServeCommand: ParsableCommand {
         }
     }
 
-    /// Whether a manually started server's connection outlives it: it was
-    /// handed a mounted connection (/dev/fd/N), a state directory, a keeper
-    /// socket, or it is a later instance on its connection.
-    static func connectionIsShared(mountpoint: String, stateDir: String?, keeperFd: Int32?, instance: UInt32) -> Bool {
-        mountpoint.hasPrefix("/dev/fd/") || stateDir != nil || keeperFd != nil || instance > 1
-    }
-
     func run() throws {
         guard geteuid() == 0 else {
             throw CLIError.environment("""
@@ -116,10 +109,11 @@ struct ServeCommand: ParsableCommand {
         if launch == nil {
             restart.instance = instance
             restart.stateFd = keeperFd.flatMap { $0 >= 0 ? $0 : nil }
-            // A connection this server did not mount, or one that a keeper or
-            // an earlier instance shares, is kept for a later instance.
-            restart.connectionOutlivesServer = Self.connectionIsShared(
-                mountpoint: mountpoint, stateDir: stateDir, keeperFd: restart.stateFd, instance: instance)
+            // A connection this server did not mount (/dev/fd/N), or one that
+            // a state directory, a keeper or an earlier instance shares, is
+            // kept for a later instance.
+            restart.connectionOutlivesServer = mountpoint.hasPrefix("/dev/fd/") || stateDir != nil
+                || restart.stateFd != nil || instance > 1
             if let stateDir {
                 restart.intents = stateDir + "/intents"
                 restart.backingIds = stateDir + "/backing-ids"
