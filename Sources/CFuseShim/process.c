@@ -130,7 +130,41 @@ static unsigned long long stat_field(const char *after, int field) {
     return 0;
 }
 
-int fbshim_no_thread_reads_fuse(pid_t pid) {
+static __thread int fb_reader_slot = -1;
+
+int fbshim_reader_enter(struct fbshim_stats_region *s) {
+    if (fb_reader_slot < 0) {
+        uint32_t i = __atomic_fetch_add(&s->reader_count, 1, __ATOMIC_SEQ_CST);
+        fb_reader_slot = i < FBSHIM_READERS ? (int)i : FBSHIM_READERS;
+        if (i < FBSHIM_READERS) __atomic_store_n(&s->readers[i].tid, (int32_t)syscall(SYS_gettid), __ATOMIC_SEQ_CST);
+    }
+    if (fb_reader_slot < FBSHIM_READERS)
+        __atomic_store_n(&s->readers[fb_reader_slot].state, FBSHIM_READER_READING, __ATOMIC_SEQ_CST);
+    return __atomic_load_n(&s->read_stop, __ATOMIC_SEQ_CST) != 0;
+}
+
+void fbshim_reader_leave(struct fbshim_stats_region *s) {
+    if (fb_reader_slot >= 0 && fb_reader_slot < FBSHIM_READERS)
+        __atomic_store_n(&s->readers[fb_reader_slot].state, FBSHIM_READER_SERVING, __ATOMIC_RELEASE);
+}
+
+void fbshim_stop_readers(struct fbshim_stats_region *s) {
+    __atomic_store_n(&s->read_stop, 1, __ATOMIC_SEQ_CST);
+}
+
+/// Whether thread `tid` is a reader of `s` found serving after the stop:
+/// it will see the stop before its next read, and never read again.
+static int reader_serving(struct fbshim_stats_region *s, pid_t tid) {
+    if (!s || !__atomic_load_n(&s->read_stop, __ATOMIC_SEQ_CST)) return 0;
+    uint32_t n = __atomic_load_n(&s->reader_count, __ATOMIC_SEQ_CST);
+    if (n > FBSHIM_READERS) n = FBSHIM_READERS;
+    for (uint32_t i = 0; i < n; i++)
+        if (__atomic_load_n(&s->readers[i].tid, __ATOMIC_SEQ_CST) == (int32_t)tid)
+            return __atomic_load_n(&s->readers[i].state, __ATOMIC_SEQ_CST) == FBSHIM_READER_SERVING;
+    return 0;
+}
+
+int fbshim_no_thread_reads_fuse(pid_t pid, struct fbshim_stats_region *stats) {
     char dirpath[64];
     snprintf(dirpath, sizeof dirpath, "/proc/%d/task", (int)pid);
     DIR *d = opendir(dirpath);
@@ -149,6 +183,10 @@ int fbshim_no_thread_reads_fuse(pid_t pid) {
         /* ") S ppid pgrp session tty_nr tpgid flags" */
         if (sscanf(p + 1, " %c %*d %*d %*d %*d %*d %lu", &state, &flags) != 2) continue;
         if (state == 'Z' || state == 'X' || state == 'x' || (flags & 0x4 /* PF_EXITING */)) continue;
+        /* A reader of ours serving what it read (in the kernel for an
+           FSYNC of 10 ms, say, or held by a crash handler): it sees the
+           stop before any read it would start. */
+        if (reader_serving(stats, (pid_t)atoi(e->d_name))) continue;
         /* Alive and not yet exiting: safe only once the kernel has queued
            SIGKILL for it (a fatal signal or an exit of the group does), and
            while it sleeps in a system call that is not a read of a FUSE

@@ -33,6 +33,19 @@ public enum Settings {
     /// a CPU other than the harness's, whose work then goes on), "same"
     /// (onto the harness's CPU), "stay" (not moved).
     public static var dyingCPU: String { getenv("FUSEBENCH_DYING_CPU").map { String(cString: $0) } ?? "away" }
+    /// FUSEBENCH_HANDOVER_SPIN_MS (20): for how long the harness, in a
+    /// handover, waits for the standby's gate and the dead server's threads
+    /// by yielding its CPU instead of sleeping (then it sleeps 50 us at a
+    /// time); 0: it sleeps from the start.
+    public static var handoverSpinNs: UInt64 {
+        UInt64(max(0, value("FUSEBENCH_HANDOVER_SPIN_MS").flatMap { Double($0) } ?? 20) * 1e6)
+    }
+    /// FUSEBENCH_STANDBY_GO: when a warm standby is let go in a handover
+    /// whose gate has no work that needs the dead server quiet: "notice"
+    /// (default: at the death notice, before the dead server's threads are
+    /// out and the resend) or "resend" (after the resend, as every strategy
+    /// with gate work does).
+    public static var standbyGo: String { getenv("FUSEBENCH_STANDBY_GO").map { String(cString: $0) } ?? "notice" }
     /// FUSEBENCH_PRIVATE_MOUNT_NS: set by the harness to the id of the mount
     /// namespace it made for itself (re-executed into it).
     public static let privateNamespaceVariable = "FUSEBENCH_PRIVATE_MOUNT_NS"
@@ -46,4 +59,8 @@ public enum Settings {
     public static var serverFailPercent: Double { value("FUSEBENCH_SERVER_FAIL_PERCENT").flatMap(Double.init) ?? 0 }
     /// FUSEBENCH_TEST_HANG_INSTANCE: test hook, server instance N never serves.
     public static var testHangInstance: UInt32? { value("FUSEBENCH_TEST_HANG_INSTANCE").flatMap { UInt32($0) } }
+    /// FUSEBENCH_TEST_RESEND_DELAY_MS: test hook, a handover's resend comes
+    /// this long after the dead server's threads are out (as when a thread
+    /// takes that long to leave), while a standby let go at the notice serves.
+    public static var testResendDelayMs: UInt32 { value("FUSEBENCH_TEST_RESEND_DELAY_MS").flatMap { UInt32($0) } ?? 0 }
 }

@@ -39,6 +39,8 @@ extension StatsRegion {
         report.resentRequests = fbshim_atomic_load(&r.pointee.resent)
         report.resentAnomalies = fbshim_atomic_load(&r.pointee.resent_anomalies)
         report.resentRecognised = fbshim_atomic_load(&r.pointee.resent_recognised)
+        let own = fbshim_atomic_load(&r.pointee.resent_own)
+        report.resentOwn = own == 0 ? nil : own
         let rehearsed = fbshim_atomic_load(&r.pointee.rehearsed)
         report.rehearsedRequests = rehearsed == 0 ? nil : rehearsed
         report.reopenedHandles = fbshim_atomic_load(&r.pointee.reopened)

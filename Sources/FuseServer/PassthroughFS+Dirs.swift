@@ -46,7 +46,7 @@ extension PassthroughFS {
                 fi.pointee.keep_cache = cacheStamps.unchanged(ino, dirfd(d.dir)) ? 1 : 0
             }
             fi.pointee.fh = files.addDir(d)
-            r.open(fi)
+            if !r.open(fi) { files.releaseDir(fi.pointee.fh) }
         } catch { r.fail(error) }
     }
 
@@ -116,6 +116,8 @@ extension PassthroughFS {
     }
 
     func releasedir(_ r: consuming Request, _ ino: UInt64, _ fi: UnsafeMutablePointer<fuse_file_info>) {
+        // As RELEASE: released by its first reading already.
+        if r.resentOwn { return r.error(0) }
         if options.keepCache, let d = files.ownDir(fi.pointee.fh) {
             cacheStamps.note(ino, dirfd(d.dir))
         }

@@ -88,11 +88,14 @@ extension PassthroughFS {
     func open(_ r: consuming Request, _ ino: UInt64, _ fi: UnsafeMutablePointer<fuse_file_info>) {
         do throws(SysError) {
             let flags = backingFlags(fi.pointee.flags)
-            if reusedPassthroughOpen(ino, flags, fi) { return r.open(fi) }
+            if reusedPassthroughOpen(ino, flags, fi) {
+                if !r.open(fi) { files.release(fi.pointee.fh) }
+                return
+            }
             let fd = try asCallerWithoutFsetid { () throws(SysError) in try openNode(ino, flags: flags) }
             fi.pointee.fh = files.fileHandle(fd, flags: flags)
             setOpenFlags(fi, ino, fd)
-            r.open(fi)
+            if !r.open(fi) { files.release(fi.pointee.fh) }
         } catch { r.fail(error) }
     }
 
@@ -119,7 +122,7 @@ extension PassthroughFS {
             }
             fi.pointee.fh = files.fileHandle(fileFd, flags: openFlags)
             setOpenFlags(fi, e.ino, fileFd)
-            r.create(e, fi)
+            if !r.create(e, fi) { files.release(fi.pointee.fh) }
         } catch { r.fail(error) }
     }
 
@@ -150,6 +153,9 @@ extension PassthroughFS {
     }
 
     func release(_ r: consuming Request, _ ino: UInt64, _ fi: UnsafeMutablePointer<fuse_file_info>) {
+        // Released by its first reading already: a second release would
+        // close a descriptor number another open may hold by now.
+        if r.resentOwn { return r.error(0) }
         // What was written through the mount is what the kernel cached.
         if options.keepCache, files.isOwn(fi.pointee.fh), let fd = OpenFiles.ownDescriptor(fi.pointee.fh) {
             cacheStamps.note(ino, fd)

@@ -21,6 +21,10 @@ struct Request: ~Copyable {
     var stats: StatsRegion { statsRef.takeUnretainedValue() }
     /// Re-delivered by FUSE_NOTIFY_RESEND after a restart.
     let resent: Bool
+    /// Resent, and read by this very server before the resend (a standby
+    /// let go at the death notice): another of its threads served it, or
+    /// is serving it, and that reply never reaches the kernel.
+    let resentOwn: Bool
     /// A resent non-idempotent request whose first attempt had started: it
     /// may already have taken effect.
     let mayHaveTakenEffect: Bool
@@ -33,6 +37,7 @@ struct Request: ~Copyable {
         self.op = op
         statsRef = Unmanaged.passUnretained(stats)
         resent = fbshim_thread_resent() != 0
+        resentOwn = fbshim_thread_resent() == 2
         rehearsed = Rehearsal.isRehearsal(fbshim_thread_unique())
         if op.isNonIdempotent, let intents {
             let started = intents.begin(fbshim_thread_unique())
@@ -58,13 +63,16 @@ struct Request: ~Copyable {
     /// (before the reply, so that a client that sees the reply also sees
     /// the count), then the reply itself; the service time ends once the
     /// reply is written (a spliced READ included).
-    @inline(__always)
-    private consuming func reply(failed: Bool = false, _ send: (fuse_req_t) -> Int32) {
+    /// Returns whether the kernel took it (not when the request was
+    /// requeued by FUSE_NOTIFY_RESEND meanwhile, or the connection ended).
+    @inline(__always) @discardableResult
+    private consuming func reply(failed: Bool = false, _ send: (fuse_req_t) -> Int32) -> Bool {
         stats.crashIfArmed(op, phase: .after)
         count(failed: failed)
-        _ = send(req)
+        let sent = send(req)
         time()
         discard self
+        return sent == 0
     }
 
     /// Replies an errno (0 for success without data). A resent UNLINK,
@@ -113,10 +121,12 @@ struct Request: ~Copyable {
         reply { q in withUnsafePointer(to: &e) { fuse_reply_entry(q, $0) } }
     }
 
-    /// Created and opened.
-    consuming func create(_ e: fuse_entry_param, _ fi: UnsafePointer<fuse_file_info>) {
+    /// Created and opened. Returns whether the kernel took the reply: if
+    /// not, nobody will release what was opened for it.
+    @discardableResult
+    consuming func create(_ e: fuse_entry_param, _ fi: UnsafePointer<fuse_file_info>) -> Bool {
         var e = e
-        reply { q in withUnsafePointer(to: &e) { fuse_reply_create(q, $0, fi) } }
+        return reply { q in withUnsafePointer(to: &e) { fuse_reply_create(q, $0, fi) } }
     }
 
     /// Attributes.
@@ -125,8 +135,9 @@ struct Request: ~Copyable {
         reply { q in withUnsafePointer(to: &st) { fuse_reply_attr(q, $0, timeout) } }
     }
 
-    /// Opened.
-    consuming func open(_ fi: UnsafePointer<fuse_file_info>) { reply { fuse_reply_open($0, fi) } }
+    /// Opened. Returns whether the kernel took the reply (as `create`).
+    @discardableResult
+    consuming func open(_ fi: UnsafePointer<fuse_file_info>) -> Bool { reply { fuse_reply_open($0, fi) } }
 
     /// Bytes written.
     consuming func write(_ count: Int) { reply { fuse_reply_write($0, count) } }

@@ -62,6 +62,12 @@ final class ServerIO: Sendable {
     /// A warm standby's rehearsal (Rehearsal.swift), between the saved
     /// INIT's reply and its readiness; nil without one, or once it is over.
     private let rehearsal: Mutex<Rehearsal?>
+    /// A warm standby's record of the uniques it read, by slot (read and
+    /// written with the shim's atomics): a resent request found here is one
+    /// it had read itself before the resend (let go at the death notice, it
+    /// serves while FUSE_NOTIFY_RESEND requeues every unanswered request).
+    nonisolated(unsafe) private let ownReads: UnsafeMutablePointer<UInt64>?
+    private static let ownReadSlots = 4096
 
     init(stats: StatsRegion, resumeInit: [UInt8]?, wantedFlags: UInt64, gateFd: Int32? = nil,
          rehearsal: Rehearsal? = nil, onLostPassthroughOpen: @escaping @Sendable (UInt64) -> Void) {
@@ -71,6 +77,12 @@ final class ServerIO: Sendable {
         gateOpen = Atomic(gateFd == nil)
         gateWork = Mutex(gateFd == nil ? nil : [])
         resuming = resumeInit != nil
+        if resumeInit != nil && gateFd != nil {
+            ownReads = .allocate(capacity: Self.ownReadSlots)
+            ownReads!.initialize(repeating: 0, count: Self.ownReadSlots)
+        } else {
+            ownReads = nil
+        }
         self.wantedFlags = wantedFlags
         self.onLostPassthroughOpen = onLostPassthroughOpen
         pendingInit = Mutex(resumeInit)
@@ -134,7 +146,14 @@ final class ServerIO: Sendable {
             usleep(50)
         }
         if !gateOpen.load(ordering: .acquiring) { passGate() }
+        // Dead (the harness stopped its reads at the death notice): it must
+        // take no request it would only take to its grave, and the harness
+        // may resend without waiting for a thread that serves.
+        if fbshim_reader_enter(stats.region) != 0 {
+            while true { pause() }
+        }
         let n = Glibc.read(fd, buf, len)
+        fbshim_reader_leave(stats.region)
         guard n >= 40 else { return n }
         if resuming { stats.markFirstRequest() }
         note(UnsafeRawPointer(buf), n)
@@ -176,6 +195,21 @@ final class ServerIO: Sendable {
         }
     }
 
+    /// Records `unique` as read by this server (a first delivery), or, for a
+    /// resent one, tells whether this server had read it before (counted).
+    @inline(__always)
+    private func readBefore(_ unique: UInt64, resent: Bool) -> Bool {
+        guard let ownReads else { return false }
+        let slot = ownReads + Int(truncatingIfNeeded: (unique >> 1) % UInt64(Self.ownReadSlots))
+        guard resent else {
+            fbshim_atomic_store(slot, unique)
+            return false
+        }
+        guard fbshim_atomic_load(slot) == unique else { return false }
+        fbshim_atomic_add(&stats.region.pointee.resent_own, 1)
+        return true
+    }
+
     /// A request as read (from /dev/fuse, or rebuilt from an io_uring
     /// entry), before libfuse serves it on this thread: counted, and its
     /// facts set for the thread.
@@ -185,7 +219,8 @@ final class ServerIO: Sendable {
         let resent = unique & Self.resendBit != 0
         fbshim_stats_received(stats.region, opcode, UInt64(n))
         fbshim_set_thread_opcode(opcode)
-        fbshim_set_thread_resent(resent ? 1 : 0)
+        fbshim_set_thread_resent(resent ? (readBefore(unique & ~Self.resendBit, resent: resent) ? 2 : 1)
+                                        : (readBefore(unique, resent: false) ? 2 : 0))
         fbshim_set_thread_unique(unique & ~Self.resendBit)
         fbshim_set_thread_kill_suidgid(killPrivV2 ? fbshim_request_kills_suidgid(buf, n) : 0)
         if resent { fbshim_atomic_add(&stats.region.pointee.resent, 1) }

@@ -66,6 +66,11 @@ public struct FaultEvent: Codable, Equatable, Sendable {
     /// Resent non-idempotent requests recognised as already done (from the
     /// intent log) and answered as the first attempt would have been.
     public var resentRecognised: UInt64 = 0
+    /// Of `resentRequests`, those the new server had read itself before the
+    /// resend: a standby let go at the death notice serves while the dead
+    /// server's threads leave, and FUSE_NOTIFY_RESEND requeues what it has
+    /// not answered yet with the rest (nil in results that predate it).
+    public var resentOwn: UInt64?
     /// File handles of the old server reopened by the new one.
     public var reopenedHandles: UInt64
     /// File handles of the old server refused by the new one (EBADF).

@@ -392,28 +392,34 @@ public enum HTMLReport {
         guard !rows.isEmpty else { return "" }
         func us(_ v: Double?) -> String { v.map { String(format: "%.0f", $0 / 1e3) } ?? "–" }
         let span = max(1, rows.compactMap { $0.2.firstReply?.value }.max() ?? 1)
-        let w = 1000.0, left = 250.0, barH = 18.0, rowH = 30.0
+        let w = 1000.0, left = 250.0, barH = 14.0, laneH = 6.0, rowH = 34.0
         let h = Double(rows.count) * rowH + 40
         func x(_ v: Double) -> Double { left + v / span * (w - left - 90) }
-        // Steps: harness (death to go), kernel (go to first request), server (to the first reply).
+        // Two lanes: the new server's path (to its go, waking at the gate,
+        // the kernel to its first request, its first work), and under it the
+        // dead server's (its threads leaving the device, then the resend).
+        // A standby let go at the death notice runs while the dead server's
+        // threads leave; otherwise its go follows the resend.
         var svg = "<svg width=\(Int(w)) height=\(Int(h)) role=img aria-label='handover timelines'>"
         for (i, row) in rows.enumerated() {
             let (r, _, t) = row
             let y = 10 + Double(i) * rowH
             svg += "<text x=4 y=\(y + 13) font-size=12>\(esc(label(r)))</text>"
             let go = t.goSent?.value ?? t.resendSent.value
-            let segs: [(Double, Double, String, String)] = [
-                (0, t.threadsOut.value, "#d62728", "dead server's threads leaving the device"),
-                (t.threadsOut.value, go, "#ff7f0e", "resend and go"),
-                (go, t.gatePassed?.value ?? go, "#9467bd", "standby: waking, and its work at the gate"),
-                (t.gatePassed?.value ?? go, t.firstRequestRead?.value ?? go, "#1f77b4", "kernel: to the first request read"),
-                (t.firstRequestRead?.value ?? go, t.firstReply?.value ?? go, "#2ca02c", "the new server's first work"),
+            let segs: [(Double, Double, Double, Double, String, String)] = [
+                (0, go, y, barH, "#bbbbbb", "keeper: to the go"),
+                (go, t.gatePassed?.value ?? go, y, barH, "#9467bd", "standby: waking, and its work at the gate"),
+                (t.gatePassed?.value ?? go, t.firstRequestRead?.value ?? go, y, barH, "#1f77b4",
+                 "kernel: to the first request read"),
+                (t.firstRequestRead?.value ?? go, t.firstReply?.value ?? go, y, barH, "#2ca02c", "the new server's first work"),
+                (0, t.threadsOut.value, y + barH + 2, laneH, "#d62728", "dead server's threads leaving the device"),
+                (t.threadsOut.value, t.resendSent.value, y + barH + 2, laneH, "#ff7f0e", "the resend"),
             ]
-            for (a, b, color, what) in segs where b > a {
-                svg += "<rect x=\(String(format: "%.1f", x(a))) y=\(y) width=\(String(format: "%.1f", max(1, x(b) - x(a)))) "
-                    + "height=\(barH) fill='\(color)'><title>\(what): \(us(a))–\(us(b)) µs</title></rect>"
+            for (a, b, top, height, color, what) in segs where b > a {
+                svg += "<rect x=\(String(format: "%.1f", x(a))) y=\(top) width=\(String(format: "%.1f", max(1, x(b) - x(a)))) "
+                    + "height=\(height) fill='\(color)'><title>\(what): \(us(a))–\(us(b)) µs</title></rect>"
             }
-            svg += "<text x=\(String(format: "%.1f", x(t.firstReply?.value ?? go) + 4)) y=\(y + 13) font-size=11>"
+            svg += "<text x=\(String(format: "%.1f", x(t.firstReply?.value ?? go) + 4)) y=\(y + 12) font-size=11>"
                 + "\(us(t.firstReply?.value)) µs</text>"
         }
         let axisY = 10 + Double(rows.count) * rowH + 4
@@ -424,10 +430,12 @@ public enum HTMLReport {
         }
         svg += "</svg>"
         var t = "<h3>Where a handover's time goes (the median handover of each run, µs after the fault)</h3>\n" + svg
-        t += "<div class=legend><span><i style='background:#d62728'></i>dead server's threads leaving the device</span>"
-            + "<span><i style='background:#ff7f0e'></i>resend, go</span><span><i style='background:#9467bd'></i>standby: "
+        t += "<div class=legend><span><i style='background:#bbbbbb'></i>keeper: to the go</span>"
+            + "<span><i style='background:#9467bd'></i>standby: "
             + "waking, its work at the gate</span><span><i style='background:#1f77b4'></i>kernel: to the "
-            + "new server's first request</span><span><i style='background:#2ca02c'></i>the new server's first work</span></div>\n"
+            + "new server's first request</span><span><i style='background:#2ca02c'></i>the new server's first work</span>"
+            + "<span><i style='background:#d62728'></i>under it: the dead server's threads leaving the device</span>"
+            + "<span><i style='background:#ff7f0e'></i>the resend</span></div>\n"
         t += "<table><tr><th>run</th><th>threads out</th><th>resend</th><th>go</th><th>gate</th><th>first request</th>"
             + "<th>first reply</th><th>floor (median)</th><th>keeper part</th><th>standby part</th><th>kernel part</th></tr>\n"
         for (r, s, h) in rows {

@@ -54,6 +54,10 @@ public struct ServerReport: Codable, Equatable, Sendable {
     public var resentAnomalies: UInt64 = 0
     /// Resent requests recognised as already done (answered as the first attempt would have been).
     public var resentRecognised: UInt64 = 0
+    /// Of the resent requests, those this server had read itself before the
+    /// resend (a warm standby let go before it: served twice); nil when
+    /// none, and in results that predate it.
+    public var resentOwn: UInt64?
     /// Requests a warm standby served to itself before it was ready, with
     /// their replies swallowed (its rehearsal; counted nowhere else). nil:
     /// no rehearsal.

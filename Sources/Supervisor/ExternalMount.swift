@@ -303,6 +303,7 @@ public final class ExternalMount: @unchecked Sendable {
 
     /// No warm standby for another server: each restart starts it anew.
     public func prepareStandby() throws {}
+    public func prepareHandover() throws {}
 
     /// Starts the next instance after the current one died: resume the kept
     /// connection (after FUSE_NOTIFY_RESEND, and FUSE_NOTIFY_INC_EPOCH for

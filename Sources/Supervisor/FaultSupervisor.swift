@@ -170,13 +170,18 @@ final class FaultSupervisor: @unchecked Sendable {
         case .kill:
             if case .afterRequests(let n) = item.spec.trigger {
                 t.event.detail = "after \(n) requests"
+                try mount.prepareHandover()
                 old.armKill(afterRequests: n)
                 guard awaitArmedDeath(&t, server, old, until: phases.end) else { return }
             } else {
+                // Made ready while the server still serves: the standby
+                // pinned to this CPU with its "ready" taken, the server's
+                // threads moved off it. The fault is the SIGKILL.
+                try mount.prepareHandover()
+                server.moveDyingThreads()
                 t.faultNs = fbshim_monotonic_ns()
                 control.markFault(item.index, at: t.faultNs)
                 debugTrace("fault \(item.index): SIGKILL to \(server.pid)")
-                server.moveDyingThreads()
                 server.signal(SIGKILL)
                 // The restart waits for what its strategy needs of the
                 // dying process: its exit, or only its threads' leaving the device.
@@ -184,6 +189,7 @@ final class FaultSupervisor: @unchecked Sendable {
             }
         case .crashInOp(let op, let phase):
             t.event.detail = "\(op.name) \(phase.name)"
+            try mount.prepareHandover()
             old.armCrash(op, phase: phase)
             guard awaitArmedDeath(&t, server, old, until: min(nextDue, phases.end)) else { return }
         case .hang(let seconds, let then):
@@ -229,15 +235,12 @@ final class FaultSupervisor: @unchecked Sendable {
     private func recover(_ t: FaultTiming, old: StatsRegion, restart: Bool, nextDue: UInt64) throws {
         var t = t
         let item = (index: t.event.index, spec: schedule.first { $0.index == t.event.index }?.spec)
-        let countsAtFault: [String: UInt64]
         control.markFault(item.index, at: t.faultNs)
         t.event.triggered = true
         t.event.atSeconds = Double(t.faultNs - min(t.faultNs, phases.measureStart)) / 1e9
-        countsAtFault = old.opcodeCounts()
-        let windowStart = t.faultNs - min(t.faultNs, Self.windowNs)
-        let before = samples.last { $0.ns <= windowStart }?.counts ?? [:]
-        let requestsBefore = Self.increase(countsAtFault, since: before)
-        samples.removeAll()
+        // The requests of the second before the fault are counted after the
+        // restart, off the handover's path (the dead server counts no more).
+        defer { samples.removeAll() }
 
         guard restart else {
             t.firstReplyNs = fbshim_monotonic_ns()
@@ -258,6 +261,9 @@ final class FaultSupervisor: @unchecked Sendable {
             return
         }
         debugTrace("fault \(item.index): server \(mount.server.pid) ready")
+        let windowStart = t.faultNs - min(t.faultNs, Self.windowNs)
+        let before = samples.last { $0.ns <= windowStart }?.counts ?? [:]
+        let requestsBefore = Self.increase(old.opcodeCounts(), since: before)
         t.event.restarted = true
         let fresh = mount.stats
         // The new server's first reply: resent or new requests arrive at once
@@ -335,6 +341,7 @@ final class FaultSupervisor: @unchecked Sendable {
         t.event.resentRequests = report.resentRequests
         t.event.resentAnomalies = report.resentAnomalies
         t.event.resentRecognised = report.resentRecognised
+        t.event.resentOwn = report.resentOwn
         t.event.reopenedHandles = report.reopenedHandles
         t.event.refusedHandles = report.refusedHandles
         t.event.unknownNodeIds = report.unknownNodeIds

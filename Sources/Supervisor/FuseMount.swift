@@ -116,13 +116,18 @@ public final class FuseMount: @unchecked Sendable {
     /// its statistics, if the caller already waited for its ready (also
     /// off the handover's path: after the go, the standby wakes on this
     /// CPU, and this thread should be asleep by then).
-    private func activate(_ p: PendingServer, pinnedOn: Int32? = nil, readyStats: StatsRegion? = nil) throws {
+    /// `awaitsGate`: false to return once it is let go, its threads still
+    /// pinned: the caller waits for its gate (`awaitGate`) and unpins it.
+    /// Returns its statistics.
+    @discardableResult
+    private func activate(_ p: PendingServer, pinnedOn: Int32? = nil, readyStats: StatsRegion? = nil,
+                          spinUntil: UInt64 = 0, awaitsGate: Bool = true) throws -> StatsRegion {
         defer { close(p.readyFd) }
-        let gated = isGated(p)
         let pinned = pinsAtGo(p)
         // Pinned again only if this thread has moved to another CPU since.
         if pinned && pinnedOn != fbshim_current_cpu() { p.process.pinToCallerCPU() }
-        defer { if pinned { p.process.unpin() } }
+        var unpins = pinned
+        defer { if unpins { p.process.unpin() } }
         if p.goFd >= 0 {
             lastHandover.goNs = fbshim_monotonic_ns()
             _ = write(p.goFd, "g", 1)
@@ -139,12 +144,25 @@ public final class FuseMount: @unchecked Sendable {
         // window before the fault it serves.
         let ready = try readyStats ?? awaitReady(p)
         current.mapped(ready)
-        guard gated else { return }
-        // Serving once through its gate: what it does there (the open files
-        // of handover-state, the eager storm) comes before any request.
+        guard awaitsGate else {
+            unpins = false
+            return ready
+        }
+        try awaitGate(p, ready, spinUntil: spinUntil)
+        return ready
+    }
+
+    /// Waits until a gated standby `p` (statistics `ready`) is through its
+    /// gate, once let go: serving, what it does there (the open files of
+    /// handover-state, the eager storm) done. Until `spinUntil` the wait
+    /// yields this CPU rather than sleeps (ServerProcess.pause).
+    private func awaitGate(_ p: PendingServer, _ ready: StatsRegion, spinUntil: UInt64) throws {
+        guard isGated(p) else { return }
         let deadline = fbshim_monotonic_ns() + UInt64(Settings.readyTimeout * 1e9)
         while ready.goNs == 0 {
-            if p.process.waitForDeathOrNotice(timeoutNs: 50_000) {
+            let spinning = fbshim_monotonic_ns() < spinUntil
+            if spinning { sched_yield() }
+            if p.process.waitForDeathOrNotice(timeoutNs: spinning ? 0 : 50_000) {
                 throw SupervisorError.failed("the standby server \(p.process.describe(p.process.poll() ?? -1)) "
                                              + "at its go. Its log:\n\(p.process.logTail())")
             }
@@ -187,6 +205,25 @@ public final class FuseMount: @unchecked Sendable {
         standby = try launcher.spawn(instance: instance + 1, fd: keptFd, asStandby: true)
     }
 
+    /// The gated standby's ready and pin, taken before the handover.
+    private var prepared: (pinnedOn: Int32?, stats: StatsRegion)?
+
+    /// Takes the gated standby's "ready" and maps its statistics, and pins
+    /// its threads to this CPU, which is awake, to be let go from here (a
+    /// few dozen microseconds of sched_setaffinity, and more when a thread
+    /// is queued on a CPU busy with a dying process): before a fault the
+    /// harness causes, or at the death notice, never between the death and
+    /// the go. Nothing without a gated standby, or when done already.
+    public func prepareHandover() throws {
+        guard prepared == nil, let s = standby, isGated(s) else { return }
+        var pinnedOn: Int32?
+        if pinsAtGo(s) {
+            pinnedOn = fbshim_current_cpu()
+            s.process.pinToCallerCPU()
+        }
+        prepared = (pinnedOn, try awaitReady(s))
+    }
+
     /// When the last handover sent FUSE_NOTIFY_RESEND and let its server go.
     public private(set) var lastHandover = HandoverMarks()
 
@@ -199,26 +236,41 @@ public final class FuseMount: @unchecked Sendable {
     public func restart() throws {
         guard let strategy else { throw SupervisorError.failed("no restart strategy") }
         if strategy.keepsConnection {
-            // The standby's threads go to this CPU now, while the dead
-            // server's threads leave (a few dozen microseconds of
-            // sched_setaffinity, and more when a thread is queued on a CPU
-            // busy with the dying process: once 1.6 ms between the resend
-            // and the go).
-            var pinnedOn: Int32?
-            var readyStats: StatsRegion?
-            if let s = standby, isGated(s) {
-                if pinsAtGo(s) {
-                    pinnedOn = fbshim_current_cpu()
-                    s.process.pinToCallerCPU()
-                }
-                readyStats = try awaitReady(s)
+            let dead = server
+            let deadStats = stats
+            // No thread of the dead server starts a read from now on: one
+            // found serving what it read is out at once, however long its
+            // work keeps it in the kernel (an FSYNC, a crash handler).
+            fbshim_stop_readers(deadStats.region)
+            try prepareHandover()
+            let ready = prepared
+            prepared = nil
+            var goesNow: PendingServer?
+            var goneStats: StatsRegion?
+            if ready != nil, let s = standby, strategy.standbyGoesAtDeathNotice && Settings.standbyGo != "resend" {
+                goesNow = s
+            }
+            lastHandover = HandoverMarks()
+            let spinUntil = fbshim_monotonic_ns() + Settings.handoverSpinNs
+            if let s = goesNow {
+                // Let go at the notice: it serves what comes in from now on
+                // while the dead server's threads leave (it stays on this CPU
+                // until the resend, away from theirs). Only the requests
+                // they had read wait for the resend below, which also
+                // resends what the standby has read by then and not yet
+                // answered (FUSE_NOTIFY_RESEND requeues every processing
+                // queue of the connection): those are served twice, as
+                // requests resent after any death may be (the intent log).
+                standby = nil
+                goneStats = try activate(s, pinnedOn: ready?.pinnedOn, readyStats: ready?.stats, awaitsGate: false)
             }
             // Once no thread of the dead server can take a request any more
             // (long before its exit: tearing down its memory and descriptors
-            // takes milliseconds), and before anyone reads: requests the
-            // dead server had read go back to the queue.
-            server.waitUntilNoThreadReadsDevice()
-            lastHandover = HandoverMarks(threadsOutNs: fbshim_monotonic_ns())
+            // takes milliseconds): requests the dead server had read go back
+            // to the queue.
+            dead.waitUntilNoThreadReadsDevice(stats: deadStats, spinUntil: spinUntil)
+            lastHandover.threadsOutNs = fbshim_monotonic_ns()
+            if Settings.testResendDelayMs > 0 { usleep(Settings.testResendDelayMs * 1000) }
             guard fbshim_notify_bare(keptFd, 7 /* FUSE_NOTIFY_RESEND */) == 0 else {
                 throw SupervisorError.failed("FUSE_NOTIFY_RESEND failed: \(String(cString: strerror(errno)))")
             }
@@ -226,9 +278,17 @@ public final class FuseMount: @unchecked Sendable {
                 throw SupervisorError.failed("FUSE_NOTIFY_INC_EPOCH failed: \(String(cString: strerror(errno)))")
             }
             lastHandover.resendNs = fbshim_monotonic_ns()
+            if let s = goesNow, let goneStats {
+                // Kept on this CPU until now, off the one where the dead
+                // server's threads leave; through its gate long since, as a
+                // rule (the harness does not wait for it before the resend).
+                defer { if pinsAtGo(s) { s.process.unpin() } }
+                try awaitGate(s, goneStats, spinUntil: spinUntil)
+                return
+            }
             if let s = standby {
                 standby = nil
-                try activate(s, pinnedOn: pinnedOn, readyStats: readyStats)
+                try activate(s, pinnedOn: ready?.pinnedOn, readyStats: ready?.stats, spinUntil: spinUntil)
             } else {
                 current.advance()
                 try start(fd: keptFd)
@@ -270,6 +330,7 @@ public final class FuseMount: @unchecked Sendable {
             close(s.readyFd)
             s.process.killAndReap()
             standby = nil
+            prepared = nil
         }
         defer { keeper?.closeAll() }
         return server.waitOrKill(timeout: timeout)

@@ -37,6 +37,10 @@ public protocol RestartableMount: ServedMount {
     var strategy: Strategy? { get }
     /// Starts a warm standby for the next restart, if the strategy has one.
     func prepareStandby() throws
+    /// Readies the next handover while the server still serves (before a
+    /// fault the harness causes): what the restart would otherwise do
+    /// after the death.
+    func prepareHandover() throws
     /// Starts the next server after the current one died, as the strategy says.
     func restart() throws
     /// Reports of every server instance so far (valid after they died).

@@ -96,6 +96,13 @@ public enum Strategy: String, CaseIterable, Codable, Sendable {
     /// The keeper sends FUSE_NOTIFY_INC_EPOCH with the resend.
     public var incrementsEpoch: Bool { parts.revalidation == .epoch }
 
+    /// Whether the warm standby may serve before the dead server's threads
+    /// are out and FUSE_NOTIFY_RESEND has gone: its gate has nothing to do
+    /// that needs the dead server quiet. Not with kept open files (a dying
+    /// thread may still be handing the keeper a file) nor with an eager
+    /// storm (it may still be appending to the journal the storm reads).
+    public var standbyGoesAtDeathNotice: Bool { parts.state == .none && parts.revalidation != .eager }
+
     /// Options of server instance `instance` (1 for the first).
     public func restartOptions(instance: UInt32, initPath: String?, journal: String?, intents: String?,
                                backingIds: String? = nil) -> RestartOptions {

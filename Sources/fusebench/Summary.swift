@@ -265,7 +265,8 @@ enum Summary {
             out += "\n"
         }
         out += "(noticed: the harness knew of the death; threads out: no thread of the dead server could take a request;\n"
-        out += " go: the warm standby let go; gate: it is through its gate; floor: fault to the first request in the new\n"
+        out += " go: the warm standby let go, at the death notice where its gate has no work that needs the dead server\n"
+        out += " quiet, else after the resend; gate: it is through its gate; floor: fault to the first request in the new\n"
         out += " server's hands, medians over the faults, of which keeper: fault to go; standby: go to its gate open,\n"
         out += " waking it and the state or storm it takes on there; kernel: gate to the request read)\n\n"
         return out

@@ -80,14 +80,18 @@ final class RestartStrategyTests: XCTestCase {
                 XCTAssertGreaterThanOrEqual(resume.value, outage.value, "a waiting op resumes after the server answers")
             }
             XCTAssertEqual(f.resentAnomalies, 0)
-            // The timeline of the handover, in the order the steps must come:
-            // the dead server's threads out of the device before the resend,
-            // the resend before the warm standby's go, the go before its
-            // gate opens, then its first request and its first reply.
+            // The timeline of the handover, in the order the steps must come.
+            // The warm standby is let go at the death notice, before the
+            // harness waits for the dead server's threads to leave the
+            // device: its go, then its gate, first request and first reply;
+            // and beside it the dead server's threads out, then the resend.
             let h = try XCTUnwrap(f.handover, "a handover records its timeline")
-            let marks = [h.deathNoticed, h.threadsOut, h.resendSent, try XCTUnwrap(h.goSent, "a warm standby took over"),
-                         try XCTUnwrap(h.gatePassed), try XCTUnwrap(h.firstRequestRead), try XCTUnwrap(h.firstReply)]
-            XCTAssertEqual(marks.map(\.value), marks.map(\.value).sorted(), "steps out of order: \(h)")
+            let go = try XCTUnwrap(h.goSent, "a warm standby took over")
+            let standby = [h.deathNoticed, go, try XCTUnwrap(h.gatePassed), try XCTUnwrap(h.firstRequestRead),
+                           try XCTUnwrap(h.firstReply)]
+            XCTAssertEqual(standby.map(\.value), standby.map(\.value).sorted(), "steps out of order: \(h)")
+            XCTAssertLessThanOrEqual(go.value, h.threadsOut.value, "let go before the dead server's threads are out: \(h)")
+            XCTAssertLessThanOrEqual(h.threadsOut.value, h.resendSent.value, "the resend after the threads are out: \(h)")
             XCTAssertEqual(h.deathNoticed.value, 0, "the harness's own kill is noticed at once")
             XCTAssertEqual(f.outageToServerReply?.value, h.firstReply?.value)
             XCTAssertEqual(h.floor, h.firstRequestRead?.value)
@@ -101,12 +105,51 @@ final class RestartStrategyTests: XCTestCase {
         }
     }
 
+    func testAStandbyLetGoAtTheDeathNoticeServesWhatItHadReadAgainAndNothingFails() throws {
+        // Eight clients against four server threads, every request waiting
+        // 2 ms in the server, and the resend 6 ms after the dead server's
+        // threads are out: requests the dead server had not read reach the
+        // standby, let go at the death notice, and it holds some when the
+        // resend requeues every unanswered one, its own included. It serves those again (a RELEASE
+        // it had read answers without releasing a second time), and no
+        // application sees an error or loses data.
+        let slow = ["FUSEBENCH_SERVER_DELAY_US": "2000", "FUSEBENCH_TEST_RESEND_DELAY_MS": "6"]
+        let r = try run("handover-lazy", fault: "kill:every=0.3s", duration: "2.2", env: slow,
+                        extra: ["--client-threads", "8"])
+        try assertCommon(r, restarts: 5)
+        XCTAssertEqual(r.total.errors, [:])
+        let fired = r.faults!.filter(\.triggered)
+        XCTAssertGreaterThan(fired.compactMap(\.resentOwn).reduce(0, +), 0,
+                             "requests the standby had read were resent: \(fired.map(\.resentOwn))")
+        for f in fired {
+            XCTAssertLessThanOrEqual(f.resentOwn ?? 0, f.resentRequests, "own resends are some of the resends")
+            XCTAssertEqual(f.resentAnomalies, 0)
+        }
+        // Let go after the resend instead, it has read nothing to be resent.
+        let late = try run("handover-lazy", fault: "kill:every=0.3s", duration: "2.2",
+                           env: slow.merging(["FUSEBENCH_STANDBY_GO": "resend"]) { $1 }, extra: ["--client-threads", "8"])
+        try assertCommon(late, restarts: 5)
+        XCTAssertEqual(late.total.errors, [:])
+        XCTAssertEqual(late.faults!.filter(\.triggered).compactMap(\.resentOwn), [])
+        for f in late.faults!.filter(\.triggered) {
+            let h = try XCTUnwrap(f.handover)
+            XCTAssertGreaterThanOrEqual(try XCTUnwrap(h.goSent).value, h.resendSent.value, "let go after the resend")
+        }
+    }
+
     func testHandoverEagerInvalidatesEverythingBeforeServing() throws {
         let r = try run("handover-eager", fault: "kill:every=0.35s")
         try assertCommon(r, restarts: 2)
         XCTAssertEqual(r.total.errors, [:])
         for f in r.faults!.filter(\.triggered) {
             XCTAssertGreaterThan(f.revalidation?.notifications ?? 0, 0, "the storm sent notifications")
+            // The storm reads the journal the dead server's threads may still
+            // append to: its standby is let go only after they are out and
+            // the resend has gone, and so nothing it read is resent.
+            let h = try XCTUnwrap(f.handover)
+            let marks = [h.deathNoticed, h.threadsOut, h.resendSent, try XCTUnwrap(h.goSent), try XCTUnwrap(h.gatePassed)]
+            XCTAssertEqual(marks.map(\.value), marks.map(\.value).sorted(), "steps out of order: \(h)")
+            XCTAssertNil(f.resentOwn, "nothing of its own resent")
         }
     }
 

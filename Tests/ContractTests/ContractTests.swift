@@ -69,13 +69,52 @@ final class ContractTests: XCTestCase {
             if !asleep { usleep(10_000) }
         }
         XCTAssertTrue(asleep, "the sleeper never went to sleep")
-        XCTAssertEqual(fbshim_no_thread_reads_fuse(pid), 0, "an asleep process without SIGKILL could still read")
+        XCTAssertEqual(fbshim_no_thread_reads_fuse(pid, nil), 0, "an asleep process without SIGKILL could still read")
         kill(pid, SIGKILL)
         var out = Int32(0)
         for _ in 0..<500 where out == 0 {
-            out = fbshim_no_thread_reads_fuse(pid)
+            out = fbshim_no_thread_reads_fuse(pid, nil)
             if out == 0 { usleep(10_000) }
         }
         XCTAssertEqual(out, 1, "a SIGKILLed process counts as unable to read")
+    }
+
+    /// The read stop: a reader marks itself reading before each read of the
+    /// device and checks the stop; once the harness has set it, a reader
+    /// found serving is out however it sleeps (here: alive, no SIGKILL),
+    /// and one found reading is not.
+    func testAReaderFoundServingAfterTheStopCountsAsUnableToRead() throws {
+        let stats = StatsRegion()
+        XCTAssertEqual(fbshim_reader_enter(stats.region), 0, "no stop yet: read")
+        fbshim_reader_leave(stats.region)
+        XCTAssertEqual(stats.region.pointee.reader_count, 1, "a slot taken at the first read")
+        let sleeper = Process()
+        sleeper.executableURL = URL(fileURLWithPath: "/bin/sleep")
+        sleeper.arguments = ["30"]
+        try sleeper.run()
+        let pid = sleeper.processIdentifier
+        defer { if sleeper.isRunning { kill(pid, SIGKILL) }; sleeper.waitUntilExit() }
+        var asleep = false
+        for _ in 0..<200 where !asleep {
+            asleep = ((try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)) ?? "").contains(") S ")
+            if !asleep { usleep(10_000) }
+        }
+        XCTAssertTrue(asleep, "the sleeper never went to sleep")
+        // The sleeper stands for a dead server's only reader, in slot 1.
+        func mark(_ state: UInt32) {
+            withUnsafeMutablePointer(to: &stats.region.pointee.readers) {
+                $0.withMemoryRebound(to: fbshim_reader.self, capacity: Int(FBSHIM_READERS)) { r in
+                    r[1] = fbshim_reader(tid: pid, state: state)
+                }
+            }
+            stats.region.pointee.reader_count = 2
+        }
+        mark(UInt32(FBSHIM_READER_SERVING))
+        XCTAssertEqual(fbshim_no_thread_reads_fuse(pid, stats.region), 0, "serving, but no stop yet: it may read again")
+        fbshim_stop_readers(stats.region)
+        XCTAssertEqual(fbshim_reader_enter(stats.region), 1, "after the stop a reader must not read")
+        XCTAssertEqual(fbshim_no_thread_reads_fuse(pid, stats.region), 1, "serving after the stop: out")
+        mark(UInt32(FBSHIM_READER_READING))
+        XCTAssertEqual(fbshim_no_thread_reads_fuse(pid, stats.region), 0, "reading (or about to): not out")
     }
 }

@@ -283,7 +283,18 @@ void fbshim_death_notice(void);
 /// pending and sleeps in a system call other than a read of /dev/fuse (such
 /// a thread never returns to user space to start one); 0 otherwise. From
 /// /proc; for a process that was sent a fatal signal.
-int fbshim_no_thread_reads_fuse(pid_t pid);
+int fbshim_no_thread_reads_fuse(pid_t pid, struct fbshim_stats_region *stats);
+/// A server thread about to read the device: marks it reading in `stats`
+/// (taking a slot on its first read) and returns 1 if the harness has
+/// stopped the server's reads (it is dead; the thread must not read), else
+/// 0. Between the mark and the check, a full fence: either the harness sees
+/// the thread reading, or the thread sees the stop.
+int fbshim_reader_enter(struct fbshim_stats_region *stats);
+/// The read returned: the thread serves what it read.
+void fbshim_reader_leave(struct fbshim_stats_region *stats);
+/// The harness: no thread of this (dead) server may start a read from now
+/// on; then its readers found serving are out (fbshim_no_thread_reads_fuse).
+void fbshim_stop_readers(struct fbshim_stats_region *stats);
 /// Where fbshim_pin_threads puts threads: on the caller's CPU, on another
 /// CPU the caller may use, or back on every CPU the caller may use.
 enum { FBSHIM_CPU_MINE = 0, FBSHIM_CPU_OTHER = 1, FBSHIM_CPU_ANY = -1 };

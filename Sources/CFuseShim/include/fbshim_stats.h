@@ -11,10 +11,21 @@
 // Latencies go into log-linear buckets: 16 per power of two (<6.25% width).
 
 #define FBSHIM_STATS_MAGIC 0x54534246u /* "FBST" */
-#define FBSHIM_STATS_VERSION 3u
+#define FBSHIM_STATS_VERSION 4u
 #define FBSHIM_STATS_OPCODES 64
 #define FBSHIM_HIST_SUB_BITS 4
 #define FBSHIM_HIST_BUCKETS 1024
+
+/// The device readers of a server (its threads that read /dev/fuse), for
+/// the handover: FBSHIM_READER_READING from just before a read of the
+/// device until it returns, FBSHIM_READER_SERVING after.
+#define FBSHIM_READERS 64
+#define FBSHIM_READER_READING 1u
+#define FBSHIM_READER_SERVING 2u
+struct fbshim_reader {
+    int32_t tid;
+    uint32_t state;
+};
 
 /// Counters of one FUSE opcode.
 struct fbshim_op_stats {
@@ -85,7 +96,15 @@ struct fbshim_stats_region {
     uint64_t go_ns;               // a warm standby let through its gate
     uint64_t first_request_ns;    // its first request read after the gate
     uint64_t rehearsed;           // a warm standby's rehearsal requests, served to itself
-    uint64_t reserved[2];
+    uint64_t resent_own;          // of resent, requests this very server had read before the resend
+    uint64_t reserved[1];
+    // The handover's read stop: once the harness has set read_stop (the
+    // server is dead), no thread of it starts another read of the device;
+    // a reader found serving after that is out (fbshim_reader_enter).
+    uint64_t read_stop;
+    uint32_t reader_count;        // slots taken in readers (more threads: untracked)
+    uint32_t reader_pad;
+    struct fbshim_reader readers[FBSHIM_READERS];
     uint64_t init_len;       // the connection's FUSE_INIT request, as read
     uint8_t init_bytes[512];
     struct fbshim_op_stats ops[FBSHIM_STATS_OPCODES];
