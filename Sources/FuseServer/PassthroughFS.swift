@@ -106,6 +106,8 @@ public final class PassthroughFS: @unchecked Sendable {
                         | (passthrough ? ServerIO.passthroughFlag : 0)
                         | (options.ioUring ? ServerIO.ioUringFlag : 0),
                       gateFd: gateFd,
+                      // The ready pipe of a server the harness launched.
+                      gatePassedFd: gateFd == nil ? nil : LaunchSlot.ready.rawValue,
                       // With counter ids a lookup is not undone by its
                       // FORGET (the counter moved on): the root alone.
                       rehearsal: gateFd == nil ? nil

@@ -52,6 +52,10 @@ final class ServerIO: Sendable {
     let onLostPassthroughOpen: @Sendable (UInt64) -> Void
     /// A warm standby's go pipe (-1: no gate, or the gate is open).
     private let gate: Mutex<Int32>
+    /// Where a warm standby says it is through its gate (a byte, then the
+    /// descriptor is closed): the harness, asleep until then, is woken by
+    /// the standby itself, on the CPU the standby runs on (-1: nobody).
+    private let gatePassedFd: Int32
     private let gateOpen: Atomic<Bool>
     /// Work for the gate, in order (taking over the open files of
     /// handover-state, an eager revalidation); nil once the gate is open,
@@ -70,10 +74,11 @@ final class ServerIO: Sendable {
     private static let ownReadSlots = 4096
 
     init(stats: StatsRegion, resumeInit: [UInt8]?, wantedFlags: UInt64, gateFd: Int32? = nil,
-         rehearsal: Rehearsal? = nil, onLostPassthroughOpen: @escaping @Sendable (UInt64) -> Void) {
+         gatePassedFd: Int32? = nil, rehearsal: Rehearsal? = nil, onLostPassthroughOpen: @escaping @Sendable (UInt64) -> Void) {
         self.stats = stats
         self.rehearsal = Mutex(resumeInit != nil && gateFd != nil ? rehearsal : nil)
         gate = Mutex(gateFd ?? -1)
+        self.gatePassedFd = gatePassedFd ?? -1
         gateOpen = Atomic(gateFd == nil)
         gateWork = Mutex(gateFd == nil ? nil : [])
         resuming = resumeInit != nil
@@ -186,12 +191,18 @@ final class ServerIO: Sendable {
         gate.withLock { fd in
             guard fd >= 0 else { return }
             var b: UInt8 = 0
-            while Glibc.read(fd, &b, 1) < 0 && errno == EINTR {}
+            var n = 0
+            repeat { n = Glibc.read(fd, &b, 1) } while n < 0 && errno == EINTR
             close(fd)
             fd = -1
             for work in gateWork.withLock({ w in defer { w = nil }; return w ?? [] }) { work() }
             stats.markGo()
             gateOpen.store(true, ordering: .releasing)
+            if gatePassedFd >= 0 {
+                // Only after a go: at EOF (not needed) nobody reads the pipe.
+                if n == 1 { _ = Glibc.write(gatePassedFd, "g", 1) }
+                close(gatePassedFd)
+            }
         }
     }
 

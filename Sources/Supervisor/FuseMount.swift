@@ -121,8 +121,10 @@ public final class FuseMount: @unchecked Sendable {
     /// Returns its statistics.
     @discardableResult
     private func activate(_ p: PendingServer, pinnedOn: Int32? = nil, readyStats: StatsRegion? = nil,
-                          spinUntil: UInt64 = 0, awaitsGate: Bool = true) throws -> StatsRegion {
-        defer { close(p.readyFd) }
+                          awaitsGate: Bool = true) throws -> StatsRegion {
+        // A gated standby's ready pipe stays open for its gate (awaitGate).
+        var closesReady = !isGated(p)
+        defer { if closesReady { close(p.readyFd) } }
         let pinned = pinsAtGo(p)
         // Pinned again only if this thread has moved to another CPU since.
         if pinned && pinnedOn != fbshim_current_cpu() { p.process.pinToCallerCPU() }
@@ -142,27 +144,41 @@ public final class FuseMount: @unchecked Sendable {
         current.started(p.process, instance: p.instance, statsPath: p.statsPath)
         // Ready long before, as a rule: a standby is started a measurement
         // window before the fault it serves.
-        let ready = try readyStats ?? awaitReady(p)
+        let ready: StatsRegion
+        do {
+            ready = try readyStats ?? awaitReady(p)
+        } catch {
+            closesReady = true
+            throw error
+        }
         current.mapped(ready)
         guard awaitsGate else {
             unpins = false
             return ready
         }
-        try awaitGate(p, ready, spinUntil: spinUntil)
+        try awaitGate(p, ready)
         return ready
     }
 
     /// Waits until a gated standby `p` (statistics `ready`) is through its
     /// gate, once let go: serving, what it does there (the open files of
-    /// handover-state, the eager storm) done. Until `spinUntil` the wait
-    /// yields this CPU rather than sleeps (ServerProcess.pause).
-    private func awaitGate(_ p: PendingServer, _ ready: StatsRegion, spinUntil: UInt64) throws {
+    /// handover-state, the eager storm) done; closes its ready pipe. Asleep
+    /// on that pipe, to which the standby writes a byte once through: the
+    /// standby, pinned to this CPU, runs at once, and wakes this thread
+    /// itself. (Yielding this CPU instead, the harness kept it from the
+    /// standby for 100 to 500 us after the go.)
+    private func awaitGate(_ p: PendingServer, _ ready: StatsRegion) throws {
         guard isGated(p) else { return }
+        defer { close(p.readyFd) }
         let deadline = fbshim_monotonic_ns() + UInt64(Settings.readyTimeout * 1e9)
+        var open = true
         while ready.goNs == 0 {
-            let spinning = fbshim_monotonic_ns() < spinUntil
-            if spinning { sched_yield() }
-            if p.process.waitForDeathOrNotice(timeoutNs: spinning ? 0 : 50_000) {
+            let r = p.process.waitReadable(open ? p.readyFd : -1, orExitWithin: 50_000_000)
+            if r & 1 != 0 {
+                var b = [UInt8](repeating: 0, count: 16)
+                if read(p.readyFd, &b, b.count) == 0 { open = false }
+            }
+            if r & 2 != 0 || (!open && ready.goNs == 0 && p.process.hasExited) {
                 throw SupervisorError.failed("the standby server \(p.process.describe(p.process.poll() ?? -1)) "
                                              + "at its go. Its log:\n\(p.process.logTail())")
             }
@@ -213,9 +229,17 @@ public final class FuseMount: @unchecked Sendable {
     /// few dozen microseconds of sched_setaffinity, and more when a thread
     /// is queued on a CPU busy with a dying process): before a fault the
     /// harness causes, or at the death notice, never between the death and
-    /// the go. Nothing without a gated standby, or when done already.
-    public func prepareHandover() throws {
+    /// the go. Nothing without a gated standby, or when done already; nor,
+    /// before a fault, for a standby still starting: the fault schedule
+    /// does not wait for it (the restart does, after the death).
+    public func prepareHandover() throws { try prepare(waiting: false) }
+
+    private func prepare(waiting: Bool) throws {
         guard prepared == nil, let s = standby, isGated(s) else { return }
+        if !waiting {
+            var pfd = pollfd(fd: s.readyFd, events: Int16(POLLIN), revents: 0)
+            guard Glibc.poll(&pfd, 1, 0) > 0 else { return }
+        }
         var pinnedOn: Int32?
         if pinsAtGo(s) {
             pinnedOn = fbshim_current_cpu()
@@ -242,11 +266,10 @@ public final class FuseMount: @unchecked Sendable {
             // found serving what it read is out at once, however long its
             // work keeps it in the kernel (an FSYNC, a crash handler).
             fbshim_stop_readers(deadStats.region)
-            try prepareHandover()
+            try prepare(waiting: true)
             let ready = prepared
             prepared = nil
             var goesNow: PendingServer?
-            var goneStats: StatsRegion?
             if ready != nil, let s = standby, strategy.standbyGoesAtDeathNotice && Settings.standbyGo != "resend" {
                 goesNow = s
             }
@@ -262,7 +285,8 @@ public final class FuseMount: @unchecked Sendable {
                 // queue of the connection): those are served twice, as
                 // requests resent after any death may be (the intent log).
                 standby = nil
-                goneStats = try activate(s, pinnedOn: ready?.pinnedOn, readyStats: ready?.stats, awaitsGate: false)
+                try awaitGate(s, try activate(s, pinnedOn: ready?.pinnedOn, readyStats: ready?.stats,
+                                              awaitsGate: false))
             }
             // Once no thread of the dead server can take a request any more
             // (long before its exit: tearing down its memory and descriptors
@@ -278,17 +302,15 @@ public final class FuseMount: @unchecked Sendable {
                 throw SupervisorError.failed("FUSE_NOTIFY_INC_EPOCH failed: \(String(cString: strerror(errno)))")
             }
             lastHandover.resendNs = fbshim_monotonic_ns()
-            if let s = goesNow, let goneStats {
+            if let s = goesNow {
                 // Kept on this CPU until now, off the one where the dead
-                // server's threads leave; through its gate long since, as a
-                // rule (the harness does not wait for it before the resend).
-                defer { if pinsAtGo(s) { s.process.unpin() } }
-                try awaitGate(s, goneStats, spinUntil: spinUntil)
+                // server's threads leave.
+                if pinsAtGo(s) { s.process.unpin() }
                 return
             }
             if let s = standby {
                 standby = nil
-                try activate(s, pinnedOn: ready?.pinnedOn, readyStats: ready?.stats, spinUntil: spinUntil)
+                try activate(s, pinnedOn: ready?.pinnedOn, readyStats: ready?.stats)
             } else {
                 current.advance()
                 try start(fd: keptFd)

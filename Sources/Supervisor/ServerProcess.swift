@@ -95,6 +95,12 @@ public final class ServerProcess: Sendable {
         }
     }
 
+    /// Waits up to `timeoutNs` for `fd` to be readable (bit 1 of the result;
+    /// -1: no descriptor) or the process to exit (bit 2).
+    func waitReadable(_ fd: Int32, orExitWithin timeoutNs: UInt64) -> Int32 {
+        fbshim_wait_readable2(fd, pidfd, timeoutNs)
+    }
+
     /// Stands in before the first spawn; counts as exited.
     static let placeholder = ServerProcess(pid: 0, pidfd: -1, logPath: "/dev/null", spawner: nil)
 

@@ -1,5 +1,5 @@
 // `fusebench scorecard`: a server's restart readiness on one card. The
-// mixed load of crash-compare.json (a kill every 2 s) with every strategy the server can
+// mixed load of crash-compare.json (a kill every second) with every strategy the server can
 // be restarted with, the hazard scenarios that apply, the real programs of
 // clients.json, and the verdict computed from them (ResultModel.Scorecard).
 import ArgumentParser
@@ -26,7 +26,7 @@ struct ScorecardCommand: ParsableCommand {
     @Option(help: "Directory holding crash-compare.json, hazards/*.json and clients.json.")
     var workloads = "workloads"
 
-    @Option(help: "Seconds of the mixed load per strategy (crash-compare's faults: a kill every 2 s).")
+    @Option(help: "Seconds of the mixed load per strategy (crash-compare's faults: a kill every second).")
     var duration: Double = 6
 
     @Flag(inversion: .prefixedNo,
@@ -40,7 +40,8 @@ struct ScorecardCommand: ParsableCommand {
 
     func validate() throws {
         guard duration > 2 && duration <= 3600 else {
-            throw ValidationError("--duration must be above 2 and at most 3600 seconds (a kill every 2 s)")
+            throw ValidationError("--duration must be above 2 and at most 3600 seconds (a kill every second: "
+                                  + "two faults at least)")
         }
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: workloads + "/hazards", isDirectory: &isDir), isDir.boolValue,
@@ -59,7 +60,7 @@ struct ScorecardCommand: ParsableCommand {
         let strategies = peer != nil ? ExternalMount.strategies : Strategy.allCases
         var points: [Workload] = []
         // The strategy runs: the mixed load with crash-compare's faults (a
-        // SIGKILL every 2 s: time for a warm standby between them).
+        // SIGKILL every second: time for a warm standby between them).
         for var w in try loadWorkloadPoints(workloads + "/crash-compare.json") {
             w.load.duration = duration
             w.strategies = strategies

@@ -139,10 +139,13 @@ struct ServeCommand: ParsableCommand {
         fs.mountpoint = launch?.mountpoint ?? mountpoint
         let ready = launch != nil ? LaunchSlot.ready.rawValue : nil
         let target: MountTarget = launch != nil ? .fuseFd(LaunchSlot.fuse.rawValue) : .path(mountpoint)
+        // A gated warm standby writes to the same pipe again once through
+        // its gate (ServerIO), and closes it then.
+        let gated = restart.standbyFd != nil && !fs.options.ioUring
         try FuseSessionRunner.run(fs, target: target, fsname: source) {
             if let ready {
                 _ = write(ready, "ready\n", 6)
-                close(ready)
+                if !gated { close(ready) }
             }
         }
     }
