@@ -237,8 +237,10 @@ public final class FuseMount: @unchecked Sendable {
     private func prepare(waiting: Bool) throws {
         guard prepared == nil, let s = standby, isGated(s) else { return }
         if !waiting {
+            // Its "ready" there to read; a standby that failed (its pipe
+            // closed, nothing written) is the restart's to handle.
             var pfd = pollfd(fd: s.readyFd, events: Int16(POLLIN), revents: 0)
-            guard Glibc.poll(&pfd, 1, 0) > 0 else { return }
+            guard Glibc.poll(&pfd, 1, 0) > 0, pfd.revents & Int16(POLLIN) != 0 else { return }
         }
         var pinnedOn: Int32?
         if pinsAtGo(s) {
