@@ -34,9 +34,9 @@ public enum Settings {
     /// (onto the harness's CPU), "stay" (not moved).
     public static var dyingCPU: String { getenv("FUSEBENCH_DYING_CPU").map { String(cString: $0) } ?? "away" }
     /// FUSEBENCH_HANDOVER_SPIN_MS (20): for how long the harness, in a
-    /// handover, waits for the standby's gate and the dead server's threads
-    /// by yielding its CPU instead of sleeping (then it sleeps 50 us at a
-    /// time); 0: it sleeps from the start.
+    /// handover, waits for the dead server's threads by yielding its CPU
+    /// instead of sleeping (then it sleeps 50 us at a time); 0: it sleeps
+    /// from the start.
     public static var handoverSpinNs: UInt64 {
         UInt64(max(0, value("FUSEBENCH_HANDOVER_SPIN_MS").flatMap { Double($0) } ?? 20) * 1e6)
     }

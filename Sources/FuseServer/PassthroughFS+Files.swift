@@ -88,13 +88,11 @@ extension PassthroughFS {
     func open(_ r: consuming Request, _ ino: UInt64, _ fi: UnsafeMutablePointer<fuse_file_info>) {
         do throws(SysError) {
             let flags = backingFlags(fi.pointee.flags)
-            if reusedPassthroughOpen(ino, flags, fi) {
-                if !r.open(fi) { files.release(fi.pointee.fh) }
-                return
+            if !reusedPassthroughOpen(ino, flags, fi) {
+                let fd = try asCallerWithoutFsetid { () throws(SysError) in try openNode(ino, flags: flags) }
+                fi.pointee.fh = files.fileHandle(fd, flags: flags)
+                setOpenFlags(fi, ino, fd)
             }
-            let fd = try asCallerWithoutFsetid { () throws(SysError) in try openNode(ino, flags: flags) }
-            fi.pointee.fh = files.fileHandle(fd, flags: flags)
-            setOpenFlags(fi, ino, fd)
             if !r.open(fi) { files.release(fi.pointee.fh) }
         } catch { r.fail(error) }
     }

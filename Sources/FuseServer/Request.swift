@@ -36,8 +36,9 @@ struct Request: ~Copyable {
         self.req = req
         self.op = op
         statsRef = Unmanaged.passUnretained(stats)
-        resent = fbshim_thread_resent() != 0
-        resentOwn = fbshim_thread_resent() == 2
+        let resentFlag = fbshim_thread_resent()
+        resent = resentFlag != 0
+        resentOwn = resentFlag == 2
         rehearsed = Rehearsal.isRehearsal(fbshim_thread_unique())
         if op.isNonIdempotent, let intents {
             let started = intents.begin(fbshim_thread_unique())

@@ -230,8 +230,7 @@ final class ServerIO: Sendable {
         let resent = unique & Self.resendBit != 0
         fbshim_stats_received(stats.region, opcode, UInt64(n))
         fbshim_set_thread_opcode(opcode)
-        fbshim_set_thread_resent(resent ? (readBefore(unique & ~Self.resendBit, resent: resent) ? 2 : 1)
-                                        : (readBefore(unique, resent: false) ? 2 : 0))
+        fbshim_set_thread_resent(readBefore(unique & ~Self.resendBit, resent: resent) ? 2 : resent ? 1 : 0)
         fbshim_set_thread_unique(unique & ~Self.resendBit)
         fbshim_set_thread_kill_suidgid(killPrivV2 ? fbshim_request_kills_suidgid(buf, n) : 0)
         if resent { fbshim_atomic_add(&stats.region.pointee.resent, 1) }

@@ -69,29 +69,22 @@ public final class ServerProcess: Sendable {
     /// thread has torn the address space down and closed every descriptor.
     /// Requests it had read can be resent from then on. Returns at the
     /// exit at the latest.
-    /// Until `spinUntil` (monotonic ns) it yields its CPU between looks
-    /// instead of sleeping (ServerProcess.pause).
     /// `stats`: its statistics, whose readers the caller stopped
-    /// (fbshim_stop_readers): a reader found serving is out.
+    /// (fbshim_stop_readers): a reader found serving is out. Between looks,
+    /// until `spinUntil` (monotonic ns), it yields its CPU, then sleeps 50 us
+    /// at a time (woken early by the exit). On a virtual machine whose idle
+    /// vCPUs halt, a harness asleep for 50 us left its vCPU idle, and the
+    /// host ran it again 1 to 2 ms later (perf sched: the ppoll's timer, and
+    /// a standby's wakeup sent to that vCPU, waited as long); yielding keeps
+    /// the vCPU running and gives it to whatever else may run there.
     public func waitUntilNoThreadReadsDevice(stats: StatsRegion? = nil, spinUntil: UInt64 = 0) {
         while !hasExited {
             if fbshim_no_thread_reads_fuse(pid, stats?.region) == 1 { return }
-            Self.pause(spinUntil: spinUntil, pidfd: pidfd)
-        }
-    }
-
-    /// One pause of a wait in a handover: a sched_yield until `spinUntil`
-    /// (monotonic ns), then 50 us of sleep (woken early by `pidfd`). On a
-    /// virtual machine whose idle vCPUs halt, a harness asleep for 50 us
-    /// left its vCPU idle, and the host ran it again 1 to 2 ms later
-    /// (perf sched: the ppoll's timer, and a standby's wakeup sent to that
-    /// vCPU, waited as long); yielding keeps the vCPU running and gives it
-    /// to whatever else may run there, the standby first.
-    static func pause(spinUntil: UInt64, pidfd: Int32) {
-        if fbshim_monotonic_ns() < spinUntil {
-            sched_yield()
-        } else {
-            _ = fbshim_wait_readable2(pidfd, -1, 50_000)
+            if fbshim_monotonic_ns() < spinUntil {
+                sched_yield()
+            } else {
+                _ = fbshim_wait_readable2(pidfd, -1, 50_000)
+            }
         }
     }
 

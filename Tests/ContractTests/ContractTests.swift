@@ -51,24 +51,29 @@ final class ContractTests: XCTestCase {
         XCTAssertNil(Opcode(name: "FROB"))
     }
 
-    /// The resend waits until no thread of a dead server can read a request.
-    /// A process merely asleep (as a crashing one is while a crash handler
-    /// runs) can still wake and read; once SIGKILL has struck, it cannot.
-    func testOnlyAKilledProcessCountsAsUnableToRead() throws {
+    /// A `sleep 30` asleep in a system call that is not a FUSE read, with no
+    /// fatal signal; killed and reaped at the end of the test.
+    func startSleeper() throws -> pid_t {
         let sleeper = Process()
         sleeper.executableURL = URL(fileURLWithPath: "/bin/sleep")
         sleeper.arguments = ["30"]
         try sleeper.run()
         let pid = sleeper.processIdentifier
-        defer { if sleeper.isRunning { kill(pid, SIGKILL) }; sleeper.waitUntilExit() }
-        // Asleep in a system call that is not a FUSE read, with no fatal signal.
+        addTeardownBlock { if sleeper.isRunning { kill(pid, SIGKILL) }; sleeper.waitUntilExit() }
         var asleep = false
         for _ in 0..<200 where !asleep {
-            let stat = (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)) ?? ""
-            asleep = stat.contains(") S ")
+            asleep = ((try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)) ?? "").contains(") S ")
             if !asleep { usleep(10_000) }
         }
         XCTAssertTrue(asleep, "the sleeper never went to sleep")
+        return pid
+    }
+
+    /// The resend waits until no thread of a dead server can read a request.
+    /// A process merely asleep (as a crashing one is while a crash handler
+    /// runs) can still wake and read; once SIGKILL has struck, it cannot.
+    func testOnlyAKilledProcessCountsAsUnableToRead() throws {
+        let pid = try startSleeper()
         XCTAssertEqual(fbshim_no_thread_reads_fuse(pid, nil), 0, "an asleep process without SIGKILL could still read")
         kill(pid, SIGKILL)
         var out = Int32(0)
@@ -88,18 +93,7 @@ final class ContractTests: XCTestCase {
         XCTAssertEqual(fbshim_reader_enter(stats.region), 0, "no stop yet: read")
         fbshim_reader_leave(stats.region)
         XCTAssertEqual(stats.region.pointee.reader_count, 1, "a slot taken at the first read")
-        let sleeper = Process()
-        sleeper.executableURL = URL(fileURLWithPath: "/bin/sleep")
-        sleeper.arguments = ["30"]
-        try sleeper.run()
-        let pid = sleeper.processIdentifier
-        defer { if sleeper.isRunning { kill(pid, SIGKILL) }; sleeper.waitUntilExit() }
-        var asleep = false
-        for _ in 0..<200 where !asleep {
-            asleep = ((try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)) ?? "").contains(") S ")
-            if !asleep { usleep(10_000) }
-        }
-        XCTAssertTrue(asleep, "the sleeper never went to sleep")
+        let pid = try startSleeper()
         // The sleeper stands for a dead server's only reader, in slot 1.
         func mark(_ state: UInt32) {
             withUnsafeMutablePointer(to: &stats.region.pointee.readers) {
