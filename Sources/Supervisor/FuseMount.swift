@@ -271,13 +271,10 @@ public final class FuseMount: @unchecked Sendable {
             try prepare(waiting: true)
             let ready = prepared
             prepared = nil
-            var goesNow: PendingServer?
-            if ready != nil, let s = standby, strategy.standbyGoesAtDeathNotice && Settings.standbyGo != "resend" {
-                goesNow = s
-            }
+            var goesNow: (server: PendingServer, stats: StatsRegion)?
             lastHandover = HandoverMarks()
             let spinUntil = fbshim_monotonic_ns() + Settings.handoverSpinNs
-            if let s = goesNow {
+            if ready != nil, let s = standby, strategy.standbyGoesAtDeathNotice && Settings.standbyGo != "resend" {
                 // Let go at the notice: it serves what comes in from now on
                 // while the dead server's threads leave (it stays on this CPU
                 // until the resend, away from theirs). Only the requests
@@ -287,13 +284,21 @@ public final class FuseMount: @unchecked Sendable {
                 // queue of the connection): those are served twice, as
                 // requests resent after any death may be (the intent log).
                 standby = nil
-                try awaitGate(s, try activate(s, pinnedOn: ready?.pinnedOn, readyStats: ready?.stats,
-                                              awaitsGate: false))
+                goesNow = (s, try activate(s, pinnedOn: ready?.pinnedOn, readyStats: ready?.stats,
+                                           awaitsGate: false))
             }
             // Once no thread of the dead server can take a request any more
             // (long before its exit: tearing down its memory and descriptors
             // takes milliseconds): requests the dead server had read go back
-            // to the queue.
+            // to the queue. A standby let go is awaited at its gate first
+            // (asleep, which leaves it this CPU) unless one look finds the
+            // dead server's threads out already: then the resend goes at
+            // once, and its requests are there when the standby is through.
+            var gated = false
+            if let g = goesNow, !dead.noThreadReadsDevice(stats: deadStats) {
+                try awaitGate(g.server, g.stats)
+                gated = true
+            }
             dead.waitUntilNoThreadReadsDevice(stats: deadStats, spinUntil: spinUntil)
             lastHandover.threadsOutNs = fbshim_monotonic_ns()
             if Settings.testResendDelayMs > 0 { usleep(Settings.testResendDelayMs * 1000) }
@@ -304,10 +309,11 @@ public final class FuseMount: @unchecked Sendable {
                 throw SupervisorError.failed("FUSE_NOTIFY_INC_EPOCH failed: \(String(cString: strerror(errno)))")
             }
             lastHandover.resendNs = fbshim_monotonic_ns()
-            if let s = goesNow {
+            if let g = goesNow {
+                if !gated { try awaitGate(g.server, g.stats) }
                 // Kept on this CPU until now, off the one where the dead
                 // server's threads leave.
-                if pinsAtGo(s) { s.process.unpin() }
+                if pinsAtGo(g.server) { g.server.process.unpin() }
                 return
             }
             if let s = standby {

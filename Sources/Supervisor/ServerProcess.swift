@@ -78,14 +78,19 @@ public final class ServerProcess: Sendable {
     /// a standby's wakeup sent to that vCPU, waited as long); yielding keeps
     /// the vCPU running and gives it to whatever else may run there.
     public func waitUntilNoThreadReadsDevice(stats: StatsRegion? = nil, spinUntil: UInt64 = 0) {
-        while !hasExited {
-            if fbshim_no_thread_reads_fuse(pid, stats?.region) == 1 { return }
+        while !noThreadReadsDevice(stats: stats) {
             if fbshim_monotonic_ns() < spinUntil {
                 sched_yield()
             } else {
                 _ = fbshim_wait_readable2(pidfd, -1, 50_000)
             }
         }
+    }
+
+    /// One look: whether none of its threads can take a request off the
+    /// FUSE device any more (as `waitUntilNoThreadReadsDevice` waits for).
+    public func noThreadReadsDevice(stats: StatsRegion? = nil) -> Bool {
+        hasExited || fbshim_no_thread_reads_fuse(pid, stats?.region) == 1
     }
 
     /// Waits up to `timeoutNs` for `fd` to be readable (bit 1 of the result;
