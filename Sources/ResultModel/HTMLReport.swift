@@ -370,12 +370,12 @@ public enum HTMLReport {
     static func strategyTable(_ runs: [RunResult]) -> String {
         func ms(_ v: Double?) -> String { v.map { String(format: "%.2f", $0 / 1e6) } ?? "–" }
         var t = "<table><tr><th>run</th><th>transport</th><th>faults</th><th>outage ms</th><th>resume ms</th><th>stall ms</th><th>waited ms</th>"
-            + "<th>recovery ms</th><th>app errors</th><th>resent</th><th>integrity</th>"
+            + "<th>recovery ms</th><th title='the recovery measure halfway between faults, where nothing happened'>control ms</th><th>app errors</th><th>resent</th><th>integrity</th>"
             + (runs.contains { $0.clients != nil } ? "<th>clients failed</th>" : "") + "</tr>\n"
         for r in runs {
             let s = StrategySummary(r)
             t += "<tr><td>\(esc(label(r)))</td><td>\(esc(s.transport ?? "–"))</td><td>\(s.faults)</td><td>\(ms(s.outage))</td><td>\(ms(s.resume))</td>"
-                + "<td>\(ms(s.stall))</td><td>\(ms(s.waited))</td><td>\(ms(s.recovery))</td><td>\(s.applicationErrors)</td>"
+                + "<td>\(ms(s.stall))</td><td>\(ms(s.waited))</td><td>\(ms(s.recovery))</td><td>\(ms(s.recoveryControl))</td><td>\(s.applicationErrors)</td>"
                 + "<td>\(s.resent)</td><td>\(s.integrity ?? "–")</td>"
                 + (runs.contains { $0.clients != nil } ? "<td>\(s.clientsFailed ?? "–")</td>" : "") + "</tr>\n"
         }

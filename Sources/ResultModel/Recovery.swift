@@ -8,6 +8,20 @@ public enum Recovery {
     /// on its own tells noise, not recovery.
     public static let spanBuckets = 5
 
+    /// The same measure at control instants, halfway between consecutive
+    /// faults (`faultsNs`, from the timeline's start, in order), each
+    /// limited by the next fault: what a fault that did nothing would show.
+    /// The median, over the instants with a value (as the faults' median
+    /// in the summary); nil with fewer than two faults.
+    public static func controlTimeToThroughput(_ t: Timeline, faultsNs: [UInt64], fraction: Double = 0.9) -> UInt64? {
+        let values = zip(faultsNs, faultsNs.dropFirst()).compactMap { a, b -> Double? in
+            guard b > a else { return nil }
+            let mid = a + (b - a) / 2
+            return timeToThroughput(t, faultNs: mid, limitNs: b, fraction: fraction).map { Double($0) }
+        }
+        return Statistics.median(values).map { UInt64($0) }
+    }
+
     /// Nanoseconds from a fault at `faultNs` (from the timeline's start)
     /// until the start of the first span, beginning after the bucket the
     /// fault fell in, whose count is back to `fraction` of the median span

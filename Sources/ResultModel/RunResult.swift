@@ -40,6 +40,12 @@ public struct RunResult: Codable, Equatable, Sendable {
     public var strategy: String?
     /// The faults and what each did.
     public var faults: [FaultEvent]?
+    /// The faults' recovery measure (`FaultEvent.recoveryToThroughput`)
+    /// taken at control instants, halfway between consecutive faults,
+    /// where nothing happened: the median over them, the floor that the
+    /// load's own swings give the measure in this very run (nil with fewer
+    /// than two faults, or when none recovered before the next fault).
+    public var recoveryControl: Metric?
     /// Server instances started after the first, in order.
     public var restartedServers: [ServerReport]?
     /// Verification of acknowledged writes after the run.

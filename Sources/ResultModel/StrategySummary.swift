@@ -14,6 +14,9 @@ public struct StrategySummary: Sendable {
     public var abandoned: String?
     /// Medians over the faults, in ns; nil when no fault had the value.
     public var outage: Double?, resume: Double?, stall: Double?, recovery: Double?
+    /// The recovery measure at control instants halfway between faults
+    /// (`RunResult.recoveryControl`), ns.
+    public var recoveryControl: Double?
     /// Median over the faults of the time from the fault until the last
     /// operation it caught was done, ns.
     public var waited: Double?
@@ -58,6 +61,7 @@ public struct StrategySummary: Sendable {
         // Without client threads no operation was timed across a fault.
         stall = run.threads > 0 ? Statistics.median(fs.map(\.clientStall.value)) : nil
         recovery = Statistics.median(fs.compactMap { $0.recoveryToThroughput?.value })
+        recoveryControl = run.recoveryControl?.value
         waited = run.threads > 0 ? Statistics.median(fs.compactMap { $0.waitAfterFault?.value }) : nil
         let handovers = fs.compactMap(\.handover)
         floor = Statistics.median(handovers.compactMap(\.floor))

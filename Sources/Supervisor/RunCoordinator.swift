@@ -307,11 +307,24 @@ public enum RunCoordinator {
             result.integrity = IntegrityVerifier.verify(root: backing, spec: workload.load, ledgers: load.ledgers)
         }
         if reports.count > 1 { result.restartedServers = Array(reports.dropFirst()) }
-        if let s = supervisor { result.faults = merge(s.timings, load: load) }
+        if let s = supervisor {
+            result.faults = merge(s.timings, load: load)
+            result.recoveryControl = recoveryControl(s.timings, load: load)
+        }
         result.clients = clients?.results(faults: result.faults ?? [], measureStartNs: load.measureStartNs)
         if interrupted { result.partial = true }
         result.abandoned = supervisor?.abandoned
         return result
+    }
+
+    /// The recovery measure at instants halfway between the harness's
+    /// faults that fired (`RunResult.recoveryControl`).
+    static func recoveryControl(_ timings: [FaultTiming], load: LoadResult) -> Metric? {
+        var succeeded = load.timeline
+        succeeded.completed = load.timeline.succeeded
+        let at = timings.filter { $0.event.triggered && $0.event.kind != "death" }
+            .map { $0.faultNs - min($0.faultNs, load.measureStartNs) }.sorted()
+        return Recovery.controlTimeToThroughput(succeeded, faultsNs: at).map { .nanoseconds($0) }
     }
 
     /// Adds the client side of each fault to the server-side timings.

@@ -217,7 +217,7 @@ enum Summary {
         let width = max(18, (runs.map { StrategySummary($0).strategy.count }.max() ?? 0) + 2)
         out += pad("strategy", width) + pad("transport", 22) + pad("faults", 7, right: true) + pad("outage", 9, right: true)
             + pad("resume", 9, right: true) + pad("stall", 9, right: true) + pad("waited", 9, right: true)
-            + pad("recover", 9, right: true)
+            + pad("recover", 9, right: true) + pad("control", 9, right: true)
             + pad("app errors", 12, right: true) + pad("resent", 8, right: true) + pad("recognised", 11, right: true)
             + pad("integrity", 11, right: true) + (runs.contains { $0.clients != nil } ? pad("clients failed", 16, right: true) : "")
             + "\n"
@@ -225,6 +225,7 @@ enum Summary {
             out += pad(s.strategy, width) + pad(s.transport ?? "-", 22) + pad("\(s.faults)", 7, right: true)
                 + pad(ms(s.outage), 9, right: true) + pad(ms(s.resume), 9, right: true)
                 + pad(ms(s.stall), 9, right: true) + pad(ms(s.waited), 9, right: true) + pad(ms(s.recovery), 9, right: true)
+                + pad(ms(s.recoveryControl), 9, right: true)
                 + pad("\(s.applicationErrors)", 12, right: true) + pad("\(s.resent)", 8, right: true)
                 + pad("\(s.recognised)", 11, right: true) + pad(s.integrity ?? "-", 11, right: true)
                 + (runs.contains { $0.clients != nil } ? pad(s.clientsFailed ?? "-", 16, right: true) : "") + "\n"
@@ -236,6 +237,7 @@ enum Summary {
         out += "(outage: fault to the new server's first reply; resume: to the first blocked operation completing;\n"
         out += " stall: longest operation caught by a fault, start to end; waited: from the fault until the last\n"
         out += " operation it caught was done; recover: to the first 50 ms back at 90 % of the prior throughput;\n"
+        out += " control: recover measured halfway between faults, where nothing happened: the load's own swings;\n"
         out += " app errors: failed operations of the synthetic load over the whole run)\n\n"
         out += handoverTable(runs)
         return out

@@ -71,6 +71,13 @@ final class RestartStrategyTests: XCTestCase {
         XCTAssertTrue(page.contains("handover-lazy"))
         try assertCommon(r, restarts: 2)
         XCTAssertEqual(r.total.errors, [:], "handover-lazy claims no application errors")
+        // The recovery measure's control, halfway between faults: a time
+        // after that instant, and not past the gap to the next fault; in the
+        // text summary and the report beside the faults' recovery.
+        let gaps = zip(r.faults!.filter(\.triggered), r.faults!.filter(\.triggered).dropFirst()).map { $1.atSeconds - $0.atSeconds }
+        let control = try XCTUnwrap(r.recoveryControl, "a run with \(gaps.count + 1) faults measures the control")
+        XCTAssertLessThanOrEqual(control.value, (gaps.max() ?? 0) / 2 * 1e9)
+        XCTAssertTrue(page.contains("control ms"))
         let fired = r.faults!.filter(\.triggered)
         // A fault with no request pending (the ops in flight had just been
         // answered) has no operation to resume; some fault has one.

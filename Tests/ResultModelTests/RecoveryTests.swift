@@ -38,4 +38,29 @@ final class RecoveryTests: XCTestCase {
         XCTAssertNil(Recovery.timeToThroughput(timeline([0, 0, 0, 0, 0, 0, 0, 5]), faultNs: 65_000_000,
                                                limitNs: 80_000_000))
     }
+
+    func testTheControlIsTakenHalfwayBetweenFaultsWhereTheLoadDidNotDip() {
+        // Faults at 1.005, 2.005 and 3.005 s, each followed by 60 ms at a
+        // tenth of the rate: every fault recovers 55 ms later (the first span
+        // without a slow bucket, from 1.060 s on), and the control instants at 1.505 and 2.505 s,
+        // where the load ran on, recover at the next bucket (5 ms).
+        var counts = [UInt64](repeating: 100, count: 400)
+        for f in [100, 200, 300] { for b in f..<(f + 6) { counts[b] = 10 } }
+        let t = timeline(counts)
+        let faults: [UInt64] = [1_005_000_000, 2_005_000_000, 3_005_000_000]
+        for (n, f) in faults.enumerated() {
+            XCTAssertEqual(Recovery.timeToThroughput(t, faultNs: f, limitNs: n + 1 < faults.count ? faults[n + 1] : 4_000_000_000),
+                           55_000_000, "fault \(n)")
+        }
+        XCTAssertEqual(Recovery.controlTimeToThroughput(t, faultsNs: faults), 5_000_000)
+        // A load that dips halfway between faults too shows it in the control.
+        for m in [150, 250] { for b in m..<(m + 6) { counts[b] = 10 } }
+        XCTAssertEqual(Recovery.controlTimeToThroughput(timeline(counts), faultsNs: faults), 55_000_000)
+    }
+
+    func testNoControlWithoutTwoFaults() {
+        let t = timeline([UInt64](repeating: 100, count: 300))
+        XCTAssertNil(Recovery.controlTimeToThroughput(t, faultsNs: [1_005_000_000]))
+        XCTAssertNil(Recovery.controlTimeToThroughput(t, faultsNs: []))
+    }
 }
