@@ -57,14 +57,17 @@ public struct ClientFaultView: Sendable {
     public var inFlight: UInt64
     /// Longest operation in flight at the fault (the client stall).
     public var stallNs: UInt64
+    /// That operation (its kind's name), start and end in monotonic ns;
+    /// nil when none was in flight.
+    public var longest: (operation: String, start: UInt64, end: UInt64)?
     /// Longest time from the fault to the end of an operation in flight at it.
     public var waitNs: UInt64 = 0
     /// Completion times (monotonic ns) of the successful operations that
     /// were in flight at the fault.
     public var resumedNs: [UInt64]
-    /// Slow operations (1 ms or more) that started after the fault, as
-    /// (start, end) in monotonic ns.
-    public var slowAfter: [(start: UInt64, end: UInt64)]
+    /// Slow operations (1 ms or more) that started after the fault: start
+    /// and end in monotonic ns, and the operation.
+    public var slowAfter: [(start: UInt64, end: UInt64, operation: String)]
     /// Latency of operations completing within 1 s after the fault.
     public var latencyAfter: LatencyDistribution
     /// Failed operations within 1 s after the fault, by operation and errno name.
@@ -198,6 +201,7 @@ public final class LoadGenerator: Sendable {
             for w in workers {
                 guard let f = w.faults[index] else { continue }
                 merged.spanning += f.spanning
+                if let l = f.longest, merged.longest == nil || f.stallNs > merged.stallNs { merged.longest = l }
                 merged.stallNs = max(merged.stallNs, f.stallNs)
                 merged.waitNs = max(merged.waitNs, f.waitNs)
                 merged.resumed += f.resumed
@@ -208,9 +212,11 @@ public final class LoadGenerator: Sendable {
                 for (op, errs) in f.errors { merged.errors[op, default: [:]].merge(errs, uniquingKeysWith: +) }
             }
             faults[index] = ClientFaultView(
-                inFlight: merged.spanning, stallNs: merged.stallNs, waitNs: merged.waitNs,
+                inFlight: merged.spanning, stallNs: merged.stallNs,
+                longest: merged.longest.map { (operation: $0.kind.rawValue, start: $0.start, end: $0.end) },
+                waitNs: merged.waitNs,
                 resumedNs: merged.resumed.sorted(),
-                slowAfter: merged.slowAfter.map { (start: $0.0, end: $0.1) },
+                slowAfter: merged.slowAfter.map { (start: $0.start, end: $0.end, operation: $0.kind.rawValue) },
                 latencyAfter: merged.window.map { LatencyDistribution($0) } ?? .empty,
                 errorsAfter: Dictionary(uniqueKeysWithValues: merged.errors.map { op, errs in
                     (op.rawValue, Dictionary(errs.map { (errnoName($0.key), $0.value) }, uniquingKeysWith: +))

@@ -34,6 +34,8 @@ struct OpTally {
 struct FaultTally {
     /// Longest operation in flight at the fault.
     var stallNs: UInt64 = 0
+    /// That operation: its kind, start and end (nil: none in flight).
+    var longest: (kind: OpKind, start: UInt64, end: UInt64)?
     /// Longest time from the fault to the end of an operation in flight at it.
     var waitNs: UInt64 = 0
     /// Operations in flight at the fault.
@@ -44,7 +46,7 @@ struct FaultTally {
     /// Slow operations (1 ms or more) that started after the fault, as
     /// (start, end): those started before the server answered again were
     /// stalled by the outage too. At most 64 per thread.
-    var slowAfter: [(UInt64, UInt64)] = []
+    var slowAfter: [(start: UInt64, end: UInt64, kind: OpKind)] = []
     /// Latencies of operations completing in the window after the fault.
     var window: Histogram<UInt64>?
     /// Failed operations in the window, by operation and errno.
@@ -195,11 +197,12 @@ final class LoadWorker: @unchecked Sendable {
                                fault: UInt64) {
         if t0 <= fault {
             f.spanning += 1
+            if t1 - t0 > f.stallNs || f.longest == nil { f.longest = (kind, t0, t1) }
             f.stallNs = max(f.stallNs, t1 - t0)
             f.waitNs = max(f.waitNs, t1 - fault)
             if err == 0 { f.resumed.append(t1) }
         } else if t1 - t0 >= 1_000_000 && f.slowAfter.count < 64 {
-            f.slowAfter.append((t0, t1))
+            f.slowAfter.append((t0, t1, kind))
         }
         if t1 < fault + FaultTally.windowNs {
             if f.window == nil {

@@ -46,6 +46,9 @@ public struct FaultEvent: Codable, Equatable, Sendable {
     /// Longest operation stalled by the fault: in flight at the fault, or
     /// started before the server answered again.
     public var clientStall: Metric
+    /// The operation behind `clientStall`, and how its time falls around
+    /// the fault (nil in results that predate it, or with none stalled).
+    public var longestStall: StalledOperation?
     /// Operations in flight at the fault.
     public var operationsInFlight: UInt64
     /// Time until the throughput of successful operations is back to 90 %
@@ -129,6 +132,25 @@ extension Metric {
 
 /// Where the time of one handover went, each mark in ns after the fault
 /// (nil: the step did not happen, such as a go without a warm standby).
+/// The longest operation a fault stalled: what it was, and its time before
+/// and after the fault, which add up to `FaultEvent.clientStall` (for one
+/// started after the fault, before the server answered again: none before,
+/// and all of it after).
+public struct StalledOperation: Codable, Equatable, Sendable {
+    /// The operation (create, fsync, read...).
+    public var operation: String
+    /// From its start to the fault.
+    public var beforeFault: Metric
+    /// From the fault to its end.
+    public var afterFault: Metric
+
+    public init(operation: String, beforeFault: Metric, afterFault: Metric) {
+        self.operation = operation
+        self.beforeFault = beforeFault
+        self.afterFault = afterFault
+    }
+}
+
 /// The harness's marks: the death noticed, the dead server's threads out
 /// of the device, FUSE_NOTIFY_RESEND sent, the standby's go sent. The new
 /// server's: through its gate, first request read, first reply written.

@@ -379,7 +379,23 @@ public enum HTMLReport {
                 + "<td>\(s.resent)</td><td>\(s.integrity ?? "–")</td>"
                 + (runs.contains { $0.clients != nil } ? "<td>\(s.clientsFailed ?? "–")</td>" : "") + "</tr>\n"
         }
-        return t + "</table><p class=meta>medians over the faults of each run</p>\n" + handoverSection(runs)
+        return t + "</table><p class=meta>medians over the faults of each run</p>\n" + handoverSection(runs) + stallSection(runs)
+    }
+
+    /// Where each fault's longest stall went (`StrategySummary`'s medians).
+    static func stallSection(_ runs: [RunResult]) -> String {
+        let rows = runs.map { ($0, StrategySummary($0)) }.filter { !$0.1.stalledOperations.isEmpty }
+        guard !rows.isEmpty else { return "" }
+        func ms(_ v: Double?) -> String { v.map { String(format: "%.2f", $0 / 1e6) } ?? "–" }
+        var t = "<h3>Where the longest stall goes</h3>\n<table><tr><th>run</th><th>stall ms</th><th>before the fault ms</th>"
+            + "<th>fault to resend ms</th><th>after the resend ms</th><th>operations</th></tr>\n"
+        for (r, s) in rows {
+            t += "<tr><td>\(esc(label(r)))</td><td>\(ms(s.stall))</td><td>\(ms(s.stallBeforeFault))</td>"
+                + "<td>\(ms(s.stallUntilResend))</td><td>\(ms(s.stallAfterResend))</td><td>\(esc(s.stalledOperationsText))</td></tr>\n"
+        }
+        return t + "</table><p class=meta>the operation each fault stalled longest, medians over the faults: its time "
+            + "before the fault, after it until FUSE_NOTIFY_RESEND (all of it without a handover), and from the resend "
+            + "to its end, served again by the new server</p>\n"
     }
 
     /// Where a handover's time goes: one bar per run, the median handover's

@@ -1,8 +1,11 @@
 // Unbuffered writes to standard error, usable from any thread.
 import Glibc
 
-/// Writes `text` to standard error.
+/// Writes `text` to standard error, after what standard output holds
+/// (buffered when it is a file or a pipe: a summary and a note written to
+/// both, `2>&1`, would otherwise mix mid-line).
 public func writeStderr(_ text: String) {
+    fflush(nil)
     var t = text
     t.withUTF8 { buf in
         var off = 0

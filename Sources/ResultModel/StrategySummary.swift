@@ -17,6 +17,13 @@ public struct StrategySummary: Sendable {
     /// The recovery measure at control instants halfway between faults
     /// (`RunResult.recoveryControl`), ns.
     public var recoveryControl: Double?
+    /// Where the longest stall of each fault went (`FaultEvent.longestStall`),
+    /// medians over the faults, ns: its time before the fault, after the
+    /// fault until the resend (all of it after the fault, without a
+    /// handover), and after the resend; nil without stalled operations.
+    public var stallBeforeFault: Double?, stallUntilResend: Double?, stallAfterResend: Double?
+    /// Those operations by kind, most frequent first ("create 3, fsync 2").
+    public var stalledOperations: [(operation: String, count: Int)] = []
     /// Median over the faults of the time from the fault until the last
     /// operation it caught was done, ns.
     public var waited: Double?
@@ -46,6 +53,11 @@ public struct StrategySummary: Sendable {
         return base + (flags.contains("PASSTHROUGH") ? "+passthrough" : "")
     }
 
+    /// `stalledOperations` in words: "create 3, fsync 2".
+    public var stalledOperationsText: String {
+        stalledOperations.map { "\($0.operation) \($0.count)" }.joined(separator: ", ")
+    }
+
     /// The summary of `run`.
     public init(_ run: RunResult) {
         let all = (run.faults ?? []).filter(\.triggered)
@@ -63,6 +75,14 @@ public struct StrategySummary: Sendable {
         recovery = Statistics.median(fs.compactMap { $0.recoveryToThroughput?.value })
         recoveryControl = run.recoveryControl?.value
         waited = run.threads > 0 ? Statistics.median(fs.compactMap { $0.waitAfterFault?.value }) : nil
+        let stalled = fs.compactMap { f in f.longestStall.map { (f, $0) } }
+        stallBeforeFault = Statistics.median(stalled.map { $0.1.beforeFault.value })
+        stallUntilResend = Statistics.median(stalled.map { f, l in min(l.afterFault.value, f.handover?.resendSent.value ?? .infinity) })
+        stallAfterResend = Statistics.median(stalled.compactMap { f, l in
+            f.handover.map { max(0, l.afterFault.value - $0.resendSent.value) }
+        })
+        stalledOperations = Dictionary(stalled.map { ($0.1.operation, 1) }, uniquingKeysWith: +)
+            .sorted { ($0.value, $1.key) > ($1.value, $0.key) }.map { (operation: $0.key, count: $0.value) }
         let handovers = fs.compactMap(\.handover)
         floor = Statistics.median(handovers.compactMap(\.floor))
         keeperPart = Statistics.median(handovers.map(\.keeperPart))

@@ -240,6 +240,28 @@ enum Summary {
         out += " control: recover measured halfway between faults, where nothing happened: the load's own swings;\n"
         out += " app errors: failed operations of the synthetic load over the whole run)\n\n"
         out += handoverTable(runs)
+        out += stallTable(runs)
+        return out
+    }
+
+    /// Where each fault's longest stall went: before the fault, from the
+    /// fault to the resend, after it (medians over the faults, ms).
+    static func stallTable(_ runs: [RunResult]) -> String {
+        let rows = runs.map(StrategySummary.init).filter { !$0.stalledOperations.isEmpty }
+        guard !rows.isEmpty else { return "" }
+        func ms(_ v: Double?) -> String { v.map { String(format: "%.2f", $0 / 1e6) } ?? "-" }
+        let width = max(18, (rows.map(\.strategy.count).max() ?? 0) + 2)
+        var out = "where the longest stall goes (medians over faults; ms):\n"
+        out += pad("strategy", width) + pad("stall", 9, right: true) + pad("before", 9, right: true)
+            + pad("to resend", 11, right: true) + pad("after", 9, right: true) + "  operations\n"
+        for s in rows {
+            out += pad(s.strategy, width) + pad(ms(s.stall), 9, right: true) + pad(ms(s.stallBeforeFault), 9, right: true)
+                + pad(ms(s.stallUntilResend), 11, right: true) + pad(ms(s.stallAfterResend), 9, right: true)
+                + "  " + s.stalledOperationsText + "\n"
+        }
+        out += "(the operation each fault stalled longest: before: its time before the fault; to resend: after the fault\n"
+        out += " until FUSE_NOTIFY_RESEND (all of its time after the fault without a handover); after: from the resend to\n"
+        out += " its end, served again by the new server; operations: which they were)\n\n"
         return out
     }
 

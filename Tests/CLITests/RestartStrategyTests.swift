@@ -78,6 +78,14 @@ final class RestartStrategyTests: XCTestCase {
         let control = try XCTUnwrap(r.recoveryControl, "a run with \(gaps.count + 1) faults measures the control")
         XCTAssertLessThanOrEqual(control.value, (gaps.max() ?? 0) / 2 * 1e9)
         XCTAssertTrue(page.contains("control ms"))
+        // The longest stall of each fault, taken apart: its two parts add up
+        // to it, and an operation started after the fault has none before.
+        for f in r.faults!.filter(\.triggered) where f.clientStall.value > 0 {
+            let l = try XCTUnwrap(f.longestStall, "fault \(f.index) stalled an operation: which one")
+            XCTAssertEqual(l.beforeFault.value + l.afterFault.value, f.clientStall.value, accuracy: 1, "\(l)")
+            XCTAssertNotNil(r.operations[l.operation], "\(l.operation) is an operation of the load")
+        }
+        XCTAssertTrue(page.contains("Where the longest stall goes"))
         let fired = r.faults!.filter(\.triggered)
         // A fault with no request pending (the ops in flight had just been
         // answered) has no operation to resume; some fault has one.
