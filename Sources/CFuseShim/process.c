@@ -148,6 +148,10 @@ void fbshim_reader_leave(struct fbshim_stats_region *s) {
         __atomic_store_n(&s->readers[fb_reader_slot].state, FBSHIM_READER_SERVING, __ATOMIC_RELEASE);
 }
 
+void fbshim_set_readers_complete(struct fbshim_stats_region *s) {
+    __atomic_store_n(&s->readers_complete, 1, __ATOMIC_SEQ_CST);
+}
+
 void fbshim_stop_readers(struct fbshim_stats_region *s) {
     __atomic_store_n(&s->read_stop, 1, __ATOMIC_SEQ_CST);
 }
@@ -162,6 +166,22 @@ static int reader_serving(struct fbshim_stats_region *s, pid_t tid) {
         if (__atomic_load_n(&s->readers[i].tid, __ATOMIC_SEQ_CST) == (int32_t)tid)
             return __atomic_load_n(&s->readers[i].state, __ATOMIC_SEQ_CST) == FBSHIM_READER_SERVING;
     return 0;
+}
+
+/// Whether thread `tid` is no reader of `s` at all, after the stop, in a
+/// server whose every read of the device goes through its readers
+/// (readers_complete): a main thread asleep on a futex, woken by SIGKILL and
+/// queued for a CPU for milliseconds, say. A thread taking its slot as the
+/// harness looks (its tid not stored yet) sees the stop before it reads
+/// (fbshim_reader_enter: all sequentially consistent).
+static int never_reads(struct fbshim_stats_region *s, pid_t tid) {
+    if (!s || !__atomic_load_n(&s->read_stop, __ATOMIC_SEQ_CST)) return 0;
+    if (!__atomic_load_n(&s->readers_complete, __ATOMIC_SEQ_CST)) return 0;
+    uint32_t n = __atomic_load_n(&s->reader_count, __ATOMIC_SEQ_CST);
+    if (n > FBSHIM_READERS) return 0; /* untracked readers */
+    for (uint32_t i = 0; i < n; i++)
+        if (__atomic_load_n(&s->readers[i].tid, __ATOMIC_SEQ_CST) == (int32_t)tid) return 0;
+    return 1;
 }
 
 int fbshim_no_thread_reads_fuse(pid_t pid, struct fbshim_stats_region *stats) {
@@ -185,8 +205,10 @@ int fbshim_no_thread_reads_fuse(pid_t pid, struct fbshim_stats_region *stats) {
         if (state == 'Z' || state == 'X' || state == 'x' || (flags & 0x4 /* PF_EXITING */)) continue;
         /* A reader of ours serving what it read (in the kernel for an
            FSYNC of 10 ms, say, or held by a crash handler): it sees the
-           stop before any read it would start. */
+           stop before any read it would start. A thread of ours that is no
+           reader never reads the device. */
         if (reader_serving(stats, (pid_t)atoi(e->d_name))) continue;
+        if (never_reads(stats, (pid_t)atoi(e->d_name))) continue;
         /* Alive and not yet exiting: safe only once the kernel has queued
            SIGKILL for it (a fatal signal or an exit of the group does), and
            while it sleeps in a system call that is not a read of a FUSE

@@ -103,6 +103,12 @@ public enum FuseSessionRunner {
         fuse_loop_cfg_set_max_threads(cfg, UInt32(max(1, fs.options.threads)))
         fuse_loop_cfg_set_idle_threads(cfg, UInt32(max(1, fs.options.threads)))
         fuse_loop_cfg_set_clone_fd(cfg, fs.options.cloneFd ? 1 : 0)
+        // Every read of the device goes through ServerIO's readers (not a
+        // ring's, not a splice's): at a handover the harness need not wait
+        // for the threads that are none of them (fbshim_no_thread_reads_fuse).
+        if !fs.options.ioUring && !fs.options.splice {
+            fbshim_set_readers_complete(fs.io.stats.region)
+        }
         let rc = fuse_session_loop_mt(se, cfg)
         // No queue thread may serve a request once the session is gone.
         fbshim_uring_stop(fs.uring)

@@ -111,4 +111,31 @@ final class ContractTests: XCTestCase {
         mark(UInt32(FBSHIM_READER_READING))
         XCTAssertEqual(fbshim_no_thread_reads_fuse(pid, stats.region), 0, "reading (or about to): not out")
     }
+
+    /// A thread that is none of the readers of a server whose every read
+    /// of the device goes through them (the main thread asleep on a futex,
+    /// say) is out once the reads are stopped, SIGKILL or not; not before
+    /// the stop, nor when the server reads some other way (io_uring, splice).
+    func testAThreadThatIsNoReaderCountsAsUnableToReadOnlyWhenEveryReadIsTracked() throws {
+        let stats = StatsRegion()
+        XCTAssertEqual(fbshim_reader_enter(stats.region), 0)
+        fbshim_reader_leave(stats.region)
+        // The sleeper stands for a thread of the server that never took a slot.
+        let pid = try startSleeper()
+        fbshim_stop_readers(stats.region)
+        XCTAssertEqual(fbshim_no_thread_reads_fuse(pid, stats.region), 0, "reads not all tracked: it might read")
+        fbshim_set_readers_complete(stats.region)
+        XCTAssertEqual(fbshim_no_thread_reads_fuse(pid, stats.region), 1, "no reader, every read tracked: out")
+        // The same thread as a reader found reading: not out.
+        withUnsafeMutablePointer(to: &stats.region.pointee.readers) {
+            $0.withMemoryRebound(to: fbshim_reader.self, capacity: Int(FBSHIM_READERS)) { r in
+                r[1] = fbshim_reader(tid: pid, state: UInt32(FBSHIM_READER_READING))
+            }
+        }
+        stats.region.pointee.reader_count = 2
+        XCTAssertEqual(fbshim_no_thread_reads_fuse(pid, stats.region), 0, "a reader reading: not out")
+        // More readers than slots: some went untracked.
+        stats.region.pointee.reader_count = UInt32(FBSHIM_READERS) + 1
+        XCTAssertEqual(fbshim_no_thread_reads_fuse(pid, stats.region), 0, "untracked readers: not out")
+    }
 }

@@ -295,6 +295,10 @@ void fbshim_reader_leave(struct fbshim_stats_region *stats);
 /// The harness: no thread of this (dead) server may start a read from now
 /// on; then its readers found serving are out (fbshim_no_thread_reads_fuse).
 void fbshim_stop_readers(struct fbshim_stats_region *stats);
+/// The server: every read of the device goes through its readers (no
+/// io_uring, no splice), so after the stop a thread that is none of them
+/// is out too (fbshim_no_thread_reads_fuse).
+void fbshim_set_readers_complete(struct fbshim_stats_region *stats);
 /// Where fbshim_pin_threads puts threads: on the caller's CPU, on another
 /// CPU the caller may use, or back on every CPU the caller may use.
 enum { FBSHIM_CPU_MINE = 0, FBSHIM_CPU_OTHER = 1, FBSHIM_CPU_ANY = -1 };

@@ -103,7 +103,8 @@ struct fbshim_stats_region {
     // a reader found serving after that is out (fbshim_reader_enter).
     uint64_t read_stop;
     uint32_t reader_count;        // slots taken in readers (more threads: untracked)
-    uint32_t reader_pad;
+    uint32_t readers_complete;    // 1: every read of the device goes through a reader here
+                                  // (no io_uring, no splice): a thread not among them never reads
     struct fbshim_reader readers[FBSHIM_READERS];
     uint64_t init_len;       // the connection's FUSE_INIT request, as read
     uint8_t init_bytes[512];
