@@ -106,6 +106,8 @@ extension StatsRegion {
     public var firstReplyNs: UInt64 { fbshim_atomic_load(&region.pointee.first_reply_ns) }
     /// When a warm standby was let through its gate (0: not a standby, or not yet).
     public var goNs: UInt64 { fbshim_atomic_load(&region.pointee.go_ns) }
+    /// The latest reply to a request re-delivered by FUSE_NOTIFY_RESEND (0: none).
+    public var resentRepliedNs: UInt64 { fbshim_atomic_load(&region.pointee.resent_replied_ns) }
     /// When a resuming server read its first request after its gate (0: not yet).
     public var firstRequestNs: UInt64 { fbshim_atomic_load(&region.pointee.first_request_ns) }
     /// Monotonic time at which an injected crash fired (0: none).

@@ -277,7 +277,13 @@ final class ServerIO: Sendable {
         // A request that came through an io_uring queue is answered there.
         let n = fbshim_uring_thread_has_request() != 0 ? Int(fbshim_uring_reply(iov, count))
                                                        : fbshim_writev(fd, iov, count)
-        if n > 0 { fbshim_stats_sent(stats.region, UInt64(n)) }
+        if n > 0 {
+            fbshim_stats_sent(stats.region, UInt64(n))
+            // When the requests the resend re-delivered were answered.
+            if fbshim_thread_resent() != 0 {
+                fbshim_atomic_max(&stats.region.pointee.resent_replied_ns, fbshim_monotonic_ns())
+            }
+        }
         if backing != 0 && n < 0 { onLostPassthroughOpen(backingNode) }
         if initReply && n > 0 { connectionReady() }
         return n

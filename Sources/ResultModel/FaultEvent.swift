@@ -162,9 +162,14 @@ public struct HandoverTimeline: Codable, Equatable, Sendable {
     public var gatePassed: Metric?
     public var firstRequestRead: Metric?
     public var firstReply: Metric?
+    /// The new server's latest reply to a request the resend re-delivered
+    /// (nil: none came, or a result that predates it).
+    public var resentAnswered: Metric?
 
     public init(deathNoticed: Metric, threadsOut: Metric, resendSent: Metric, goSent: Metric? = nil,
-                gatePassed: Metric? = nil, firstRequestRead: Metric? = nil, firstReply: Metric? = nil) {
+                gatePassed: Metric? = nil, firstRequestRead: Metric? = nil, firstReply: Metric? = nil,
+                resentAnswered: Metric? = nil) {
+        self.resentAnswered = resentAnswered
         self.deathNoticed = deathNoticed
         self.threadsOut = threadsOut
         self.resendSent = resendSent

@@ -388,14 +388,15 @@ public enum HTMLReport {
         guard !rows.isEmpty else { return "" }
         func ms(_ v: Double?) -> String { v.map { String(format: "%.2f", $0 / 1e6) } ?? "–" }
         var t = "<h3>Where the longest stall goes</h3>\n<table><tr><th>run</th><th>stall ms</th><th>before the fault ms</th>"
-            + "<th>fault to resend ms</th><th>after the resend ms</th><th style='text-align:left'>operations</th></tr>\n"
+            + "<th>fault to resend ms</th><th>after the resend ms</th><th>resend to resent answered ms</th><th style='text-align:left'>operations</th></tr>\n"
         for (r, s) in rows {
             t += "<tr><td>\(esc(label(r)))</td><td>\(ms(s.stall))</td><td>\(ms(s.stallBeforeFault))</td>"
-                + "<td>\(ms(s.stallUntilResend))</td><td>\(ms(s.stallAfterResend))</td><td style='text-align:left'>\(esc(s.stalledOperationsText))</td></tr>\n"
+                + "<td>\(ms(s.stallUntilResend))</td><td>\(ms(s.stallAfterResend))</td><td>\(ms(s.resentAnsweredAfterResend))</td><td style='text-align:left'>\(esc(s.stalledOperationsText))</td></tr>\n"
         }
         return t + "</table><p class=meta>the operation each fault stalled longest, medians over the faults: its time "
             + "before the fault, after it until FUSE_NOTIFY_RESEND (all of it without a handover), and from the resend "
-            + "to its end, served again by the new server</p>\n"
+            + "to its end, served again by the new server; and from the resend to the new server's last reply to a request it "
+            + "re-delivered</p>\n"
     }
 
     /// Where a handover's time goes: one bar per run, the median handover's

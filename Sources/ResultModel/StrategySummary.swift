@@ -22,6 +22,10 @@ public struct StrategySummary: Sendable {
     /// fault until the resend (all of it after the fault, without a
     /// handover), and after the resend; nil without stalled operations.
     public var stallBeforeFault: Double?, stallUntilResend: Double?, stallAfterResend: Double?
+    /// From the resend to the new server's latest reply to a request it
+    /// re-delivered (`HandoverTimeline.resentAnswered`), median over the
+    /// faults, ns; nil without.
+    public var resentAnsweredAfterResend: Double?
     /// Those operations by kind, most frequent first ("create 3, fsync 2").
     public var stalledOperations: [(operation: String, count: Int)] = []
     /// Median over the faults of the time from the fault until the last
@@ -80,6 +84,9 @@ public struct StrategySummary: Sendable {
         stallUntilResend = Statistics.median(stalled.map { f, l in min(l.afterFault.value, f.handover?.resendSent.value ?? .infinity) })
         stallAfterResend = Statistics.median(stalled.compactMap { f, l in
             f.handover.map { max(0, l.afterFault.value - $0.resendSent.value) }
+        })
+        resentAnsweredAfterResend = Statistics.median(fs.compactMap(\.handover).compactMap { h in
+            h.resentAnswered.map { max(0, $0.value - h.resendSent.value) }
         })
         stalledOperations = Dictionary(stalled.map { ($0.1.operation, 1) }, uniquingKeysWith: +)
             .sorted { ($0.value, $1.key) > ($1.value, $0.key) }.map { (operation: $0.key, count: $0.value) }

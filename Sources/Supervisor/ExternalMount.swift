@@ -315,13 +315,7 @@ public final class ExternalMount: @unchecked Sendable {
         server.waitForExit()
         lastHandover = HandoverMarks(threadsOutNs: fbshim_monotonic_ns())
         if strategy.keepsConnection {
-            guard fbshim_notify_bare(keptFd, 7 /* FUSE_NOTIFY_RESEND */) == 0 else {
-                throw SupervisorError.failed("FUSE_NOTIFY_RESEND failed: \(String(cString: strerror(errno)))")
-            }
-            if strategy.incrementsEpoch && fbshim_notify_bare(keptFd, 8 /* FUSE_NOTIFY_INC_EPOCH */) != 0 {
-                throw SupervisorError.failed("FUSE_NOTIFY_INC_EPOCH failed: \(String(cString: strerror(errno)))")
-            }
-            lastHandover.resendNs = fbshim_monotonic_ns()
+            lastHandover.resendNs = try notifyResend(keptFd, incrementEpoch: strategy.incrementsEpoch)
         } else {
             _ = fbshim_umount2(mountpoint, Int32(MNT_DETACH))
             // A new connection: nothing of the old one's state applies.

@@ -342,6 +342,11 @@ final class FaultSupervisor: @unchecked Sendable {
         t.event.resentAnomalies = report.resentAnomalies
         t.event.resentRecognised = report.resentRecognised
         t.event.resentOwn = report.resentOwn
+        // Once the window is over the resent requests are long answered.
+        if t.event.handover != nil, case let ns = fresh.resentRepliedNs, ns != 0 {
+            let answered = Metric.nanoseconds(ns - min(ns, t.faultNs))
+            t.event.handover?.resentAnswered = answered
+        }
         t.event.reopenedHandles = report.reopenedHandles
         t.event.refusedHandles = report.refusedHandles
         t.event.unknownNodeIds = report.unknownNodeIds

@@ -302,13 +302,9 @@ public final class FuseMount: @unchecked Sendable {
             dead.waitUntilNoThreadReadsDevice(stats: deadStats, spinUntil: spinUntil)
             lastHandover.threadsOutNs = fbshim_monotonic_ns()
             if Settings.testResendDelayMs > 0 { usleep(Settings.testResendDelayMs * 1000) }
-            guard fbshim_notify_bare(keptFd, 7 /* FUSE_NOTIFY_RESEND */) == 0 else {
-                throw SupervisorError.failed("FUSE_NOTIFY_RESEND failed: \(String(cString: strerror(errno)))")
-            }
-            if strategy.incrementsEpoch && fbshim_notify_bare(keptFd, 8 /* FUSE_NOTIFY_INC_EPOCH */) != 0 {
-                throw SupervisorError.failed("FUSE_NOTIFY_INC_EPOCH failed: \(String(cString: strerror(errno)))")
-            }
-            lastHandover.resendNs = fbshim_monotonic_ns()
+            // The standby's readers share this CPU until now, and the write
+            // wakes them.
+            lastHandover.resendNs = try notifyResend(keptFd, incrementEpoch: strategy.incrementsEpoch)
             if let g = goesNow {
                 if !gated { try awaitGate(g.server, g.stats) }
                 // Kept on this CPU until now, off the one where the dead

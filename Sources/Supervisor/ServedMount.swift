@@ -6,6 +6,8 @@ import Workload
 import Contract
 import ResultModel
 import Synchronization
+import CFuseShim
+import Glibc
 
 /// A mount and the server process behind it.
 public protocol ServedMount: AnyObject, Sendable {
@@ -53,10 +55,27 @@ public protocol RestartableMount: ServedMount {
 public struct HandoverMarks: Sendable {
     /// No thread of the dead server could take a request off the device any more.
     public var threadsOutNs: UInt64 = 0
-    /// FUSE_NOTIFY_RESEND (and INC_EPOCH) written.
+    /// FUSE_NOTIFY_RESEND written (marked just before the write).
     public var resendNs: UInt64 = 0
     /// The warm standby's go written (0: no standby; a new server was started).
     public var goNs: UInt64 = 0
+}
+
+/// Writes FUSE_NOTIFY_RESEND to the kept connection `fd`, and then
+/// FUSE_NOTIFY_INC_EPOCH if `incrementEpoch`; returns when the resend went
+/// (monotonic ns), marked just before its write: the write wakes the new
+/// server's readers, which may take the CPU at its return (marked after,
+/// the resend came up to 1.2 ms later than the answers to the requests it
+/// re-delivered).
+func notifyResend(_ fd: Int32, incrementEpoch: Bool) throws -> UInt64 {
+    let ns = fbshim_monotonic_ns()
+    guard fbshim_notify_bare(fd, 7 /* FUSE_NOTIFY_RESEND */) == 0 else {
+        throw SupervisorError.failed("FUSE_NOTIFY_RESEND failed: \(String(cString: strerror(errno)))")
+    }
+    if incrementEpoch && fbshim_notify_bare(fd, 8 /* FUSE_NOTIFY_INC_EPOCH */) != 0 {
+        throw SupervisorError.failed("FUSE_NOTIFY_INC_EPOCH failed: \(String(cString: strerror(errno)))")
+    }
+    return ns
 }
 
 extension FuseMount: RestartableMount {}

@@ -253,15 +253,17 @@ enum Summary {
         let width = max(18, (rows.map(\.strategy.count).max() ?? 0) + 2)
         var out = "where the longest stall goes (medians over faults; ms):\n"
         out += pad("strategy", width) + pad("stall", 9, right: true) + pad("before", 9, right: true)
-            + pad("to resend", 11, right: true) + pad("after", 9, right: true) + "  operations\n"
+            + pad("to resend", 11, right: true) + pad("after", 9, right: true) + pad("resent done", 13, right: true)
+            + "  operations\n"
         for s in rows {
             out += pad(s.strategy, width) + pad(ms(s.stall), 9, right: true) + pad(ms(s.stallBeforeFault), 9, right: true)
                 + pad(ms(s.stallUntilResend), 11, right: true) + pad(ms(s.stallAfterResend), 9, right: true)
-                + "  " + s.stalledOperationsText + "\n"
+                + pad(ms(s.resentAnsweredAfterResend), 13, right: true) + "  " + s.stalledOperationsText + "\n"
         }
         out += "(the operation each fault stalled longest: before: its time before the fault; to resend: after the fault\n"
         out += " until FUSE_NOTIFY_RESEND (all of its time after the fault without a handover); after: from the resend to\n"
-        out += " its end, served again by the new server; operations: which they were)\n\n"
+        out += " its end, served again by the new server; resent done: from the resend to the new server's last reply to a\n"
+        out += " request it re-delivered; operations: which they were)\n\n"
         return out
     }
 

@@ -119,7 +119,16 @@ final class RestartStrategyTests: XCTestCase {
             XCTAssertEqual(h.deathNoticed.value, 0, "the harness's own kill is noticed at once")
             XCTAssertEqual(f.outageToServerReply?.value, h.firstReply?.value)
             XCTAssertEqual(h.floor, h.firstRequestRead?.value)
+            // A request the resend re-delivered is answered after it.
+            if let answered = h.resentAnswered {
+                XCTAssertGreaterThanOrEqual(answered.value, h.resendSent.value, "\(h)")
+                XCTAssertGreaterThan(f.resentRequests, 0, "answers to resent requests, so some were resent")
+            }
         }
+        // Some fault caught a client waiting on a request the dead server
+        // had read (the one whose operation resumed after the outage): the
+        // new server's last answer to such a request is recorded.
+        XCTAssertTrue(fired.contains { $0.handover?.resentAnswered != nil }, "\(fired.map(\.resentRequests))")
         // Each warm standby rehearsed before it was ready: GETATTR and STATFS
         // of the root, OPENDIR, READDIR, RELEASEDIR, then LOOKUP, GETATTR,
         // GETXATTR and FORGET of an entry; counted in no other figure.

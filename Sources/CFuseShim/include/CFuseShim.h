@@ -379,6 +379,12 @@ static inline void fbshim_atomic_add(uint64_t *p, int64_t delta) {
     __atomic_fetch_add(p, (uint64_t)delta, __ATOMIC_RELAXED);
 }
 
+/// Raises a shared 64-bit value to `v` if it is below.
+static inline void fbshim_atomic_max(uint64_t *p, uint64_t v) {
+    uint64_t cur = __atomic_load_n(p, __ATOMIC_RELAXED);
+    while (cur < v && !__atomic_compare_exchange_n(p, &cur, v, 1, __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {}
+}
+
 /// Atomic load of a shared 64-bit counter.
 static inline uint64_t fbshim_atomic_load(const uint64_t *p) {
     return __atomic_load_n(p, __ATOMIC_RELAXED);

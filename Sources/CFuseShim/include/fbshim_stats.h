@@ -97,7 +97,7 @@ struct fbshim_stats_region {
     uint64_t first_request_ns;    // its first request read after the gate
     uint64_t rehearsed;           // a warm standby's rehearsal requests, served to itself
     uint64_t resent_own;          // of resent, requests this very server had read before the resend
-    uint64_t reserved[1];
+    uint64_t resent_replied_ns;   // the latest reply to a resent request
     // The handover's read stop: once the harness has set read_stop (the
     // server is dead), no thread of it starts another read of the device;
     // a reader found serving after that is out (fbshim_reader_enter).
