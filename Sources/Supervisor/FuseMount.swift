@@ -294,19 +294,18 @@ public final class FuseMount: @unchecked Sendable {
             // (asleep, which leaves it this CPU) unless one look finds the
             // dead server's threads out already: then the resend goes at
             // once, and its requests are there when the standby is through.
-            var gated = false
-            if let g = goesNow, !dead.noThreadReadsDevice(stats: deadStats) {
-                try awaitGate(g.server, g.stats)
-                gated = true
+            let outAtOnce = goesNow != nil && dead.noThreadReadsDevice(stats: deadStats)
+            if !outAtOnce {
+                if let g = goesNow { try awaitGate(g.server, g.stats) }
+                dead.waitUntilNoThreadReadsDevice(stats: deadStats, spinUntil: spinUntil)
             }
-            dead.waitUntilNoThreadReadsDevice(stats: deadStats, spinUntil: spinUntil)
             lastHandover.threadsOutNs = fbshim_monotonic_ns()
             if Settings.testResendDelayMs > 0 { usleep(Settings.testResendDelayMs * 1000) }
             // The standby's readers share this CPU until now, and the write
             // wakes them.
             lastHandover.resendNs = try notifyResend(keptFd, incrementEpoch: strategy.incrementsEpoch)
             if let g = goesNow {
-                if !gated { try awaitGate(g.server, g.stats) }
+                if outAtOnce { try awaitGate(g.server, g.stats) }
                 // Kept on this CPU until now, off the one where the dead
                 // server's threads leave.
                 if pinsAtGo(g.server) { g.server.process.unpin() }

@@ -320,19 +320,23 @@ public enum RunCoordinator {
     /// The recovery measure at instants halfway between the harness's
     /// faults that fired (`RunResult.recoveryControl`).
     static func recoveryControl(_ timings: [FaultTiming], load: LoadResult) -> Metric? {
-        var succeeded = load.timeline
-        succeeded.completed = load.timeline.succeeded
         let at = timings.filter { $0.event.triggered && $0.event.kind != "death" }
             .map { $0.faultNs - min($0.faultNs, load.measureStartNs) }.sorted()
-        return Recovery.controlTimeToThroughput(succeeded, faultsNs: at).map { .nanoseconds($0) }
+        return Recovery.controlTimeToThroughput(succeededOnly(load.timeline), faultsNs: at).map { .nanoseconds($0) }
+    }
+
+    /// `timeline` counting successful operations only: recovery counts
+    /// those (failing fast is not throughput).
+    static func succeededOnly(_ timeline: Timeline) -> Timeline {
+        var t = timeline
+        t.completed = timeline.succeeded
+        return t
     }
 
     /// Adds the client side of each fault to the server-side timings.
     static func merge(_ timings: [FaultTiming], load: LoadResult) -> [FaultEvent] {
         let endNs = UInt64(load.measuredSeconds * 1e9)
-        // Recovery counts successful operations: failing fast is not throughput.
-        var succeeded = load.timeline
-        succeeded.completed = load.timeline.succeeded
+        let succeeded = succeededOnly(load.timeline)
         return timings.enumerated().map { n, t in
             var e = t.event
             guard e.triggered else { return e }
