@@ -43,9 +43,9 @@ struct FaultTally {
     /// Completion times of successful operations that were in flight at
     /// the fault (at most one per thread and fault).
     var resumed: [UInt64] = []
-    /// Slow operations (1 ms or more) that started after the fault, as
-    /// (start, end): those started before the server answered again were
-    /// stalled by the outage too. At most 64 per thread.
+    /// Slow operations (1 ms or more) that started after the fault, with
+    /// their start, end and kind: those started before the server answered
+    /// again were stalled by the outage too. At most 64 per thread.
     var slowAfter: [(start: UInt64, end: UInt64, kind: OpKind)] = []
     /// Latencies of operations completing in the window after the fault.
     var window: Histogram<UInt64>?

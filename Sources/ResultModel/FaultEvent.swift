@@ -55,6 +55,11 @@ public struct FaultEvent: Codable, Equatable, Sendable {
     /// of its median over the second before the fault (10 ms resolution);
     /// absent when it did not recover before the next fault or the end.
     public var recoveryToThroughput: Metric?
+    /// When it did not recover (`recoveryToThroughput` absent) though the
+    /// second before it gave a baseline: how long it was watched, to the
+    /// next fault or the end. The summary's `recover` counts it as longer
+    /// than any recovery, rather than leave the fault out.
+    public var notRecoveredWithin: Metric?
     /// Latency of operations completing within 1 s after the fault.
     public var latencyAfter: LatencyDistribution
     /// Operations that failed within 1 s after the fault.

@@ -368,7 +368,7 @@ public enum HTMLReport {
     }
 
     static func strategyTable(_ runs: [RunResult]) -> String {
-        func ms(_ v: Double?) -> String { v.map { String(format: "%.2f", $0 / 1e6) } ?? "–" }
+        func ms(_ v: Double?) -> String { v.map { $0.isInfinite ? "not back" : String(format: "%.2f", $0 / 1e6) } ?? "–" }
         var t = "<table><tr><th>run</th><th>transport</th><th>faults</th><th>outage ms</th><th>resume ms</th><th>stall ms</th><th>waited ms</th>"
             + "<th>recovery ms</th><th title='the recovery measure halfway between faults, where nothing happened'>control ms</th><th>app errors</th><th>resent</th><th>integrity</th>"
             + (runs.contains { $0.clients != nil } ? "<th>clients failed</th>" : "") + "</tr>\n"

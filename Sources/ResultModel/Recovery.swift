@@ -11,41 +11,63 @@ public enum Recovery {
     /// The same measure at control instants, halfway between consecutive
     /// faults (`faultsNs`, from the timeline's start, in order), each
     /// limited by the next fault: what a fault that did nothing would show.
-    /// The median, over the instants with a value (as the faults' median
-    /// in the summary); nil with fewer than two faults.
+    /// The median, an instant that did not recover before the next fault
+    /// counting as the whole span to it (at least half the gap between
+    /// the faults); nil with fewer than two faults.
     public static func controlTimeToThroughput(_ t: Timeline, faultsNs: [UInt64], fraction: Double = 0.9) -> UInt64? {
         let values = zip(faultsNs, faultsNs.dropFirst()).compactMap { a, b -> Double? in
             guard b > a else { return nil }
             let mid = a + (b - a) / 2
-            return timeToThroughput(t, faultNs: mid, limitNs: b, fraction: fraction).map { Double($0) }
+            switch outcome(t, faultNs: mid, limitNs: b, fraction: fraction) {
+            case .recovered(let ns): return Double(ns)
+            case .notWithin(let ns): return Double(ns)
+            case .noBaseline: return nil
+            }
         }
         return Statistics.median(values).map { UInt64($0) }
+    }
+
+    /// What the measure found after a fault.
+    public enum Outcome: Equatable, Sendable {
+        /// Back after this many ns.
+        case recovered(UInt64)
+        /// Not back within this many ns (to the limit).
+        case notWithin(UInt64)
+        /// No second before the fault to compare with.
+        case noBaseline
+    }
+
+    /// Nanoseconds until recovery (`outcome`), nil when it did not recover
+    /// before the limit or had no baseline.
+    public static func timeToThroughput(_ t: Timeline, faultNs: UInt64, limitNs: UInt64,
+                                        fraction: Double = 0.9) -> UInt64? {
+        if case .recovered(let ns) = outcome(t, faultNs: faultNs, limitNs: limitNs, fraction: fraction) { return ns }
+        return nil
     }
 
     /// Nanoseconds from a fault at `faultNs` (from the timeline's start)
     /// until the start of the first span, beginning after the bucket the
     /// fault fell in, whose count is back to `fraction` of the median span
     /// of the second before the fault: the moment throughput is back and
-    /// stays back for a span. nil when no such span ends before `limitNs`,
-    /// or when there is no pre-fault baseline.
-    public static func timeToThroughput(_ t: Timeline, faultNs: UInt64, limitNs: UInt64,
-                                        fraction: Double = 0.9) -> UInt64? {
+    /// stays back for a span. `notWithin` when no such span ends before
+    /// `limitNs`; `noBaseline` without a pre-fault baseline.
+    public static func outcome(_ t: Timeline, faultNs: UInt64, limitNs: UInt64, fraction: Double = 0.9) -> Outcome {
         let width = UInt64(t.bucketMs) * 1_000_000
         let span = spanBuckets
         let c = t.completed
         let faultBucket = Int(faultNs / width)
         let end = min(faultBucket, c.count)
         let first = max(0, faultBucket - Int(1_000_000_000 / width))
-        guard end - first >= span else { return nil }
+        guard end - first >= span else { return .noBaseline }
         func sum(_ b: Int) -> Double { Double(c[b..<(b + span)].reduce(0, +)) }
         let baseline = (first...(end - span)).map(sum)
-        guard let median = Statistics.median(baseline), median > 0 else { return nil }
+        guard let median = Statistics.median(baseline), median > 0 else { return .noBaseline }
         let last = min(c.count, Int(limitNs / width))
         var b = faultBucket + 1
         while b + span <= last {
-            if sum(b) >= fraction * median { return UInt64(b) * width - faultNs }
+            if sum(b) >= fraction * median { return .recovered(UInt64(b) * width - faultNs) }
             b += 1
         }
-        return nil
+        return .notWithin(limitNs - min(limitNs, faultNs))
     }
 }

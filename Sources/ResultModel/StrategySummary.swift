@@ -13,6 +13,8 @@ public struct StrategySummary: Sendable {
     /// Why the run was given up (the server kept dying), or nil.
     public var abandoned: String?
     /// Medians over the faults, in ns; nil when no fault had the value.
+    /// `recovery` counts a fault not back before the next as infinite (so
+    /// is the median when more than half were not back).
     public var outage: Double?, resume: Double?, stall: Double?, recovery: Double?
     /// The recovery measure at control instants halfway between faults
     /// (`RunResult.recoveryControl`), ns.
@@ -76,7 +78,11 @@ public struct StrategySummary: Sendable {
         resume = Statistics.median(fs.compactMap { $0.outageToClientResume?.value })
         // Without client threads no operation was timed across a fault.
         stall = run.threads > 0 ? Statistics.median(fs.map(\.clientStall.value)) : nil
-        recovery = Statistics.median(fs.compactMap { $0.recoveryToThroughput?.value })
+        // A fault that was not back before the next counts as longer than
+        // any that was (infinity), not as no fault at all.
+        recovery = Statistics.median(fs.compactMap {
+            $0.recoveryToThroughput?.value ?? ($0.notRecoveredWithin != nil ? .infinity : nil)
+        })
         recoveryControl = run.recoveryControl?.value
         waited = run.threads > 0 ? Statistics.median(fs.compactMap { $0.waitAfterFault?.value }) : nil
         let stalled = fs.compactMap { f in f.longestStall.map { (f, $0) } }

@@ -369,8 +369,11 @@ public enum RunCoordinator {
             let faultOffset = t.faultNs - min(t.faultNs, load.measureStartNs)
             let next = n + 1 < timings.count ? timings[n + 1].faultNs - min(timings[n + 1].faultNs, load.measureStartNs)
                                              : endNs
-            e.recoveryToThroughput = Recovery.timeToThroughput(succeeded, faultNs: faultOffset,
-                                                               limitNs: max(next, faultOffset)).map { .nanoseconds($0) }
+            switch Recovery.outcome(succeeded, faultNs: faultOffset, limitNs: max(next, faultOffset)) {
+            case .recovered(let ns): e.recoveryToThroughput = .nanoseconds(ns)
+            case .notWithin(let ns): e.notRecoveredWithin = .nanoseconds(ns)
+            case .noBaseline: break
+            }
             return e
         }
     }

@@ -212,7 +212,7 @@ enum Summary {
     /// One row per strategy: outage, stall, recovery (medians over the
     /// faults that fired), errors, resent requests and integrity.
     static func strategyTable(_ runs: [RunResult]) -> String {
-        func ms(_ v: Double?) -> String { v.map { String(format: "%.2f", $0 / 1e6) } ?? "-" }
+        func ms(_ v: Double?) -> String { v.map { $0.isInfinite ? "not back" : String(format: "%.2f", $0 / 1e6) } ?? "-" }
         var out = "strategies side by side (medians over faults; times in ms):\n"
         let width = max(18, (runs.map { StrategySummary($0).strategy.count }.max() ?? 0) + 2)
         out += pad("strategy", width) + pad("transport", 22) + pad("faults", 7, right: true) + pad("outage", 9, right: true)
@@ -236,7 +236,8 @@ enum Summary {
         }
         out += "(outage: fault to the new server's first reply; resume: to the first blocked operation completing;\n"
         out += " stall: longest operation caught by a fault, start to end; waited: from the fault until the last\n"
-        out += " operation it caught was done; recover: to the first 50 ms back at 90 % of the prior throughput;\n"
+        out += " operation it caught was done; recover: to the first 50 ms back at 90 % of the prior throughput\n"
+        out += " (a fault not back before the next counts as longer than any);\n"
         out += " control: recover measured halfway between faults, where nothing happened: the load's own swings;\n"
         out += " app errors: failed operations of the synthetic load over the whole run)\n\n"
         out += handoverTable(runs)

@@ -31,9 +31,11 @@ final class RecoveryTests: XCTestCase {
     func testNoRecoveryBeforeTheLimit() {
         let t = timeline([UInt64](repeating: 100, count: 100) + [0, 0, 0, 50, 60, 100, 100, 100, 100, 100])
         XCTAssertNil(Recovery.timeToThroughput(t, faultNs: 1_000_000_000, limitNs: 1_070_000_000))
+        XCTAssertEqual(Recovery.outcome(t, faultNs: 1_000_000_000, limitNs: 1_070_000_000), .notWithin(70_000_000))
     }
 
     func testNoBaselineNoAnswer() {
+        XCTAssertEqual(Recovery.outcome(timeline([0, 0, 5]), faultNs: 0, limitNs: 30_000_000), .noBaseline)
         XCTAssertNil(Recovery.timeToThroughput(timeline([0, 0, 5]), faultNs: 0, limitNs: 30_000_000))
         XCTAssertNil(Recovery.timeToThroughput(timeline([0, 0, 0, 0, 0, 0, 0, 5]), faultNs: 65_000_000,
                                                limitNs: 80_000_000))
@@ -62,5 +64,31 @@ final class RecoveryTests: XCTestCase {
         let t = timeline([UInt64](repeating: 100, count: 300))
         XCTAssertNil(Recovery.controlTimeToThroughput(t, faultsNs: [1_005_000_000]))
         XCTAssertNil(Recovery.controlTimeToThroughput(t, faultsNs: []))
+    }
+
+    /// The summary's recovery is the median over every fault, one that was
+    /// not back before the next counting as longer than any that was.
+    func testAFaultNotBackCountsAsLongerThanAnyInTheSummary() {
+        func run(_ outcomes: [Recovery.Outcome]) -> StrategySummary {
+            var r = Synthetic.run("srv", throughput: 100, p50: 1000, trial: 0)
+            r.faults = outcomes.enumerated().map { i, o in
+                var f = FaultEvent(index: i, kind: "kill", detail: nil, atSeconds: Double(i + 1))
+                f.triggered = true
+                switch o {
+                case .recovered(let ns): f.recoveryToThroughput = .nanoseconds(ns)
+                case .notWithin(let ns): f.notRecoveredWithin = .nanoseconds(ns)
+                case .noBaseline: break
+                }
+                return f
+            }
+            return StrategySummary(r)
+        }
+        // Left out, the two not back would have made it 10 ms.
+        XCTAssertEqual(run([.recovered(10_000_000), .notWithin(990_000_000), .notWithin(990_000_000)]).recovery,
+                       .infinity)
+        XCTAssertEqual(run([.recovered(10_000_000), .recovered(30_000_000), .notWithin(990_000_000)]).recovery,
+                       30_000_000)
+        // A fault without a baseline has no say.
+        XCTAssertEqual(run([.recovered(10_000_000), .noBaseline]).recovery, 10_000_000)
     }
 }
