@@ -5,7 +5,18 @@
 import Foundation
 
 /// Renders a result document as HTML.
+/// `ns` as milliseconds with two decimals; "not back" for infinity (a
+/// recovery median over faults most of which were not back); `none` for nil.
+/// The text summary's and the report's tables.
+public func millisecondsText(_ ns: Double?, none: String) -> String {
+    guard let ns else { return none }
+    return ns.isInfinite ? "not back" : String(format: "%.2f", ns / 1e6)
+}
+
 public enum HTMLReport {
+    /// Nanoseconds as milliseconds with two decimals (`millisecondsText`).
+    static func ms(_ v: Double?) -> String { millisecondsText(v, none: "–") }
+
     /// Series colours; red, the colour of alarm, comes last.
     static let palette = ["#1f77b4", "#2ca02c", "#ff7f0e", "#9467bd", "#17becf", "#8c564b", "#e377c2", "#7f7f7f",
                           "#bcbd22", "#d62728"]
@@ -77,7 +88,6 @@ public enum HTMLReport {
     /// The scorecard: the verdict first, then a row per strategy and the
     /// node-id stability.
     static func scorecardSection(_ card: Scorecard) -> String {
-        func ms(_ v: Double?) -> String { v.map { String(format: "%.2f", $0 / 1e6) } ?? "–" }
         var out = "<h2>Scorecard: \(esc(card.server))</h2>\n<p><b>\(esc(card.verdict))</b></p>\n"
         if let c = card.command { out += "<p class=meta>command: <code>\(esc(c))</code></p>\n" }
         out += "<table><tr><th>strategy</th><th>verdict</th><th>outage ms</th><th>stall ms</th><th>app errors</th>"
@@ -304,7 +314,6 @@ public enum HTMLReport {
 
     /// The sweep's table and the fits (the numbers of the terminal summary).
     static func sweepTables(_ runs: [RunResult], fits: [LinearFit]) -> String {
-        func ms(_ v: Double?) -> String { v.map { String(format: "%.2f", $0 / 1e6) } ?? "–" }
         var t = "<h3>Revalidation after a restart, by cached inodes (times in ms)</h3>\n<table><tr><th>strategy</th>"
             + "<th>cached inodes</th><th>outage</th><th>storm</th><th>notifications</th><th>all usable</th>"
             + "<th>LOOKUP+GETATTR</th><th>p99 after</th><th>kernel slab B/inode</th></tr>\n"
@@ -368,7 +377,6 @@ public enum HTMLReport {
     }
 
     static func strategyTable(_ runs: [RunResult]) -> String {
-        func ms(_ v: Double?) -> String { v.map { $0.isInfinite ? "not back" : String(format: "%.2f", $0 / 1e6) } ?? "–" }
         var t = "<table><tr><th>run</th><th>transport</th><th>faults</th><th>outage ms</th><th>resume ms</th><th>stall ms</th><th>waited ms</th>"
             + "<th>recovery ms</th><th title='the recovery measure halfway between faults, where nothing happened'>control ms</th><th>app errors</th><th>resent</th><th>integrity</th>"
             + (runs.contains { $0.clients != nil } ? "<th>clients failed</th>" : "") + "</tr>\n"
@@ -386,7 +394,6 @@ public enum HTMLReport {
     static func stallSection(_ runs: [RunResult]) -> String {
         let rows = runs.map { ($0, StrategySummary($0)) }.filter { !$0.1.stalledOperations.isEmpty }
         guard !rows.isEmpty else { return "" }
-        func ms(_ v: Double?) -> String { v.map { String(format: "%.2f", $0 / 1e6) } ?? "–" }
         var t = "<h3>Where the longest stall goes</h3>\n<table><tr><th>run</th><th>stall ms</th><th>before the fault ms</th>"
             + "<th>fault to resend ms</th><th>after the resend ms</th><th>resend to resent answered ms</th><th style='text-align:left'>operations</th></tr>\n"
         for (r, s) in rows {

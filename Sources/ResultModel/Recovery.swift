@@ -19,8 +19,7 @@ public enum Recovery {
             guard b > a else { return nil }
             let mid = a + (b - a) / 2
             switch outcome(t, faultNs: mid, limitNs: b, fraction: fraction) {
-            case .recovered(let ns): return Double(ns)
-            case .notWithin(let ns): return Double(ns)
+            case .recovered(let ns), .notWithin(let ns): return Double(ns)
             case .noBaseline: return nil
             }
         }

@@ -4,6 +4,9 @@ import Foundation
 import ResultModel
 
 enum Summary {
+    /// Nanoseconds as milliseconds with two decimals (`millisecondsText`).
+    static func ms(_ v: Double?) -> String { millisecondsText(v, none: "-") }
+
     /// A table of every run's operations.
     static func text(_ doc: ResultDocument) -> String {
         var out = doc.partial == true ? "PARTIAL: interrupted; the last run was cut short\n\n" : ""
@@ -114,7 +117,6 @@ enum Summary {
     /// Scenarios down, strategies across, pass or fail; then what failed.
     /// The scorecard: a row per strategy, node-id stability, the verdict.
     static func scorecardText(_ card: Scorecard) -> String {
-        func ms(_ v: Double?) -> String { v.map { String(format: "%.2f", $0 / 1e6) } ?? "-" }
         var out = "scorecard of \(card.server)" + (card.command.map { " (\($0))" } ?? "") + ":\n"
         out += pad("strategy", 18) + pad("verdict", 23) + pad("outage ms", 10, right: true) + pad("stall ms", 10, right: true)
             + pad("errors", 8, right: true) + pad("integrity", 10, right: true) + pad("deaths", 7, right: true)
@@ -212,7 +214,6 @@ enum Summary {
     /// One row per strategy: outage, stall, recovery (medians over the
     /// faults that fired), errors, resent requests and integrity.
     static func strategyTable(_ runs: [RunResult]) -> String {
-        func ms(_ v: Double?) -> String { v.map { $0.isInfinite ? "not back" : String(format: "%.2f", $0 / 1e6) } ?? "-" }
         var out = "strategies side by side (medians over faults; times in ms):\n"
         let width = max(18, (runs.map { StrategySummary($0).strategy.count }.max() ?? 0) + 2)
         out += pad("strategy", width) + pad("transport", 22) + pad("faults", 7, right: true) + pad("outage", 9, right: true)
@@ -250,7 +251,6 @@ enum Summary {
     static func stallTable(_ runs: [RunResult]) -> String {
         let rows = runs.map(StrategySummary.init).filter { !$0.stalledOperations.isEmpty }
         guard !rows.isEmpty else { return "" }
-        func ms(_ v: Double?) -> String { v.map { String(format: "%.2f", $0 / 1e6) } ?? "-" }
         let width = max(18, (rows.map(\.strategy.count).max() ?? 0) + 2)
         var out = "where the longest stall goes (medians over faults; ms):\n"
         out += pad("strategy", width) + pad("stall", 9, right: true) + pad("before", 9, right: true)
@@ -301,7 +301,6 @@ enum Summary {
 
     /// One row per sweep point and strategy.
     static func sweepTable(_ runs: [RunResult]) -> String {
-        func ms(_ v: Double?) -> String { v.map { String(format: "%.2f", $0 / 1e6) } ?? "-" }
         var out = "revalidation after a restart, by cached inodes (times in ms):\n"
         let rows = SweepRow.rows(runs)
         let width = max(18, (rows.map(\.strategy.count).max() ?? 0) + 2)
