@@ -156,32 +156,22 @@ void fbshim_stop_readers(struct fbshim_stats_region *s) {
     __atomic_store_n(&s->read_stop, 1, __ATOMIC_SEQ_CST);
 }
 
-/// Whether thread `tid` is a reader of `s` found serving after the stop:
-/// it will see the stop before its next read, and never read again.
-static int reader_serving(struct fbshim_stats_region *s, pid_t tid) {
+/// Whether thread `tid` is out by the reader table of `s`, once the stop
+/// is set: a reader found serving sees the stop before its next read and
+/// never reads again; and in a server whose every read of the device goes
+/// through its readers (readers_complete), a thread in no slot never reads
+/// at all (a main thread asleep on a futex, woken by SIGKILL and queued for
+/// a CPU for milliseconds, say). A thread taking its slot as the harness
+/// looks (its tid not stored yet) sees the stop before it reads
+/// (fbshim_reader_enter: all sequentially consistent).
+static int out_by_readers(struct fbshim_stats_region *s, pid_t tid) {
     if (!s || !__atomic_load_n(&s->read_stop, __ATOMIC_SEQ_CST)) return 0;
     uint32_t n = __atomic_load_n(&s->reader_count, __ATOMIC_SEQ_CST);
-    if (n > FBSHIM_READERS) n = FBSHIM_READERS;
-    for (uint32_t i = 0; i < n; i++)
+    for (uint32_t i = 0; i < n && i < FBSHIM_READERS; i++)
         if (__atomic_load_n(&s->readers[i].tid, __ATOMIC_SEQ_CST) == (int32_t)tid)
             return __atomic_load_n(&s->readers[i].state, __ATOMIC_SEQ_CST) == FBSHIM_READER_SERVING;
-    return 0;
-}
-
-/// Whether thread `tid` is no reader of `s` at all, after the stop, in a
-/// server whose every read of the device goes through its readers
-/// (readers_complete): a main thread asleep on a futex, woken by SIGKILL and
-/// queued for a CPU for milliseconds, say. A thread taking its slot as the
-/// harness looks (its tid not stored yet) sees the stop before it reads
-/// (fbshim_reader_enter: all sequentially consistent).
-static int never_reads(struct fbshim_stats_region *s, pid_t tid) {
-    if (!s || !__atomic_load_n(&s->read_stop, __ATOMIC_SEQ_CST)) return 0;
-    if (!__atomic_load_n(&s->readers_complete, __ATOMIC_SEQ_CST)) return 0;
-    uint32_t n = __atomic_load_n(&s->reader_count, __ATOMIC_SEQ_CST);
-    if (n > FBSHIM_READERS) return 0; /* untracked readers */
-    for (uint32_t i = 0; i < n; i++)
-        if (__atomic_load_n(&s->readers[i].tid, __ATOMIC_SEQ_CST) == (int32_t)tid) return 0;
-    return 1;
+    /* In no slot: out if no reader went untracked and every read is a reader's. */
+    return n <= FBSHIM_READERS && __atomic_load_n(&s->readers_complete, __ATOMIC_SEQ_CST);
 }
 
 int fbshim_no_thread_reads_fuse(pid_t pid, struct fbshim_stats_region *stats) {
@@ -207,8 +197,7 @@ int fbshim_no_thread_reads_fuse(pid_t pid, struct fbshim_stats_region *stats) {
            FSYNC of 10 ms, say, or held by a crash handler): it sees the
            stop before any read it would start. A thread of ours that is no
            reader never reads the device. */
-        if (reader_serving(stats, (pid_t)atoi(e->d_name))) continue;
-        if (never_reads(stats, (pid_t)atoi(e->d_name))) continue;
+        if (out_by_readers(stats, (pid_t)atoi(e->d_name))) continue;
         /* Alive and not yet exiting: safe only once the kernel has queued
            SIGKILL for it (a fatal signal or an exit of the group does), and
            while it sleeps in a system call that is not a read of a FUSE

@@ -26,6 +26,14 @@ public final class IntentLog: @unchecked Sendable {
         table = p!.bindMemory(to: UInt64.self, capacity: Self.slots)
     }
 
+    /// A table in this process's memory alone (a warm standby's record of
+    /// the uniques it read itself).
+    public init() {
+        let p = mmap(nil, Self.slots * 8, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
+        precondition(p != MAP_FAILED, "cannot map \(Self.slots * 8) bytes for a unique table")
+        table = p!.bindMemory(to: UInt64.self, capacity: Self.slots)
+    }
+
     deinit { munmap(table, Self.slots * 8) }
 
     @inline(__always)

@@ -66,12 +66,11 @@ final class ServerIO: Sendable {
     /// A warm standby's rehearsal (Rehearsal.swift), between the saved
     /// INIT's reply and its readiness; nil without one, or once it is over.
     private let rehearsal: Mutex<Rehearsal?>
-    /// A warm standby's record of the uniques it read, by slot (read and
-    /// written with the shim's atomics): a resent request found here is one
-    /// it had read itself before the resend (let go at the death notice, it
-    /// serves while FUSE_NOTIFY_RESEND requeues every unanswered request).
-    nonisolated(unsafe) private let ownReads: UnsafeMutablePointer<UInt64>?
-    private static let ownReadSlots = 4096
+    /// A warm standby's record of the uniques it read (the intent log's
+    /// table, in its own memory): a resent request found here is one it had
+    /// read itself before the resend (let go at the death notice, it serves
+    /// while FUSE_NOTIFY_RESEND requeues every unanswered request).
+    private let ownReads: IntentLog?
 
     init(stats: StatsRegion, resumeInit: [UInt8]?, wantedFlags: UInt64, gateFd: Int32? = nil,
          gatePassedFd: Int32? = nil, rehearsal: Rehearsal? = nil, onLostPassthroughOpen: @escaping @Sendable (UInt64) -> Void) {
@@ -82,12 +81,7 @@ final class ServerIO: Sendable {
         gateOpen = Atomic(gateFd == nil)
         gateWork = Mutex(gateFd == nil ? nil : [])
         resuming = resumeInit != nil
-        if resumeInit != nil && gateFd != nil {
-            ownReads = .allocate(capacity: Self.ownReadSlots)
-            ownReads!.initialize(repeating: 0, count: Self.ownReadSlots)
-        } else {
-            ownReads = nil
-        }
+        ownReads = resumeInit != nil && gateFd != nil ? IntentLog() : nil
         self.wantedFlags = wantedFlags
         self.onLostPassthroughOpen = onLostPassthroughOpen
         pendingInit = Mutex(resumeInit)
@@ -210,13 +204,7 @@ final class ServerIO: Sendable {
     /// resent one, tells whether this server had read it before (counted).
     @inline(__always)
     private func readBefore(_ unique: UInt64, resent: Bool) -> Bool {
-        guard let ownReads else { return false }
-        let slot = ownReads + Int(truncatingIfNeeded: (unique >> 1) % UInt64(Self.ownReadSlots))
-        guard resent else {
-            fbshim_atomic_store(slot, unique)
-            return false
-        }
-        guard fbshim_atomic_load(slot) == unique else { return false }
+        guard let ownReads, ownReads.begin(unique), resent else { return false }
         fbshim_atomic_add(&stats.region.pointee.resent_own, 1)
         return true
     }

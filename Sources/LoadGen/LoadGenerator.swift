@@ -55,11 +55,11 @@ public struct LoadResult: Sendable {
 public struct ClientFaultView: Sendable {
     /// Operations in flight at the fault.
     public var inFlight: UInt64
-    /// Longest operation in flight at the fault (the client stall).
-    public var stallNs: UInt64
-    /// That operation (its kind's name), start and end in monotonic ns;
-    /// nil when none was in flight.
+    /// Longest operation in flight at the fault (its kind's name), start and
+    /// end in monotonic ns; nil when none was in flight.
     public var longest: (operation: String, start: UInt64, end: UInt64)?
+    /// Its duration (the client stall).
+    public var stallNs: UInt64 { longest.map { $0.end - $0.start } ?? 0 }
     /// Longest time from the fault to the end of an operation in flight at it.
     public var waitNs: UInt64 = 0
     /// Completion times (monotonic ns) of the successful operations that
@@ -202,7 +202,6 @@ public final class LoadGenerator: Sendable {
                 guard let f = w.faults[index] else { continue }
                 merged.spanning += f.spanning
                 if let l = f.longest, merged.longest == nil || f.stallNs > merged.stallNs { merged.longest = l }
-                merged.stallNs = max(merged.stallNs, f.stallNs)
                 merged.waitNs = max(merged.waitNs, f.waitNs)
                 merged.resumed += f.resumed
                 merged.slowAfter += f.slowAfter
@@ -212,7 +211,7 @@ public final class LoadGenerator: Sendable {
                 for (op, errs) in f.errors { merged.errors[op, default: [:]].merge(errs, uniquingKeysWith: +) }
             }
             faults[index] = ClientFaultView(
-                inFlight: merged.spanning, stallNs: merged.stallNs,
+                inFlight: merged.spanning,
                 longest: merged.longest.map { (operation: $0.kind.rawValue, start: $0.start, end: $0.end) },
                 waitNs: merged.waitNs,
                 resumedNs: merged.resumed.sorted(),

@@ -32,10 +32,11 @@ struct OpTally {
 
 /// Per-thread measurements around one fault.
 struct FaultTally {
-    /// Longest operation in flight at the fault.
-    var stallNs: UInt64 = 0
-    /// That operation: its kind, start and end (nil: none in flight).
+    /// Longest operation in flight at the fault: its kind, start and end
+    /// (nil: none in flight).
     var longest: (kind: OpKind, start: UInt64, end: UInt64)?
+    /// Its duration (the client stall).
+    var stallNs: UInt64 { longest.map { $0.end - $0.start } ?? 0 }
     /// Longest time from the fault to the end of an operation in flight at it.
     var waitNs: UInt64 = 0
     /// Operations in flight at the fault.
@@ -197,8 +198,7 @@ final class LoadWorker: @unchecked Sendable {
                                fault: UInt64) {
         if t0 <= fault {
             f.spanning += 1
-            if t1 - t0 > f.stallNs || f.longest == nil { f.longest = (kind, t0, t1) }
-            f.stallNs = max(f.stallNs, t1 - t0)
+            if f.longest == nil || t1 - t0 > f.stallNs { f.longest = (kind, t0, t1) }
             f.waitNs = max(f.waitNs, t1 - fault)
             if err == 0 { f.resumed.append(t1) }
         } else if t1 - t0 >= 1_000_000 && f.slowAfter.count < 64 {

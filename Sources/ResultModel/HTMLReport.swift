@@ -4,7 +4,6 @@
 // operation, and the strategy comparison.
 import Foundation
 
-/// Renders a result document as HTML.
 /// `ns` as milliseconds with two decimals; "not back" for infinity (a
 /// recovery median over faults most of which were not back); `none` for nil.
 /// The text summary's and the report's tables.
@@ -13,6 +12,7 @@ public func millisecondsText(_ ns: Double?, none: String) -> String {
     return ns.isInfinite ? "not back" : String(format: "%.2f", ns / 1e6)
 }
 
+/// Renders a result document as HTML.
 public enum HTMLReport {
     /// Nanoseconds as milliseconds with two decimals (`millisecondsText`).
     static func ms(_ v: Double?) -> String { millisecondsText(v, none: "–") }

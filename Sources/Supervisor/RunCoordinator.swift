@@ -344,7 +344,8 @@ public enum RunCoordinator {
                 // Stalled: in flight at the fault, or started before the
                 // server answered again (a hang, a restart) and waited.
                 let back = t.firstReplyNs != 0 ? t.firstReplyNs : t.faultNs
-                let during = c.slowAfter.filter { $0.start <= back }.max { $0.end - $0.start < $1.end - $1.start }
+                let caught = c.slowAfter.filter { $0.start <= back }
+                let during = caught.max { $0.end - $0.start < $1.end - $1.start }
                 let startedDuring = during.map { $0.end - $0.start } ?? 0
                 e.clientStall = .nanoseconds(max(c.stallNs, startedDuring))
                 if let d = during, startedDuring > c.stallNs {
@@ -355,7 +356,7 @@ public enum RunCoordinator {
                                                       beforeFault: .nanoseconds(t.faultNs - min(t.faultNs, l.start)),
                                                       afterFault: .nanoseconds(l.end - min(l.end, t.faultNs)))
                 }
-                let endedLast = c.slowAfter.filter { $0.start <= back }.map(\.end).max() ?? 0
+                let endedLast = caught.map(\.end).max() ?? 0
                 e.waitAfterFault = .nanoseconds(max(c.waitNs, endedLast - min(endedLast, t.faultNs)))
                 e.operationsInFlight = c.inFlight
                 e.latencyAfter = c.latencyAfter
