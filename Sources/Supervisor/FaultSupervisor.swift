@@ -57,6 +57,9 @@ final class FaultSupervisor: @unchecked Sendable {
 
     /// Window for revalidation counts and recovery.
     static let windowNs = FaultWindow.ns
+    /// How long after a restart the harness waits for a client's request to
+    /// reach the new server before it asks the server itself.
+    static let probeAfterNs: UInt64 = 1_000_000
 
     /// Deaths the harness did not cause (a server that crashes after it
     /// resumed), restarted as the strategy says; past this many in a row
@@ -268,13 +271,18 @@ final class FaultSupervisor: @unchecked Sendable {
         let fresh = mount.stats
         // The new server's first reply: resent or new requests arrive at once
         // when clients are waiting; give up after 5 s (a loaded machine can
-        // take more than a second to schedule the new server). A fault near
-        // the end may find no client left to send one: then the harness asks
-        // the server itself (STATFS, which the kernel never caches).
-        let replyDeadline = fbshim_monotonic_ns() + 5 * Self.windowNs
+        // take more than a second to schedule the new server). A load the
+        // kernel answers from its caches (stat with long timeouts), or a
+        // fault near the end, may send none: then, 1 ms after the restart,
+        // the harness asks the server itself (STATFS, which the kernel never
+        // caches). Without it, a cached load's outage ran to the end of the
+        // run (1.5 s in the revalidation sweep).
+        let restartedNs = fbshim_monotonic_ns()
+        let replyDeadline = restartedNs + 5 * Self.windowNs
         var asked = false
         while fresh.firstReplyNs == 0 && fbshim_monotonic_ns() < replyDeadline && mount.server.poll() == nil {
-            if finished.load(ordering: .relaxed) && !asked {
+            if !asked && (finished.load(ordering: .relaxed)
+                          || fbshim_monotonic_ns() - restartedNs >= Self.probeAfterNs) {
                 // On a thread of its own: a server that never answers must
                 // not hang the supervisor (the unmount ends the call).
                 asked = true
