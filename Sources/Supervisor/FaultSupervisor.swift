@@ -275,14 +275,12 @@ final class FaultSupervisor: @unchecked Sendable {
         // kernel answers from its caches (stat with long timeouts), or a
         // fault near the end, may send none: then, 1 ms after the restart,
         // the harness asks the server itself (STATFS, which the kernel never
-        // caches). Without it, a cached load's outage ran to the end of the
-        // run (1.5 s in the revalidation sweep).
+        // caches), so that the outage is not the time until the next request.
         let restartedNs = fbshim_monotonic_ns()
         let replyDeadline = restartedNs + 5 * Self.windowNs
         var asked = false
         while fresh.firstReplyNs == 0 && fbshim_monotonic_ns() < replyDeadline && mount.server.poll() == nil {
-            if !asked && (finished.load(ordering: .relaxed)
-                          || fbshim_monotonic_ns() - restartedNs >= Self.probeAfterNs) {
+            if !asked && fbshim_monotonic_ns() - restartedNs >= Self.probeAfterNs {
                 // On a thread of its own: a server that never answers must
                 // not hang the supervisor (the unmount ends the call).
                 asked = true
