@@ -83,10 +83,15 @@ public final class LoadGenerator: Sendable {
     /// Stop flag and progress.
     public let control: LoadControl
 
+    /// Width of the timeline's buckets.
+    public let bucketNs: UInt64
+
     /// A generator for `spec` against the fileset under `root` (`null`:
-    /// no system calls, to measure the generator itself).
-    public init(spec: LoadSpec, root: String, null: Bool = false) {
+    /// no system calls, to measure the generator itself), its timeline in
+    /// buckets of `bucketNs`.
+    public init(spec: LoadSpec, root: String, null: Bool = false, bucketNs: UInt64 = Phases.bucketNs) {
         self.spec = spec
+        self.bucketNs = bucketNs
         fileset = Fileset(spec: spec.fileset, root: root)
         control = LoadControl(threads: spec.threads, null: null)
     }
@@ -97,13 +102,13 @@ public final class LoadGenerator: Sendable {
     public func run(progress: ((LoadProgress) -> Void)? = nil, onStart: ((Phases) -> Void)? = nil) -> LoadResult {
         let files = fileset.allFiles()
         let measuredNs = UInt64(spec.duration * 1e9)
-        let buckets = Int((measuredNs + Phases.bucketNs - 1) / Phases.bucketNs)
+        let buckets = Int((measuredNs + bucketNs - 1) / bucketNs)
         let workers = (0..<spec.threads).map {
             LoadWorker(index: $0, spec: spec, fileset: fileset, files: files, control: control, buckets: buckets)
         }
         let start = fbshim_monotonic_ns() + 20_000_000
         let phases = Phases(start: start, measureStart: start + UInt64(spec.warmup * 1e9),
-                            end: start + UInt64(spec.warmup * 1e9) + measuredNs)
+                            end: start + UInt64(spec.warmup * 1e9) + measuredNs, bucketNs: bucketNs)
         let measureWallStart = Date().addingTimeInterval(Double(phases.measureStart - fbshim_monotonic_ns()) / 1e9)
         onStart?(phases)
         let done = DispatchGroup()
@@ -185,7 +190,7 @@ public final class LoadGenerator: Sendable {
             count: totalCount, throughput: .opsPerSecond(Double(totalCount) / secs),
             bandwidth: .bytesPerSecond(Double(totalBytes) / secs),
             latency: totalHist.map { LatencyDistribution($0) } ?? .empty, errors: totalErrors, seconds: secs)
-        let used = max(1, Int((measuredSeconds * 1e9 / Double(Phases.bucketNs)).rounded(.up)))
+        let used = max(1, Int((measuredSeconds * 1e9 / Double(bucketNs)).rounded(.up)))
         var completed = [UInt64](repeating: 0, count: workers.first?.completed.count ?? 0)
         var failed = completed
         for w in workers {
@@ -223,7 +228,7 @@ public final class LoadGenerator: Sendable {
         }
         return LoadResult(
             measureStartedAt: wallStart, measuredSeconds: measuredSeconds, operations: operations, total: total,
-            timeline: Timeline(bucketMs: Int(Phases.bucketNs / 1_000_000), completed: Array(completed.prefix(n)),
+            timeline: Timeline(bucketMs: Int(bucketNs / 1_000_000), completed: Array(completed.prefix(n)),
                                errors: Array(failed.prefix(n))),
             stoppedEarly: stoppedEarly, measureStartNs: measureStartNs, faults: faults,
             ledgers: workers.map(\.ledger),

@@ -75,6 +75,13 @@ public struct Phases: Sendable {
     /// End of the measured phase.
     public let end: UInt64
     /// Timeline bucket width.
+    public let bucketNs: UInt64
+
+    /// A timeline bucket of 1 ms, for a run with faults: the throughput
+    /// recovery after a fault is judged on the timeline, in its buckets
+    /// (`Recovery`), and a handover's dip lasts a few ms.
+    public static let fineBucketNs: UInt64 = 1_000_000
+    /// A timeline bucket of 10 ms, for a run without faults.
     public static let bucketNs: UInt64 = 10_000_000
 }
 
@@ -176,7 +183,7 @@ final class LoadWorker: @unchecked Sendable {
             if t1 >= phases.measureStart && t1 < phases.end && t0 >= phases.start {
                 tallies[kind.index].record(latency: t1 - t0, bytes: bytes, error: err)
                 lastEnd = t1
-                let b = Int((t1 - phases.measureStart) / Phases.bucketNs)
+                let b = Int((t1 - phases.measureStart) / phases.bucketNs)
                 if b < completed.count {
                     completed[b] += 1
                     if err != 0 { failed[b] += 1 }

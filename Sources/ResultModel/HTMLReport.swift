@@ -50,7 +50,7 @@ public enum HTMLReport {
                 }
             }
             if faulted && synthetic {
-                body += "<h3>Around the first fault: successful operations per second (10 ms steps, aligned on the fault)</h3>\n"
+                body += "<h3>Around the first fault: successful operations per second (\(zoomStepMs(runs)) ms steps, aligned on the fault)</h3>\n"
                 body += faultZoom(runs)
             }
             if faulted { body += strategyTable(runs) }
@@ -223,7 +223,7 @@ public enum HTMLReport {
         var xMax = 0.0
         for (i, r) in runs.enumerated() {
             let color = palette[i % palette.count]
-            let step = 10
+            let step = max(1, 100 / r.timeline.bucketMs)
             let width = Double(r.timeline.bucketMs * step) / 1000
             var pts: [(Double, Double)] = []
             let ok = r.timeline.succeeded
@@ -248,7 +248,7 @@ public enum HTMLReport {
         var series: [(points: [(Double, Double)], color: String)] = []
         var xMax = 0.0
         for (i, r) in runs.enumerated() {
-            let step = 10, bucket = Double(r.timeline.bucketMs) / 1000
+            let step = max(1, 100 / r.timeline.bucketMs), bucket = Double(r.timeline.bucketMs) / 1000
             var pts: [(Double, Double)] = []
             var b = 0
             while b < r.timeline.errors.count {
@@ -360,15 +360,26 @@ public enum HTMLReport {
         return lineChart(series, xRange: lo...hi, marks: [], xLabel: "cached inodes (log scale)", xTicks: ticks) + legendHTML
     }
 
+    /// The fault zoom's step: 2 ms, or a run's coarser buckets.
+    static func zoomStepMs(_ runs: [RunResult]) -> Int { max(2, runs.map(\.timeline.bucketMs).max() ?? 2) }
+
     static func faultZoom(_ runs: [RunResult]) -> String {
         let before = 0.2, after = 0.4
+        let stepMs = zoomStepMs(runs)
         var series: [(points: [(Double, Double)], color: String)] = []
         for (i, r) in runs.enumerated() {
             guard let f = r.faults?.first(where: \.triggered) else { continue }
-            let bucket = Double(r.timeline.bucketMs) / 1000
-            let pts = r.timeline.succeeded.enumerated().compactMap { b, c -> (Double, Double)? in
-                let t = Double(b) * bucket + bucket / 2 - f.atSeconds
-                return t >= -before && t <= after ? (t * 1000, Double(c) / bucket) : nil
+            let ok = r.timeline.succeeded, bucketMs = r.timeline.bucketMs
+            let step = max(1, stepMs / bucketMs), width = Double(step * bucketMs) / 1000
+            var pts: [(Double, Double)] = []
+            var b = 0
+            while b < ok.count {
+                let chunk = ok[b..<min(b + step, ok.count)]
+                let t = Double(b * bucketMs) / 1000 + width / 2 - f.atSeconds
+                if t >= -before && t <= after {
+                    pts.append((t * 1000, Double(chunk.reduce(0, +)) / (Double(chunk.count * bucketMs) / 1000)))
+                }
+                b += step
             }
             series.append((pts, palette[i % palette.count]))
         }

@@ -2,11 +2,14 @@
 
 /// Throughput recovery on a timeline.
 public enum Recovery {
-    /// Buckets in a span: throughput is judged over 50 ms (five 10-ms
-    /// buckets). A single 10-ms bucket of a mixed load swings from none to
-    /// twice the mean (an fsync, two clients that both wait), so a bucket
-    /// on its own tells noise, not recovery.
-    public static let spanBuckets = 5
+    /// Throughput is judged over spans of 50 ms. A single 10-ms bucket of
+    /// a mixed load swings from none to twice the mean (an fsync, two
+    /// clients that both wait), so a bucket on its own tells noise, not
+    /// recovery. The spans start at every bucket: a run with faults has
+    /// 1-ms buckets, so that a recovery is found to the millisecond (with
+    /// 10-ms buckets, the first span began up to 10 ms after the fault,
+    /// and a fault that cost nothing read as 5 to 10 ms).
+    public static let spanNs: UInt64 = 50_000_000
 
     /// The same measure at control instants, halfway between consecutive
     /// faults (`faultsNs`, from the timeline's start, in order), each
@@ -45,14 +48,14 @@ public enum Recovery {
     }
 
     /// Nanoseconds from a fault at `faultNs` (from the timeline's start)
-    /// until the start of the first span, beginning after the bucket the
-    /// fault fell in, whose count is back to `fraction` of the median span
-    /// of the second before the fault: the moment throughput is back and
-    /// stays back for a span. `notWithin` when no such span ends before
+    /// until the start of the first span, beginning at a bucket after the
+    /// one the fault fell in, whose count is back to `fraction` of the
+    /// median span (at every bucket) of the second before the fault: the
+    /// moment throughput is back and stays back for a span. `notWithin` when no such span ends before
     /// `limitNs`; `noBaseline` without a pre-fault baseline.
     public static func outcome(_ t: Timeline, faultNs: UInt64, limitNs: UInt64, fraction: Double = 0.9) -> Outcome {
         let width = UInt64(t.bucketMs) * 1_000_000
-        let span = spanBuckets
+        let span = max(1, Int(spanNs / width))
         let c = t.completed
         let faultBucket = Int(faultNs / width)
         let end = min(faultBucket, c.count)

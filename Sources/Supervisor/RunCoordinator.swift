@@ -183,7 +183,8 @@ public enum RunCoordinator {
             // The measured phase lasts until the last client exits.
             spec.duration = (workload.clients.map(\.timeout).max() ?? 0) + 1
         }
-        let generator = LoadGenerator(spec: spec, root: root, null: target == .null)
+        let generator = LoadGenerator(spec: spec, root: root, null: target == .null,
+                                      bucketNs: workload.faults.isEmpty ? Phases.bucketNs : Phases.fineBucketNs)
         // Before the load starts (a million paths take a moment): the files
         // a revalidation sweep stats again after a restart.
         let sweepFiles = workload.faults.contains(where: \.revalidate)

@@ -87,6 +87,18 @@ final class RestartStrategyTests: XCTestCase {
             XCTAssertNil(r.recoveryControl)
         }
         XCTAssertTrue(page.contains("control ms"))
+        // A run with faults has 1-ms buckets, and each fault's recovery is the
+        // measure on them (to the next fault, or the end of the run).
+        XCTAssertEqual(r.timeline.bucketMs, 1)
+        for (n, f) in r.faults!.filter(\.triggered).enumerated() {
+            let limit = n + 1 < at.count ? at[n + 1] : UInt64((r.measuredSeconds * 1e9).rounded())
+            switch Recovery.outcome(succeeded, faultNs: at[n], limitNs: limit) {
+            case .recovered(let ns):
+                XCTAssertEqual(try XCTUnwrap(f.recoveryToThroughput, "fault \(n)").value, Double(ns), accuracy: 1e3)
+            case .notWithin: XCTAssertNotNil(f.notRecoveredWithin, "fault \(n)")
+            case .noBaseline: XCTAssertNil(f.recoveryToThroughput, "fault \(n)")
+            }
+        }
         // The longest stall of each fault, taken apart: its two parts add up
         // to it, and an operation started after the fault has none before.
         for f in r.faults!.filter(\.triggered) where f.clientStall.value > 0 {

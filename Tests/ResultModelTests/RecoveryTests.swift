@@ -14,6 +14,23 @@ final class RecoveryTests: XCTestCase {
         XCTAssertEqual(Recovery.timeToThroughput(t, faultNs: 1_005_000_000, limitNs: 2_000_000_000), 35_000_000)
     }
 
+    func testOneMillisecondBucketsFindTheRecoveryToTheMillisecond() {
+        // 10 operations a ms, a fault at 1.0003 s and 2 ms without any: the
+        // 50 ms from 1.001 s hold 49 ms of the load, 98 % of it. In 10-ms
+        // buckets the same load could show it only from the next bucket.
+        let fine = Timeline(bucketMs: 1, completed: [UInt64](repeating: 10, count: 1000) + [0, 0]
+                                + [UInt64](repeating: 10, count: 200), errors: [UInt64](repeating: 0, count: 1202))
+        XCTAssertEqual(Recovery.timeToThroughput(fine, faultNs: 1_000_300_000, limitNs: 1_200_000_000), 700_000)
+        let coarse = timeline([UInt64](repeating: 100, count: 100) + [80] + [UInt64](repeating: 100, count: 20))
+        XCTAssertEqual(Recovery.timeToThroughput(coarse, faultNs: 1_000_300_000, limitNs: 1_200_000_000), 9_700_000)
+        // A longer dip, to the millisecond too: 30 ms at half the rate, then
+        // the load; the first span at 90 % starts at 1.020 s (10 ms at half
+        // the rate and 40 at the full: 450 of 500).
+        let dip = Timeline(bucketMs: 1, completed: [UInt64](repeating: 10, count: 1000) + [UInt64](repeating: 5, count: 30)
+                               + [UInt64](repeating: 10, count: 200), errors: [UInt64](repeating: 0, count: 1230))
+        XCTAssertEqual(Recovery.timeToThroughput(dip, faultNs: 1_000_000_000, limitNs: 1_230_000_000), 20_000_000)
+    }
+
     func testOneGoodBucketIsNotARecovery() {
         // A lone full bucket among slow ones does not make a span.
         let t = timeline([UInt64](repeating: 100, count: 100) + [0, 100, 0, 50, 50, 50, 100, 100, 100, 100, 100, 100])
