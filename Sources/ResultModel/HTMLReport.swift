@@ -360,8 +360,9 @@ public enum HTMLReport {
         return lineChart(series, xRange: lo...hi, marks: [], xLabel: "cached inodes (log scale)", xTicks: ticks) + legendHTML
     }
 
-    /// The fault zoom's step: 2 ms, or a run's coarser buckets.
-    static func zoomStepMs(_ runs: [RunResult]) -> Int { max(2, runs.map(\.timeline.bucketMs).max() ?? 2) }
+    /// The fault zoom's step: 5 ms (a 1-ms bucket holds a few dozen
+    /// operations, too few to draw), or a run's coarser buckets.
+    static func zoomStepMs(_ runs: [RunResult]) -> Int { max(5, runs.map(\.timeline.bucketMs).max() ?? 5) }
 
     static func faultZoom(_ runs: [RunResult]) -> String {
         let before = 0.2, after = 0.4
