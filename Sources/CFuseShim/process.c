@@ -28,6 +28,7 @@
 #include <sys/mman.h>
 #include <stdlib.h>
 #include <poll.h>
+#include <sys/wait.h>
 
 int fbshim_enter_private_mount_namespace(void) {
     if (unshare(CLONE_NEWNS) != 0) return -1;
@@ -348,6 +349,18 @@ int fbshim_pidfd_open(pid_t pid) { return (int)syscall(SYS_pidfd_open, pid, 0); 
 
 int fbshim_pidfd_send_signal(int pidfd, int sig) {
     return (int)syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0);
+}
+
+int fbshim_peek_exit_status(int pidfd) {
+    siginfo_t info;
+    memset(&info, 0, sizeof info);
+    if (waitid(P_PIDFD, (id_t)pidfd, &info, WEXITED | WNOHANG | WNOWAIT) != 0 || info.si_pid == 0) return -1;
+    switch (info.si_code) {
+    case CLD_EXITED: return (info.si_status & 0xff) << 8;
+    case CLD_KILLED: return info.si_status & 0x7f;
+    case CLD_DUMPED: return (info.si_status & 0x7f) | 0x80;
+    default: return -1;
+    }
 }
 
 int fbshim_spawn_closefrom(posix_spawn_file_actions_t *actions, int lowfd) {

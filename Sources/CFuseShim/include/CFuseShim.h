@@ -233,6 +233,9 @@ void fbshim_release_teardown(void);
 /// pidfd_open(2) and pidfd_send_signal(2): exact handles on processes.
 int fbshim_pidfd_open(pid_t pid);
 int fbshim_pidfd_send_signal(int pidfd, int sig);
+/// The wait status of the exited child behind `pidfd` (as waitpid(2) gives
+/// it), without reaping it (waitid with WNOWAIT); -1 while it runs.
+int fbshim_peek_exit_status(int pidfd);
 /// posix_spawn_file_actions_addclosefrom_np (glibc 2.34, _GNU_SOURCE only):
 /// the child closes every descriptor from `lowfd` up, including the ones
 /// it inherited without close-on-exec from whoever started us.
