@@ -51,8 +51,9 @@ public enum Recovery {
     /// until the start of the first span, beginning at a bucket after the
     /// one the fault fell in, whose count is back to `fraction` of the
     /// median span (at every bucket) of the second before the fault: the
-    /// moment throughput is back and stays back for a span. `notWithin` when no such span ends before
-    /// `limitNs`; `noBaseline` without a pre-fault baseline.
+    /// moment throughput is back and stays back for a span. `notWithin`
+    /// when no such span ends before `limitNs`; `noBaseline` without a
+    /// pre-fault baseline.
     public static func outcome(_ t: Timeline, faultNs: UInt64, limitNs: UInt64, fraction: Double = 0.9) -> Outcome {
         let width = UInt64(t.bucketMs) * 1_000_000
         let span = max(1, Int(spanNs / width))
