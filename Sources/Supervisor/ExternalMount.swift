@@ -291,7 +291,11 @@ public final class ExternalMount: @unchecked Sendable {
                 throw SupervisorError.failed("the preload shim did not see \(peer.name) read FUSE_INIT")
             }
             // For servers that resume natively (without the shim).
-            FileManager.default.createFile(atPath: "\(stateDir)/init-request.bin", contents: Data(bytes))
+            let path = "\(stateDir)/init-request.bin"
+            guard FileManager.default.createFile(atPath: path, contents: Data(bytes)) else {
+                throw SupervisorError.failed("cannot write the connection's FUSE_INIT request to \(path), "
+                                             + "which the next server resumes from: \(String(cString: strerror(errno)))")
+            }
         }
     }
 

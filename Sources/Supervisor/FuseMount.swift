@@ -93,7 +93,10 @@ public final class FuseMount: @unchecked Sendable {
             guard let initBytes = stats.savedInitRequest else {
                 throw SupervisorError.failed("the server did not save the connection's FUSE_INIT request")
             }
-            FileManager.default.createFile(atPath: initPath, contents: Data(initBytes))
+            guard FileManager.default.createFile(atPath: initPath, contents: Data(initBytes)) else {
+                throw SupervisorError.failed("cannot write the connection's FUSE_INIT request to \(initPath), "
+                                             + "which the next server resumes from: \(String(cString: strerror(errno)))")
+            }
         }
     }
 

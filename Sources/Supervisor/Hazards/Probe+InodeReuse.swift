@@ -27,7 +27,11 @@ extension Probe {
             }
             for (j, rel) in doomed.enumerated() {
                 let name = (rel as NSString).deletingLastPathComponent + "/new\(j)"
-                FileManager.default.createFile(atPath: backingPath(name), contents: Data(HazardRunner.stamp("foreign \(j)")))
+                guard FileManager.default.createFile(atPath: backingPath(name),
+                                                     contents: Data(HazardRunner.stamp("foreign \(j)"))) else {
+                    throw SupervisorError.failed("cannot create \(backingPath(name)) in the backing directory: "
+                                                 + String(cString: strerror(errno)))
+                }
                 if lstat(backingPath(name), &st) == 0 && deletedInodes.contains(UInt64(st.st_ino)) { reused += 1 }
                 foreign.append(name)
             }

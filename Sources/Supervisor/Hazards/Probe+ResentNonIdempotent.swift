@@ -15,14 +15,15 @@ extension Probe {
     /// the effect must be there, once.
     func resentNonIdempotent() throws -> ([HazardFigure: Double], String?) {
         let dir = "h/ops"
-        let ops: [(opcode: Opcode, setup: () -> Void, call: () -> Int32, effect: () -> Bool)] = [
-            (.create, {}, { [self] in
+        // setup: whether the file the operation needs could be made.
+        let ops: [(opcode: Opcode, setup: () -> Bool, call: () -> Int32, effect: () -> Bool)] = [
+            (.create, { true }, { [self] in
                 let fd = open(mountPath("\(dir)/created"), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0o644)
                 if fd < 0 { return errno }
                 close(fd)
                 return 0
             }, { [self] in access(backingPath("\(dir)/created"), F_OK) == 0 }),
-            (.mkdir, {}, { [self] in mkdir(mountPath("\(dir)/made"), 0o755) == 0 ? 0 : errno },
+            (.mkdir, { true }, { [self] in mkdir(mountPath("\(dir)/made"), 0o755) == 0 ? 0 : errno },
              { [self] in access(backingPath("\(dir)/made"), F_OK) == 0 }),
             (.unlink, { [self] in
                 FileManager.default.createFile(atPath: mountPath("\(dir)/doomed"), contents: Data(HazardRunner.stamp("doomed")))
@@ -40,7 +41,9 @@ extension Probe {
         var fired = 0, spurious = 0, missing = 0
         var outages: [Double] = []
         for op in ops {
-            try guarded("setting up \(op.opcode.name)") { op.setup() }
+            guard try guarded("setting up \(op.opcode.name)", { op.setup() }) else {
+                throw SupervisorError.failed("cannot create the file \(op.opcode.name) works on under \(mountPath(dir))")
+            }
             try mount.prepareStandby()
             let server = mount.server
             let call = try crashing {
