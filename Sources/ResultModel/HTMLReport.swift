@@ -217,24 +217,24 @@ public enum HTMLReport {
             : v >= 1e3 ? String(format: "%.1fk", v / 1e3) : String(format: "%.0f", v)
     }
 
+    /// Operations per second in steps of `stepMs` (or the timeline's
+    /// coarser buckets), each at the middle of its step, in seconds from the
+    /// start of the measured phase.
+    static func rates(_ counts: [UInt64], bucketMs: Int, stepMs: Int) -> [(Double, Double)] {
+        let step = max(1, stepMs / bucketMs), bucket = Double(bucketMs) / 1000
+        return stride(from: 0, to: counts.count, by: step).map { b in
+            let chunk = counts[b..<min(b + step, counts.count)]
+            return (Double(b) * bucket + bucket * Double(step) / 2, Double(chunk.reduce(0, +)) / (Double(chunk.count) * bucket))
+        }
+    }
+
     static func timelineChart(_ runs: [RunResult]) -> String {
         var series: [(points: [(Double, Double)], color: String)] = []
         var marks: [(Double, String)] = []
         var xMax = 0.0
         for (i, r) in runs.enumerated() {
             let color = palette[i % palette.count]
-            let step = max(1, 100 / r.timeline.bucketMs)
-            let width = Double(r.timeline.bucketMs * step) / 1000
-            var pts: [(Double, Double)] = []
-            let ok = r.timeline.succeeded
-            var b = 0
-            while b < ok.count {
-                let chunk = ok[b..<min(b + step, ok.count)]
-                pts.append((Double(b) * Double(r.timeline.bucketMs) / 1000 + width / 2,
-                            Double(chunk.reduce(0, +)) / (Double(chunk.count) * Double(r.timeline.bucketMs) / 1000)))
-                b += step
-            }
-            series.append((pts, color))
+            series.append((rates(r.timeline.succeeded, bucketMs: r.timeline.bucketMs, stepMs: 100), color))
             xMax = max(xMax, r.measuredSeconds)
             for f in r.faults ?? [] where f.triggered { marks.append((f.atSeconds, color)) }
         }
@@ -248,16 +248,8 @@ public enum HTMLReport {
         var series: [(points: [(Double, Double)], color: String)] = []
         var xMax = 0.0
         for (i, r) in runs.enumerated() {
-            let step = max(1, 100 / r.timeline.bucketMs), bucket = Double(r.timeline.bucketMs) / 1000
-            var pts: [(Double, Double)] = []
-            var b = 0
-            while b < r.timeline.errors.count {
-                let chunk = r.timeline.errors[b..<min(b + step, r.timeline.errors.count)]
-                pts.append((Double(b) * bucket + bucket * Double(step) / 2,
-                            Double(chunk.reduce(0, +)) / (Double(chunk.count) * bucket)))
-                b += step
-            }
-            series.append((r.total.errorCount > 0 ? pts : [], palette[i % palette.count]))
+            let pts = r.total.errorCount > 0 ? rates(r.timeline.errors, bucketMs: r.timeline.bucketMs, stepMs: 100) : []
+            series.append((pts, palette[i % palette.count]))
             xMax = max(xMax, r.measuredSeconds)
         }
         let marks = runs.enumerated().flatMap { i, r in
@@ -370,18 +362,8 @@ public enum HTMLReport {
         var series: [(points: [(Double, Double)], color: String)] = []
         for (i, r) in runs.enumerated() {
             guard let f = r.faults?.first(where: \.triggered) else { continue }
-            let ok = r.timeline.succeeded, bucketMs = r.timeline.bucketMs
-            let step = max(1, stepMs / bucketMs), width = Double(step * bucketMs) / 1000
-            var pts: [(Double, Double)] = []
-            var b = 0
-            while b < ok.count {
-                let chunk = ok[b..<min(b + step, ok.count)]
-                let t = Double(b * bucketMs) / 1000 + width / 2 - f.atSeconds
-                if t >= -before && t <= after {
-                    pts.append((t * 1000, Double(chunk.reduce(0, +)) / (Double(chunk.count * bucketMs) / 1000)))
-                }
-                b += step
-            }
+            let pts = rates(r.timeline.succeeded, bucketMs: r.timeline.bucketMs, stepMs: stepMs)
+                .map { ($0.0 - f.atSeconds, $0.1) }.filter { $0.0 >= -before && $0.0 <= after }.map { ($0.0 * 1000, $0.1) }
             series.append((pts, palette[i % palette.count]))
         }
         return lineChart(series, xRange: (-before * 1000)...(after * 1000), marks: [(0, "#000")], xLabel: "ms from the fault")

@@ -291,11 +291,7 @@ public final class ExternalMount: @unchecked Sendable {
                 throw SupervisorError.failed("the preload shim did not see \(peer.name) read FUSE_INIT")
             }
             // For servers that resume natively (without the shim).
-            let path = "\(stateDir)/init-request.bin"
-            guard FileManager.default.createFile(atPath: path, contents: Data(bytes)) else {
-                throw SupervisorError.failed("cannot write the connection's FUSE_INIT request to \(path), "
-                                             + "which the next server resumes from: \(String(cString: strerror(errno)))")
-            }
+            try saveInitRequest(bytes, to: "\(stateDir)/init-request.bin")
         }
     }
 

@@ -93,10 +93,7 @@ public final class FuseMount: @unchecked Sendable {
             guard let initBytes = stats.savedInitRequest else {
                 throw SupervisorError.failed("the server did not save the connection's FUSE_INIT request")
             }
-            guard FileManager.default.createFile(atPath: initPath, contents: Data(initBytes)) else {
-                throw SupervisorError.failed("cannot write the connection's FUSE_INIT request to \(initPath), "
-                                             + "which the next server resumes from: \(String(cString: strerror(errno)))")
-            }
+            try saveInitRequest(initBytes, to: initPath)
         }
     }
 
@@ -390,4 +387,13 @@ public final class FuseMount: @unchecked Sendable {
     public func serverReport() -> ServerReport? { serverReports().first }
 
     deinit { unmount(timeout: 5) }
+}
+
+/// Writes a connection's FUSE_INIT request to `path`, where the servers
+/// that resume the connection read it.
+func saveInitRequest(_ bytes: [UInt8], to path: String) throws {
+    guard FileManager.default.createFile(atPath: path, contents: Data(bytes)) else {
+        throw SupervisorError.failed("cannot write the connection's FUSE_INIT request to \(path), "
+                                     + "which the next server resumes from: \(String(cString: strerror(errno)))")
+    }
 }

@@ -195,15 +195,6 @@ final class ErrorPathTests: XCTestCase {
         }
     }
 
-    func waitUntil(_ seconds: Double, _ condition: () -> Bool) -> Bool {
-        let deadline = Date().addingTimeInterval(seconds)
-        while Date() < deadline {
-            if condition() { return true }
-            usleep(20_000)
-        }
-        return condition()
-    }
-
     func testSigkilledHarnessLeavesNoMountAndNoServer() throws {
         let scratch = try TempDir("killed-scratch")
         let (harness, _) = try startLongRun(scratch: scratch.path)

@@ -10,15 +10,6 @@ final class SpawnerTests: XCTestCase {
     /// Whether `pid` is still a process (a zombie counts: not yet reaped).
     func exists(_ pid: pid_t) -> Bool { FileManager.default.fileExists(atPath: "/proc/\(pid)") }
 
-    func waitUntil(_ seconds: Double, _ condition: () -> Bool) -> Bool {
-        let deadline = Date().addingTimeInterval(seconds)
-        while Date() < deadline {
-            if condition() { return true }
-            usleep(10_000)
-        }
-        return condition()
-    }
-
     func testExitStatusesAreReportedAndEveryChildIsReaped() throws {
         let spawner = try Spawner(executable: Binary.path)
         let exited = try spawner.spawn(executable: "/bin/sh", arguments: ["-c", "exit 3"], descriptors: [],
